@@ -1,0 +1,3 @@
+//! The model core of digiOS: models, planner, actions, memory, skills and the public API.
+
+pub mod models;

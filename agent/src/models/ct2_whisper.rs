@@ -1,0 +1,1 @@
+//! CTranslate2 Whisper → whisper.cpp ggml conversion.

@@ -1,0 +1,3 @@
+//! One module per `digios` subcommand; each is a thin entry into its crate.
+
+pub mod model;

@@ -1,0 +1,61 @@
+//! `digios`: the one multi-call binary. Each subcommand is a thin entry into its crate.
+
+mod cli;
+mod config;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+
+#[derive(Debug, Parser)]
+#[command(name = "digios", version, about = "digiOS: an AI-native desktop operating system")]
+struct Cli {
+    /// Configuration file (default: $DIGIOS_CONFIG, ~/.config/digios/digios.toml, /etc/digios/digios.toml).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Model files: list, pull, verify, remove, convert.
+    Model(cli::model::ModelArgs),
+    /// Check the configuration and print it with every default filled in.
+    Config,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let (config, origin) = match Config::load(cli.config.as_deref()) {
+        Ok(loaded) => loaded,
+        Err(err) => {
+            eprintln!("digios: configuration: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    config::init_logging(&config);
+    let result = match cli.command {
+        Command::Model(args) => cli::model::run(args, &config),
+        Command::Config => print_config(&config, origin),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("digios: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn print_config(config: &Config, origin: Option<PathBuf>) -> anyhow::Result<()> {
+    match origin {
+        Some(path) => println!("# from {}", path.display()),
+        None => println!("# no configuration file: defaults"),
+    }
+    print!("{}", toml::to_string_pretty(config)?);
+    Ok(())
+}
