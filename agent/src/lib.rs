@@ -1,3 +1,5 @@
 //! The model core of digiOS: models, planner, actions, memory, skills and the public API.
 
+pub mod llm;
+pub mod memory;
 pub mod models;

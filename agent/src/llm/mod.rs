@@ -1,0 +1,1 @@
+//! Language models behind one trait: llama.cpp in process, or any OpenAI-compatible server.
