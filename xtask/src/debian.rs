@@ -1,0 +1,48 @@
+//! The one list of Debian packages digiOS needs on a development or CI machine.
+
+/// Packages needed to build the workspace.
+pub const BUILD: &[&str] = &[
+    "pkg-config",
+    "cmake",
+    "clang",
+    "libclang-dev",
+    // compositor
+    "libwayland-dev",
+    "libxkbcommon-dev",
+    "libudev-dev",
+    "libinput-dev",
+    "libgbm-dev",
+    "libseat-dev",
+    "libpixman-1-dev",
+    // voice
+    "libasound2-dev",
+    "libsonic-dev",
+    // vision
+    "libtesseract-dev",
+    "libleptonica-dev",
+];
+
+/// Packages the test suite drives as real parts: Wayland clients, reference
+/// compositors and tools, speech, OCR, load generators, software rendering.
+pub const TEST: &[&str] = &[
+    "weston",
+    "foot",
+    "sway",
+    "grim",
+    "wtype",
+    "xwayland",
+    "espeak-ng",
+    "sox",
+    "tesseract-ocr",
+    "tesseract-ocr-eng",
+    "wrk",
+    "mesa-vulkan-drivers",
+    "libvulkan1",
+    "libegl-mesa0",
+    "libgl1-mesa-dri",
+    "fonts-dejavu-core",
+    "xkb-data",
+];
+
+/// Packages a hosted `digios run` needs at run time.
+pub const RUN: &[&str] = &["foot", "xkb-data", "fonts-dejavu-core", "xwayland"];
