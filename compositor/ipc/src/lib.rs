@@ -1,1 +1,456 @@
+//! The digiOS compositor's control protocol: typed requests, responses and
+//! events, exchanged as JSON lines over a Unix socket, plus a small blocking
+//! client.
+//!
+//! Every exchange is one request line answered by one [`Reply`] line. The
+//! [`Request::EventStream`] request turns the connection into an event
+//! stream: the reply is followed by [`Event::State`] (the full state) and then
+//! by deltas, one [`Event`] per line.
+//!
+//! Coordinates are logical pixels in the global compositor space (outputs are
+//! laid out left to right from `(0, 0)`). Window ids are stable for the life
+//! of a window and never reused while the compositor runs.
+//!
+//! This crate has no Smithay dependency, so any tool can speak the protocol.
 
+mod client;
+mod error;
+mod socket;
+
+use serde::{Deserialize, Serialize};
+
+pub use client::{Client, ClientError, EventStream};
+pub use error::{Error, ErrorCode};
+pub use socket::{SOCKET_ENV, socket_path, socket_path_for_display};
+
+/// Longest request line (bytes, excluding the newline) the compositor accepts.
+pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
+
+/// Longest reply or event line (bytes) the client accepts: room for a raw
+/// RGBA capture of a 4K screen, base64-encoded.
+pub const MAX_REPLY_BYTES: usize = 64 * 1024 * 1024;
+
+/// Version of this protocol; bumped when a type changes incompatibly.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// A window's stable id.
+pub type WindowId = u64;
+
+/// An axis-aligned rectangle in logical pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rect {
+    pub x: i32,
+    pub y: i32,
+    pub width: i32,
+    pub height: i32,
+}
+
+impl Rect {
+    pub fn new(x: i32, y: i32, width: i32, height: i32) -> Self {
+        Self {
+            x,
+            y,
+            width,
+            height,
+        }
+    }
+
+    /// Whether the point lies inside (right and bottom edges excluded).
+    pub fn contains(&self, x: f64, y: f64) -> bool {
+        x >= f64::from(self.x)
+            && y >= f64::from(self.y)
+            && x < f64::from(self.x) + f64::from(self.width)
+            && y < f64::from(self.y) + f64::from(self.height)
+    }
+
+    /// The centre point.
+    pub fn center(&self) -> (f64, f64) {
+        (
+            f64::from(self.x) + f64::from(self.width) / 2.0,
+            f64::from(self.y) + f64::from(self.height) / 2.0,
+        )
+    }
+}
+
+/// A request from a client to the compositor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "request", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Request {
+    /// The compositor's version and protocol version.
+    Version,
+    /// All outputs.
+    Outputs,
+    /// All windows, bottom of the stack first.
+    Windows,
+    /// The pointer's position.
+    Pointer,
+    /// Give a window keyboard focus and raise it (restoring it if minimized).
+    Focus { id: WindowId },
+    /// Move a window so its content's top-left corner is at `(x, y)`.
+    Move { id: WindowId, x: i32, y: i32 },
+    /// Ask a window to resize its content to `width` × `height`.
+    Resize {
+        id: WindowId,
+        width: i32,
+        height: i32,
+    },
+    /// Maximize (`on: true`) or restore (`on: false`) a window.
+    Maximize { id: WindowId, on: bool },
+    /// Minimize (hide) or restore a window.
+    Minimize { id: WindowId, on: bool },
+    /// Make a window fullscreen on its output, or leave fullscreen.
+    Fullscreen { id: WindowId, on: bool },
+    /// Ask a window to close.
+    Close { id: WindowId },
+    /// Start a program with `WAYLAND_DISPLAY` pointing at this compositor.
+    Spawn {
+        /// Program and arguments; the program is looked up in `PATH`.
+        command: Vec<String>,
+        /// Extra environment variables.
+        #[serde(default)]
+        env: Vec<(String, String)>,
+    },
+    /// Move the pointer to an absolute position.
+    PointerMove { x: f64, y: f64 },
+    /// Press or release a pointer button where the pointer is.
+    PointerButton { button: Button, state: KeyState },
+    /// Move the pointer (if a position is given), then press and release a
+    /// button `count` times (2 for a double click).
+    Click {
+        #[serde(default)]
+        x: Option<f64>,
+        #[serde(default)]
+        y: Option<f64>,
+        #[serde(default)]
+        button: Button,
+        #[serde(default = "one")]
+        count: u32,
+    },
+    /// Press a button at `from`, move in `steps` steps to `to`, release.
+    Drag {
+        from: (f64, f64),
+        to: (f64, f64),
+        #[serde(default)]
+        button: Button,
+        #[serde(default = "default_drag_steps")]
+        steps: u32,
+    },
+    /// Scroll by `dx`, `dy` logical pixels (positive `dy` scrolls down),
+    /// after moving the pointer if a position is given.
+    Scroll {
+        #[serde(default)]
+        x: Option<f64>,
+        #[serde(default)]
+        y: Option<f64>,
+        #[serde(default)]
+        dx: f64,
+        #[serde(default)]
+        dy: f64,
+    },
+    /// Press or release a key named by its XKB keysym (`Return`, `a`, `Control_L`).
+    Key { keysym: String, state: KeyState },
+    /// Press and release a key chord such as `ctrl+shift+t` or `Return`:
+    /// modifiers down in order, the key, modifiers up in reverse order.
+    KeyChord { keys: String },
+    /// Type Unicode text through the current keymap.
+    Type { text: String },
+    /// Capture pixels.
+    Capture(CaptureRequest),
+    /// Turn this connection into an event stream.
+    EventStream,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn default_drag_steps() -> u32 {
+    8
+}
+
+/// What a capture covers, its format and the overlays drawn on it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaptureRequest {
+    #[serde(default)]
+    pub target: CaptureTarget,
+    #[serde(default)]
+    pub format: ImageFormat,
+    /// A crosshair at the pointer with its coordinates as a label.
+    #[serde(default)]
+    pub reticle: bool,
+    /// Grid lines every this many logical pixels, labelled with coordinates.
+    #[serde(default)]
+    pub grid: Option<u32>,
+    /// A numbered box around every visible window (the number is the window id).
+    #[serde(default)]
+    pub marks: bool,
+}
+
+impl Default for CaptureRequest {
+    fn default() -> Self {
+        Self {
+            target: CaptureTarget::default(),
+            format: ImageFormat::default(),
+            reticle: false,
+            grid: None,
+            marks: false,
+        }
+    }
+}
+
+/// The area a capture covers.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum CaptureTarget {
+    /// One output (by name; the first output if `None`) at its scale.
+    #[default]
+    Screen,
+    /// One named output at its scale.
+    Output { name: String },
+    /// One window, its title bar included.
+    Window { id: WindowId },
+    /// A rectangle of the global space at scale 1.
+    Region { rect: Rect },
+}
+
+/// Image encoding of a capture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImageFormat {
+    #[default]
+    Png,
+    /// Straight RGBA, 8 bits per channel, rows top to bottom, no padding.
+    Rgba,
+}
+
+/// A pointer button.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Button {
+    #[default]
+    Left,
+    Right,
+    Middle,
+}
+
+/// Pressed or released.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyState {
+    Pressed,
+    Released,
+}
+
+/// The answer to one request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reply {
+    Ok(Response),
+    Error(Error),
+}
+
+impl From<Result<Response, Error>> for Reply {
+    fn from(result: Result<Response, Error>) -> Self {
+        match result {
+            Ok(response) => Reply::Ok(response),
+            Err(error) => Reply::Error(error),
+        }
+    }
+}
+
+impl From<Reply> for Result<Response, Error> {
+    fn from(reply: Reply) -> Self {
+        match reply {
+            Reply::Ok(response) => Ok(response),
+            Reply::Error(error) => Err(error),
+        }
+    }
+}
+
+/// A successful answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "response", rename_all = "snake_case")]
+pub enum Response {
+    /// The request was carried out.
+    Handled,
+    Version {
+        compositor: String,
+        protocol: u32,
+    },
+    Outputs {
+        outputs: Vec<Output>,
+    },
+    Windows {
+        windows: Vec<Window>,
+    },
+    Pointer {
+        x: f64,
+        y: f64,
+    },
+    Spawned {
+        pid: u32,
+    },
+    Image(Image),
+    /// Events follow on this connection.
+    EventStream,
+}
+
+/// A captured image.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Image {
+    pub width: u32,
+    pub height: u32,
+    pub format: ImageFormat,
+    /// The global logical rectangle the image shows.
+    pub area: Rect,
+    /// Image pixels per logical pixel.
+    pub scale: f64,
+    /// The encoded bytes (PNG file or raw RGBA), base64 in JSON.
+    #[serde(with = "base64_bytes")]
+    pub data: Vec<u8>,
+}
+
+mod base64_bytes {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&STANDARD.encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        STANDARD.decode(text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// An output (monitor).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Output {
+    pub name: String,
+    /// Position and size in the global logical space.
+    pub logical: Rect,
+    /// Mode size in physical pixels.
+    pub width: i32,
+    pub height: i32,
+    pub refresh_mhz: i32,
+    pub scale: f64,
+}
+
+/// A toplevel window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Window {
+    pub id: WindowId,
+    pub app_id: Option<String>,
+    pub title: Option<String>,
+    /// The client's content area in global logical coordinates.
+    pub geometry: Rect,
+    /// The server-side title bar above the content (`None` when fullscreen).
+    pub title_bar: Option<Rect>,
+    pub focused: bool,
+    pub maximized: bool,
+    pub minimized: bool,
+    pub fullscreen: bool,
+    /// The client process, when the compositor can tell.
+    pub pid: Option<i32>,
+    /// The output the window is mostly on.
+    pub output: Option<String>,
+}
+
+/// One message of the event stream.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// The full state; always the first event.
+    State {
+        outputs: Vec<Output>,
+        windows: Vec<Window>,
+    },
+    WindowOpened {
+        window: Window,
+    },
+    WindowClosed {
+        id: WindowId,
+    },
+    /// Keyboard focus moved to a window, or to none.
+    WindowFocused {
+        id: Option<WindowId>,
+    },
+    /// The window's geometry or title bar changed.
+    WindowMoved {
+        id: WindowId,
+        geometry: Rect,
+    },
+    /// The window's title or app id changed.
+    WindowRetitled {
+        id: WindowId,
+        title: Option<String>,
+        app_id: Option<String>,
+    },
+    /// Maximized, minimized or fullscreen changed.
+    WindowStateChanged {
+        window: Window,
+    },
+    OutputsChanged {
+        outputs: Vec<Output>,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_have_a_flat_readable_json_shape() {
+        let request = Request::Move {
+            id: 3,
+            x: 10,
+            y: 20,
+        };
+        let json = serde_json::to_string(&request).unwrap();
+        assert_eq!(json, r#"{"request":"move","id":3,"x":10,"y":20}"#);
+        assert_eq!(serde_json::from_str::<Request>(&json).unwrap(), request);
+    }
+
+    #[test]
+    fn capture_defaults_to_a_png_of_the_screen() {
+        let request: Request = serde_json::from_str(r#"{"request":"capture"}"#).unwrap();
+        assert_eq!(request, Request::Capture(CaptureRequest::default()));
+        let request: Request = serde_json::from_str(
+            r#"{"request":"capture","target":{"kind":"window","id":4},"reticle":true}"#,
+        )
+        .unwrap();
+        let Request::Capture(capture) = request else {
+            panic!("not a capture")
+        };
+        assert_eq!(capture.target, CaptureTarget::Window { id: 4 });
+        assert!(capture.reticle);
+    }
+
+    #[test]
+    fn unknown_fields_are_rejected() {
+        let err = serde_json::from_str::<Request>(r#"{"request":"focus","id":1,"bogus":2}"#);
+        assert!(err.is_err());
+        let err = serde_json::from_str::<Request>(r#"{"request":"explode"}"#);
+        assert!(err.is_err());
+    }
+
+    #[test]
+    fn replies_round_trip_with_binary_image_data() {
+        let reply = Reply::Ok(Response::Image(Image {
+            width: 1,
+            height: 1,
+            format: ImageFormat::Rgba,
+            area: Rect::new(0, 0, 1, 1),
+            scale: 1.0,
+            data: vec![1, 2, 3, 255],
+        }));
+        let json = serde_json::to_string(&reply).unwrap();
+        assert_eq!(serde_json::from_str::<Reply>(&json).unwrap(), reply);
+        let error = Reply::Error(Error::new(ErrorCode::UnknownWindow, "no window 7"));
+        let json = serde_json::to_string(&error).unwrap();
+        assert!(json.contains(r#""code":"unknown_window""#), "{json}");
+    }
+}
