@@ -1,1 +1,193 @@
+//! digiOS's own Wayland compositor. The agent owns it: it lists and arranges
+//! windows, captures pixels with overlays and injects input through the
+//! control socket (`digios-ipc`), while humans get floating windows with
+//! title bars they can drag.
+//!
+//! Start it with [`run`]; it serves until the process ends.
 
+mod backend;
+mod canvas;
+mod capture;
+pub mod config;
+mod control;
+mod handlers;
+mod input;
+mod keymap;
+mod render;
+mod spawn;
+mod state;
+mod title_bar;
+mod windows;
+
+use std::time::Duration;
+
+use anyhow::Context;
+use smithay::desktop::{PopupManager, Space};
+use smithay::input::SeatState;
+use smithay::input::pointer::CursorImageStatus;
+use smithay::output::{Mode, Output, PhysicalProperties, Scale, Subpixel};
+use smithay::reexports::calloop::generic::Generic;
+use smithay::reexports::calloop::timer::{TimeoutAction, Timer};
+use smithay::reexports::calloop::{EventLoop, Interest, Mode as TriggerMode, PostAction};
+use smithay::reexports::wayland_server::Display;
+use smithay::utils::Transform;
+use smithay::wayland::compositor::CompositorState;
+use smithay::wayland::output::OutputManagerState;
+use smithay::wayland::selection::data_device::DataDeviceState;
+use smithay::wayland::shell::wlr_layer::WlrLayerShellState;
+use smithay::wayland::shell::xdg::XdgShellState;
+use smithay::wayland::shell::xdg::decoration::XdgDecorationState;
+use smithay::wayland::shm::ShmState;
+use smithay::wayland::socket::ListeningSocketSource;
+use smithay::wayland::viewporter::ViewporterState;
+use smithay::wayland::xdg_activation::XdgActivationState;
+
+pub use config::{BackendKind, CompositorConfig, OutputSpec};
+
+use crate::backend::headless::HeadlessBackend;
+use crate::control::ControlState;
+use crate::keymap::KeymapIndex;
+use crate::state::{State, client_data, xkb_config};
+use crate::windows::WindowList;
+
+/// How often clients are told to draw their next frame.
+const FRAME_INTERVAL: Duration = Duration::from_millis(16);
+
+/// Runs the compositor until the process is killed or a fatal error occurs.
+pub fn run(config: CompositorConfig) -> anyhow::Result<()> {
+    anyhow::ensure!(!config.outputs.is_empty(), "at least one output is needed");
+    let mut event_loop: EventLoop<'static, State> =
+        EventLoop::try_new().context("creating the event loop")?;
+    let display: Display<State> = Display::new().context("creating the Wayland display")?;
+    let display_handle = display.handle();
+
+    let listening = match &config.socket_name {
+        Some(name) => ListeningSocketSource::with_name(name),
+        None => ListeningSocketSource::new_auto(),
+    }
+    .context("binding the Wayland socket (is XDG_RUNTIME_DIR set?)")?;
+    let socket_name = listening.socket_name().to_string_lossy().into_owned();
+    event_loop
+        .handle()
+        .insert_source(listening, |stream, _, state| {
+            if let Err(err) = state.display_handle.insert_client(stream, client_data()) {
+                tracing::warn!("cannot accept a Wayland client: {err}");
+            }
+        })
+        .map_err(|err| anyhow::anyhow!("adding the Wayland socket: {err}"))?;
+    event_loop
+        .handle()
+        .insert_source(
+            Generic::new(display, Interest::READ, TriggerMode::Level),
+            |_, display, state| {
+                // SAFETY: the display is never dropped while the loop runs.
+                unsafe {
+                    display.get_mut().dispatch_clients(state)?;
+                }
+                Ok(PostAction::Continue)
+            },
+        )
+        .map_err(|err| anyhow::anyhow!("adding the Wayland display: {err}"))?;
+
+    let backend = match config.backend {
+        BackendKind::Headless => HeadlessBackend::new()?,
+    };
+
+    let mut seat_state = SeatState::new();
+    let mut seat = seat_state.new_wl_seat(&display_handle, "seat0");
+    seat.add_keyboard(xkb_config(&config.keyboard_layout), 200, 25)
+        .context("creating the keyboard (is xkb-data installed?)")?;
+    seat.add_pointer();
+
+    let control_path = config
+        .control_socket
+        .clone()
+        .unwrap_or_else(|| digios_ipc::socket_path_for_display(&socket_name));
+
+    let mut state = State {
+        display_handle: display_handle.clone(),
+        socket_name: socket_name.clone(),
+        started: std::time::Instant::now(),
+        compositor_state: CompositorState::new::<State>(&display_handle),
+        xdg_shell_state: XdgShellState::new::<State>(&display_handle),
+        xdg_decoration_state: XdgDecorationState::new::<State>(&display_handle),
+        layer_shell_state: WlrLayerShellState::new::<State>(&display_handle),
+        shm_state: ShmState::new::<State>(&display_handle, vec![]),
+        output_manager_state: OutputManagerState::new_with_xdg_output::<State>(&display_handle),
+        seat_state,
+        data_device_state: DataDeviceState::new::<State>(&display_handle),
+        xdg_activation_state: XdgActivationState::new::<State>(&display_handle),
+        viewporter_state: ViewporterState::new::<State>(&display_handle),
+        popups: PopupManager::default(),
+        seat,
+        space: Space::default(),
+        windows: WindowList::default(),
+        keymap: KeymapIndex::new(&config.keyboard_layout)?,
+        backend: Box::new(backend),
+        cursor_image: CursorImageStatus::default_named(),
+        title_drag: None,
+        control: ControlState::new(control_path.clone()),
+        frame_pending: false,
+    };
+
+    add_outputs(&mut state, &config.outputs);
+    control::start(&control_path, &event_loop.handle())?;
+
+    event_loop
+        .handle()
+        .insert_source(Timer::from_duration(FRAME_INTERVAL), |_, _, state| {
+            if std::mem::take(&mut state.frame_pending) {
+                render::send_frame_callbacks(state);
+            }
+            state.space.refresh();
+            state.popups.cleanup();
+            TimeoutAction::ToDuration(FRAME_INTERVAL)
+        })
+        .map_err(|err| anyhow::anyhow!("adding the frame timer: {err}"))?;
+
+    tracing::info!(
+        backend = state.backend.name(),
+        wayland_display = %socket_name,
+        control = %control_path.display(),
+        "compositor ready"
+    );
+    event_loop
+        .run(None, &mut state, |state| {
+            control::publish_events(state);
+            if let Err(err) = state.display_handle.flush_clients() {
+                tracing::debug!("flushing clients: {err}");
+            }
+        })
+        .context("running the event loop")?;
+    Ok(())
+}
+
+/// Creates the outputs left to right, advertises them and maps them.
+fn add_outputs(state: &mut State, specs: &[OutputSpec]) {
+    let mut x = 0;
+    for (index, spec) in specs.iter().enumerate() {
+        let output = Output::new(
+            format!("HEADLESS-{}", index + 1),
+            PhysicalProperties {
+                size: (0, 0).into(),
+                subpixel: Subpixel::Unknown,
+                make: "digiOS".into(),
+                model: "headless".into(),
+            },
+        );
+        let mode = Mode {
+            size: (spec.width, spec.height).into(),
+            refresh: 60_000,
+        };
+        output.change_current_state(
+            Some(mode),
+            Some(Transform::Normal),
+            Some(Scale::Fractional(spec.scale)),
+            Some((x, 0).into()),
+        );
+        output.set_preferred(mode);
+        output.create_global::<State>(&state.display_handle);
+        state.space.map_output(&output, (x, 0));
+        x += (f64::from(spec.width) / spec.scale).round() as i32;
+    }
+}

@@ -1,0 +1,96 @@
+//! The event stream: the full state on subscription, then deltas computed
+//! by comparing snapshots after every turn of the event loop.
+
+use std::sync::mpsc::{SyncSender, TrySendError};
+
+use digios_ipc::{Event, Window};
+
+use crate::state::State;
+
+/// Events a subscriber may have queued before it is dropped as too slow.
+pub const EVENT_QUEUE: usize = 1024;
+
+/// Sends the deltas since the last call to every subscriber.
+pub fn publish_events(state: &mut State) {
+    if state.control.subscribers.is_empty() {
+        return;
+    }
+    let windows = state.window_views();
+    let outputs = state.output_views();
+    let mut events = window_deltas(&state.control.last_windows, &windows);
+    if outputs != state.control.last_outputs {
+        events.push(Event::OutputsChanged {
+            outputs: outputs.clone(),
+        });
+    }
+    state.control.last_windows = windows;
+    state.control.last_outputs = outputs;
+    for event in events {
+        broadcast(&mut state.control.subscribers, event);
+    }
+}
+
+/// Adds a subscriber after flushing pending deltas to the others, so its
+/// first event is exactly the current state.
+pub fn subscribe(state: &mut State, sender: SyncSender<Event>) {
+    publish_events(state);
+    let windows = state.window_views();
+    let outputs = state.output_views();
+    if state.control.subscribers.is_empty() {
+        state.control.last_windows = windows.clone();
+        state.control.last_outputs = outputs.clone();
+    }
+    if sender.try_send(Event::State { outputs, windows }).is_ok() {
+        state.control.subscribers.push(sender);
+    }
+}
+
+fn broadcast(subscribers: &mut Vec<SyncSender<Event>>, event: Event) {
+    subscribers.retain(|subscriber| match subscriber.try_send(event.clone()) {
+        Ok(()) => true,
+        // A subscriber that cannot keep up is dropped; its stream ends.
+        Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => false,
+    });
+}
+
+fn window_deltas(before: &[Window], after: &[Window]) -> Vec<Event> {
+    let mut events = Vec::new();
+    for old in before {
+        if !after.iter().any(|new| new.id == old.id) {
+            events.push(Event::WindowClosed { id: old.id });
+        }
+    }
+    for new in after {
+        let Some(old) = before.iter().find(|old| old.id == new.id) else {
+            events.push(Event::WindowOpened {
+                window: new.clone(),
+            });
+            continue;
+        };
+        if (old.title.as_ref(), old.app_id.as_ref()) != (new.title.as_ref(), new.app_id.as_ref()) {
+            events.push(Event::WindowRetitled {
+                id: new.id,
+                title: new.title.clone(),
+                app_id: new.app_id.clone(),
+            });
+        }
+        if old.geometry != new.geometry {
+            events.push(Event::WindowMoved {
+                id: new.id,
+                geometry: new.geometry,
+            });
+        }
+        if (old.maximized, old.minimized, old.fullscreen)
+            != (new.maximized, new.minimized, new.fullscreen)
+        {
+            events.push(Event::WindowStateChanged {
+                window: new.clone(),
+            });
+        }
+    }
+    let focused = |windows: &[Window]| windows.iter().find(|w| w.focused).map(|w| w.id);
+    if focused(before) != focused(after) {
+        events.push(Event::WindowFocused { id: focused(after) });
+    }
+    events
+}

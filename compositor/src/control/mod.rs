@@ -1,0 +1,55 @@
+//! The control socket: JSON lines over a Unix socket (see `digios-ipc`).
+//!
+//! Each connection has its own thread that reads and parses requests and
+//! writes replies and events, so a slow or hostile client never blocks the
+//! compositor; parsed requests reach the event loop through a channel and are
+//! carried out there one at a time.
+
+mod dispatch;
+mod events;
+mod server;
+mod snapshot;
+
+pub use events::publish_events;
+pub use server::start;
+
+use std::path::PathBuf;
+use std::sync::mpsc::{Sender, SyncSender};
+
+use digios_ipc::{Event, Output, Reply, Request, Window};
+
+/// Control bookkeeping kept in the compositor state.
+pub struct ControlState {
+    pub socket_path: PathBuf,
+    subscribers: Vec<SyncSender<Event>>,
+    last_windows: Vec<Window>,
+    last_outputs: Vec<Output>,
+}
+
+impl ControlState {
+    pub fn new(socket_path: PathBuf) -> Self {
+        Self {
+            socket_path,
+            subscribers: Vec::new(),
+            last_windows: Vec::new(),
+            last_outputs: Vec::new(),
+        }
+    }
+}
+
+/// What a connection thread asks of the event loop.
+pub enum ControlMessage {
+    Request {
+        request: Request,
+        reply: Sender<Reply>,
+    },
+    Subscribe {
+        events: SyncSender<Event>,
+    },
+}
+
+impl Drop for ControlState {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.socket_path);
+    }
+}

@@ -1,0 +1,102 @@
+//! wl_compositor: surface commits drive mapping and redraws.
+
+use smithay::backend::renderer::utils::on_commit_buffer_handler;
+use smithay::delegate_compositor;
+use smithay::desktop::{PopupKind, layer_map_for_output};
+use smithay::reexports::wayland_server::Client;
+use smithay::reexports::wayland_server::protocol::wl_buffer::WlBuffer;
+use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
+use smithay::wayland::buffer::BufferHandler;
+use smithay::wayland::compositor::{
+    CompositorClientState, CompositorHandler, CompositorState, get_parent, is_sync_subsurface,
+    with_states,
+};
+use smithay::wayland::shell::wlr_layer::LayerSurfaceData;
+
+use crate::state::{ClientState, State};
+
+impl CompositorHandler for State {
+    fn compositor_state(&mut self) -> &mut CompositorState {
+        &mut self.compositor_state
+    }
+
+    fn client_compositor_state<'a>(&self, client: &'a Client) -> &'a CompositorClientState {
+        &client
+            .get_data::<ClientState>()
+            .expect("every client is inserted with ClientState")
+            .compositor_state
+    }
+
+    fn commit(&mut self, surface: &WlSurface) {
+        on_commit_buffer_handler::<Self>(surface);
+        self.frame_pending = true;
+        self.backend.schedule_render();
+
+        if !is_sync_subsurface(surface) {
+            let mut root = surface.clone();
+            while let Some(parent) = get_parent(&root) {
+                root = parent;
+            }
+            if let Some(managed) = self.windows.by_surface(&root) {
+                managed.window.on_commit();
+            }
+        }
+
+        if let Some(managed) = self.windows.by_surface(surface) {
+            if !managed.toplevel().is_initial_configure_sent() {
+                managed.toplevel().send_configure();
+            }
+        }
+        self.map_when_ready(surface);
+
+        self.popups.commit(surface);
+        if let Some(PopupKind::Xdg(popup)) = self.popups.find_popup(surface) {
+            if !popup.is_initial_configure_sent() {
+                // The initial configure of a popup is always allowed.
+                let _ = popup.send_configure();
+            }
+        }
+
+        self.commit_layer_surface(surface);
+    }
+}
+
+impl State {
+    /// Arranges a layer surface's output and answers its first commit.
+    fn commit_layer_surface(&mut self, surface: &WlSurface) {
+        let Some(output) = self
+            .space
+            .outputs()
+            .find(|output| {
+                layer_map_for_output(output)
+                    .layer_for_surface(surface, smithay::desktop::WindowSurfaceType::TOPLEVEL)
+                    .is_some()
+            })
+            .cloned()
+        else {
+            return;
+        };
+        let initial_configure_sent = with_states(surface, |states| {
+            states
+                .data_map
+                .get::<LayerSurfaceData>()
+                .map(|data| data.lock().unwrap().initial_configure_sent)
+                .unwrap_or(true)
+        });
+        let mut map = layer_map_for_output(&output);
+        map.arrange();
+        if !initial_configure_sent {
+            if let Some(layer) =
+                map.layer_for_surface(surface, smithay::desktop::WindowSurfaceType::TOPLEVEL)
+            {
+                layer.layer_surface().send_configure();
+            }
+        }
+    }
+}
+
+impl BufferHandler for State {
+    fn buffer_destroyed(&mut self, _buffer: &WlBuffer) {}
+}
+
+delegate_compositor!(State);

@@ -1,0 +1,275 @@
+//! The one input path: real devices (in later backends) and injected input
+//! from the control socket both end here, so title-bar drags, click-to-focus
+//! and shortcuts behave the same for a human and for the agent.
+
+use digios_ipc::{Button, Error, ErrorCode, KeyState as IpcKeyState};
+use smithay::backend::input::{Axis, AxisSource, ButtonState, KeyState};
+use smithay::input::keyboard::{FilterResult, Keycode, Keysym, ModifiersState};
+use smithay::input::pointer::{AxisFrame, ButtonEvent, MotionEvent};
+use smithay::utils::{Logical, Point, SERIAL_COUNTER};
+
+use crate::keymap::{KeyStroke, chord_key_name};
+use crate::state::State;
+use crate::windows::{Hit, TitleDrag};
+
+/// Linux evdev button codes.
+const BTN_LEFT: u32 = 0x110;
+const BTN_RIGHT: u32 = 0x111;
+const BTN_MIDDLE: u32 = 0x112;
+
+/// Logical pixels one wheel notch scrolls.
+const SCROLL_NOTCH: f64 = 15.0;
+
+pub fn button_code(button: Button) -> u32 {
+    match button {
+        Button::Left => BTN_LEFT,
+        Button::Right => BTN_RIGHT,
+        Button::Middle => BTN_MIDDLE,
+    }
+}
+
+/// A compositor shortcut for the human at the keyboard.
+enum Shortcut {
+    CloseWindow,
+    NextWindow,
+    Terminal,
+}
+
+fn shortcut_for(modifiers: &ModifiersState, keysym: Keysym) -> Option<Shortcut> {
+    match keysym {
+        Keysym::q | Keysym::Q if modifiers.logo => Some(Shortcut::CloseWindow),
+        Keysym::Tab if modifiers.alt => Some(Shortcut::NextWindow),
+        Keysym::Return if modifiers.logo => Some(Shortcut::Terminal),
+        _ => None,
+    }
+}
+
+impl State {
+    pub fn pointer_location(&self) -> Point<f64, Logical> {
+        self.seat
+            .get_pointer()
+            .map(|pointer| pointer.current_location())
+            .unwrap_or_default()
+    }
+
+    /// Rejects a point that lies on no output.
+    pub fn check_on_screen(&self, x: f64, y: f64) -> Result<(), Error> {
+        if x.is_finite() && y.is_finite() && self.on_some_output(x, y) {
+            Ok(())
+        } else {
+            Err(Error::new(
+                ErrorCode::OutOfBounds,
+                format!("({x}, {y}) is on no output"),
+            ))
+        }
+    }
+
+    pub fn pointer_motion(&mut self, location: Point<f64, Logical>) {
+        let Some(pointer) = self.seat.get_pointer() else {
+            return;
+        };
+        if let Some(drag) = self.title_drag {
+            let target = (location - drag.grab_offset).to_i32_round();
+            if let Ok(managed) = self.windows.get_mut(drag.id) {
+                managed.location = target;
+                let window = managed.window.clone();
+                self.space.map_element(window, target, false);
+            }
+        }
+        let focus = match self.hit_test(location) {
+            Some(Hit::Surface {
+                surface, origin, ..
+            }) if self.title_drag.is_none() => Some((surface, origin)),
+            _ => None,
+        };
+        let event = MotionEvent {
+            location,
+            serial: SERIAL_COUNTER.next_serial(),
+            time: self.now_ms(),
+        };
+        pointer.motion(self, focus, &event);
+        pointer.frame(self);
+    }
+
+    pub fn pointer_button(&mut self, button: u32, pressed: bool) {
+        let Some(pointer) = self.seat.get_pointer() else {
+            return;
+        };
+        let location = pointer.current_location();
+        if pressed {
+            match self.hit_test(location) {
+                Some(Hit::TitleBar { id, close_box }) => {
+                    self.focus_window(Some(id));
+                    if close_box {
+                        let _ = self.close_window(id);
+                    } else if button == BTN_LEFT {
+                        if let Ok(managed) = self.windows.get(id) {
+                            self.title_drag = Some(TitleDrag {
+                                id,
+                                grab_offset: location - managed.location.to_f64(),
+                            });
+                        }
+                    }
+                }
+                Some(Hit::Surface {
+                    window: Some(id), ..
+                }) if self.windows.focused != Some(id) => self.focus_window(Some(id)),
+                _ => {}
+            }
+        } else if self.title_drag.is_some() {
+            self.title_drag = None;
+            // Re-enter the surface now under the pointer.
+            self.pointer_motion(location);
+        }
+        let event = ButtonEvent {
+            button,
+            state: if pressed {
+                ButtonState::Pressed
+            } else {
+                ButtonState::Released
+            },
+            serial: SERIAL_COUNTER.next_serial(),
+            time: self.now_ms(),
+        };
+        pointer.button(self, &event);
+        pointer.frame(self);
+    }
+
+    /// Scrolls by logical pixels; positive `dy` scrolls down.
+    pub fn pointer_scroll(&mut self, dx: f64, dy: f64) {
+        let Some(pointer) = self.seat.get_pointer() else {
+            return;
+        };
+        let mut frame = AxisFrame::new(self.now_ms()).source(AxisSource::Wheel);
+        for (axis, amount) in [(Axis::Horizontal, dx), (Axis::Vertical, dy)] {
+            if amount != 0.0 {
+                let notches = (amount / SCROLL_NOTCH * 120.0).round() as i32;
+                frame = frame.value(axis, amount).v120(axis, notches);
+            }
+        }
+        pointer.axis(self, frame);
+        pointer.frame(self);
+    }
+
+    pub fn key(&mut self, keycode: Keycode, pressed: bool) {
+        let Some(keyboard) = self.seat.get_keyboard() else {
+            return;
+        };
+        let state = if pressed {
+            KeyState::Pressed
+        } else {
+            KeyState::Released
+        };
+        let serial = SERIAL_COUNTER.next_serial();
+        let time = self.now_ms();
+        let shortcut = keyboard.input(
+            self,
+            keycode,
+            state,
+            serial,
+            time,
+            |_, modifiers, handle| match (pressed, shortcut_for(modifiers, handle.modified_sym())) {
+                (true, Some(shortcut)) => FilterResult::Intercept(shortcut),
+                _ => FilterResult::Forward,
+            },
+        );
+        if let Some(shortcut) = shortcut {
+            self.run_shortcut(shortcut);
+        }
+    }
+
+    fn run_shortcut(&mut self, shortcut: Shortcut) {
+        match shortcut {
+            Shortcut::CloseWindow => {
+                if let Some(id) = self.windows.focused {
+                    let _ = self.close_window(id);
+                }
+            }
+            Shortcut::NextWindow => {
+                let bottom = self
+                    .space
+                    .elements()
+                    .next()
+                    .and_then(|window| self.windows.windows.iter().find(|m| &m.window == window))
+                    .map(|managed| managed.id);
+                if bottom.is_some() {
+                    self.focus_window(bottom);
+                }
+            }
+            Shortcut::Terminal => {
+                if let Err(err) = self.spawn(&["foot".to_string()], &[]) {
+                    tracing::warn!("cannot start a terminal: {err}");
+                }
+            }
+        }
+    }
+
+    fn stroke(&mut self, stroke: KeyStroke, shift: Option<Keycode>) {
+        let shift = shift.filter(|_| stroke.shift);
+        if let Some(shift) = shift {
+            self.key(shift, true);
+        }
+        self.key(stroke.keycode, true);
+        self.key(stroke.keycode, false);
+        if let Some(shift) = shift {
+            self.key(shift, false);
+        }
+    }
+
+    /// Types text through the keymap; nothing is typed if any character is untypable.
+    pub fn type_text(&mut self, text: &str) -> Result<(), Error> {
+        let strokes = text
+            .chars()
+            .map(|character| self.keymap.by_char(character))
+            .collect::<Result<Vec<_>, _>>()?;
+        let shift = self
+            .keymap
+            .by_name("Shift_L")
+            .ok()
+            .map(|stroke| stroke.keycode);
+        for stroke in strokes {
+            self.stroke(stroke, shift);
+        }
+        Ok(())
+    }
+
+    pub fn key_by_name(&mut self, keysym: &str, state: IpcKeyState) -> Result<(), Error> {
+        let stroke = self.keymap.by_name(keysym)?;
+        self.key(stroke.keycode, state == IpcKeyState::Pressed);
+        Ok(())
+    }
+
+    /// Presses a chord such as `ctrl+shift+t`: keys down in order, up in reverse.
+    pub fn key_chord(&mut self, keys: &str) -> Result<(), Error> {
+        let parts: Vec<&str> = keys.split('+').map(str::trim).collect();
+        if parts.iter().any(|part| part.is_empty()) {
+            return Err(Error::new(
+                ErrorCode::InvalidArgument,
+                format!("`{keys}` is not a chord like ctrl+shift+t"),
+            ));
+        }
+        let strokes = parts
+            .iter()
+            .map(|part| self.keymap.by_name(chord_key_name(part)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let shift = self
+            .keymap
+            .by_name("Shift_L")
+            .ok()
+            .map(|stroke| stroke.keycode);
+        let needs_shift = strokes.last().is_some_and(|stroke| stroke.shift)
+            && !strokes.iter().any(|stroke| Some(stroke.keycode) == shift);
+        let mut down: Vec<Keycode> = Vec::new();
+        if let (true, Some(shift)) = (needs_shift, shift) {
+            down.push(shift);
+        }
+        down.extend(strokes.iter().map(|stroke| stroke.keycode));
+        for &keycode in &down {
+            self.key(keycode, true);
+        }
+        for &keycode in down.iter().rev() {
+            self.key(keycode, false);
+        }
+        Ok(())
+    }
+}

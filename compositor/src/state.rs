@@ -1,0 +1,90 @@
+//! The compositor's one state struct: Smithay protocol states, the window
+//! space, the seat and the control-socket bookkeeping.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use smithay::desktop::{PopupManager, Space, Window};
+use smithay::input::keyboard::XkbConfig;
+use smithay::input::pointer::CursorImageStatus;
+use smithay::input::{Seat, SeatState};
+use smithay::reexports::wayland_server::DisplayHandle;
+use smithay::reexports::wayland_server::backend::{ClientData, ClientId, DisconnectReason};
+use smithay::wayland::compositor::{CompositorClientState, CompositorState};
+use smithay::wayland::output::OutputManagerState;
+use smithay::wayland::selection::data_device::DataDeviceState;
+use smithay::wayland::shell::wlr_layer::WlrLayerShellState;
+use smithay::wayland::shell::xdg::XdgShellState;
+use smithay::wayland::shell::xdg::decoration::XdgDecorationState;
+use smithay::wayland::shm::ShmState;
+use smithay::wayland::viewporter::ViewporterState;
+use smithay::wayland::xdg_activation::XdgActivationState;
+
+use crate::backend::Backend;
+use crate::control::ControlState;
+use crate::keymap::KeymapIndex;
+use crate::windows::{TitleDrag, WindowList};
+
+pub struct State {
+    pub display_handle: DisplayHandle,
+    /// The Wayland socket name clients use as `WAYLAND_DISPLAY`.
+    pub socket_name: String,
+    pub started: Instant,
+
+    pub compositor_state: CompositorState,
+    pub xdg_shell_state: XdgShellState,
+    #[allow(dead_code)] // held so its global stays advertised
+    pub xdg_decoration_state: XdgDecorationState,
+    pub layer_shell_state: WlrLayerShellState,
+    pub shm_state: ShmState,
+    #[allow(dead_code)] // held so its global stays advertised
+    pub output_manager_state: OutputManagerState,
+    pub seat_state: SeatState<State>,
+    pub data_device_state: DataDeviceState,
+    pub xdg_activation_state: XdgActivationState,
+    #[allow(dead_code)] // held so its global stays advertised
+    pub viewporter_state: ViewporterState,
+    pub popups: PopupManager,
+
+    pub seat: Seat<State>,
+    pub space: Space<Window>,
+    pub windows: WindowList,
+    pub keymap: KeymapIndex,
+    pub backend: Box<dyn Backend>,
+    pub cursor_image: CursorImageStatus,
+    /// A title bar being dragged with the pointer.
+    pub title_drag: Option<TitleDrag>,
+    pub control: ControlState,
+    /// Surfaces committed since frame callbacks were last sent.
+    pub frame_pending: bool,
+}
+
+/// The XKB rules the keyboard and the keysym index both use.
+pub fn xkb_config(layout: &str) -> XkbConfig<'_> {
+    XkbConfig {
+        layout,
+        ..XkbConfig::default()
+    }
+}
+
+impl State {
+    /// Milliseconds since start, the clock of input events and frame callbacks.
+    pub fn now_ms(&self) -> u32 {
+        self.started.elapsed().as_millis() as u32
+    }
+}
+
+/// Per-client data Smithay needs.
+#[derive(Default)]
+pub struct ClientState {
+    pub compositor_state: CompositorClientState,
+}
+
+impl ClientData for ClientState {
+    fn initialized(&self, _client_id: ClientId) {}
+    fn disconnected(&self, _client_id: ClientId, _reason: DisconnectReason) {}
+}
+
+pub fn client_data() -> Arc<ClientState> {
+    Arc::new(ClientState::default())
+}

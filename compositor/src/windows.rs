@@ -1,0 +1,533 @@
+//! Floating window management: ids, placement, focus, stacking, move,
+//! resize, maximize, minimize, fullscreen, close, and the title bars.
+
+use digios_ipc::{Error, ErrorCode, WindowId};
+use smithay::desktop::{Window, WindowSurfaceType, layer_map_for_output};
+use smithay::output::Output;
+use smithay::reexports::wayland_protocols::xdg::shell::server::xdg_toplevel;
+use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
+use smithay::utils::{Logical, Point, Rectangle, SERIAL_COUNTER, Size};
+use smithay::wayland::compositor::with_states;
+use smithay::wayland::shell::wlr_layer::Layer;
+use smithay::wayland::shell::xdg::{ToplevelSurface, XdgToplevelSurfaceData};
+
+use crate::state::State;
+use crate::title_bar::TitleBar;
+
+/// Height of the server-side title bar, logical pixels.
+pub const TITLE_BAR_HEIGHT: i32 = 24;
+/// Width of the close box at the right end of the title bar.
+pub const CLOSE_BOX_WIDTH: i32 = 24;
+/// Offset between windows that would otherwise open on top of each other.
+const CASCADE_STEP: i32 = 32;
+/// Largest size a window may be asked to take.
+pub const MAX_WINDOW_SIZE: i32 = 16384;
+
+/// One toplevel the compositor manages.
+pub struct ManagedWindow {
+    pub id: WindowId,
+    pub window: Window,
+    /// Placed in the space at least once (it had a buffer).
+    pub mapped: bool,
+    pub minimized: bool,
+    pub maximized: bool,
+    pub fullscreen: bool,
+    /// Content location; kept while minimized.
+    pub location: Point<i32, Logical>,
+    /// Content rectangle before maximize or fullscreen.
+    pub restore: Option<Rectangle<i32, Logical>>,
+    pub title_bar: Option<TitleBar>,
+}
+
+impl ManagedWindow {
+    pub fn toplevel(&self) -> &ToplevelSurface {
+        self.window
+            .toplevel()
+            .expect("only xdg toplevels are managed")
+    }
+
+    pub fn wl_surface(&self) -> &WlSurface {
+        self.toplevel().wl_surface()
+    }
+
+    /// Content rectangle in global coordinates.
+    pub fn geometry(&self) -> Rectangle<i32, Logical> {
+        Rectangle::new(self.location, self.window.geometry().size)
+    }
+
+    pub fn has_title_bar(&self) -> bool {
+        !self.fullscreen
+    }
+
+    pub fn title_bar_rect(&self) -> Option<Rectangle<i32, Logical>> {
+        self.has_title_bar().then(|| {
+            let geometry = self.geometry();
+            Rectangle::new(
+                (geometry.loc.x, geometry.loc.y - TITLE_BAR_HEIGHT).into(),
+                (geometry.size.w.max(CLOSE_BOX_WIDTH * 2), TITLE_BAR_HEIGHT).into(),
+            )
+        })
+    }
+
+    /// Content plus title bar.
+    pub fn frame(&self) -> Rectangle<i32, Logical> {
+        match self.title_bar_rect() {
+            Some(bar) => bar.merge(self.geometry()),
+            None => self.geometry(),
+        }
+    }
+
+    pub fn visible(&self) -> bool {
+        self.mapped && !self.minimized
+    }
+
+    pub fn title_and_app_id(&self) -> (Option<String>, Option<String>) {
+        with_states(self.wl_surface(), |states| {
+            states
+                .data_map
+                .get::<XdgToplevelSurfaceData>()
+                .map(|data| {
+                    let data = data.lock().unwrap();
+                    (data.title.clone(), data.app_id.clone())
+                })
+                .unwrap_or_default()
+        })
+    }
+}
+
+/// Every managed toplevel, in creation order, plus focus.
+#[derive(Default)]
+pub struct WindowList {
+    pub windows: Vec<ManagedWindow>,
+    next_id: WindowId,
+    pub focused: Option<WindowId>,
+}
+
+impl WindowList {
+    pub fn get(&self, id: WindowId) -> Result<&ManagedWindow, Error> {
+        self.windows
+            .iter()
+            .find(|managed| managed.id == id)
+            .ok_or_else(|| Error::unknown_window(id))
+    }
+
+    pub fn get_mut(&mut self, id: WindowId) -> Result<&mut ManagedWindow, Error> {
+        self.windows
+            .iter_mut()
+            .find(|managed| managed.id == id)
+            .ok_or_else(|| Error::unknown_window(id))
+    }
+
+    pub fn by_surface(&self, surface: &WlSurface) -> Option<&ManagedWindow> {
+        self.windows
+            .iter()
+            .find(|managed| managed.wl_surface() == surface)
+    }
+}
+
+/// A title bar held by the pointer: the window follows the pointer.
+#[derive(Debug, Clone, Copy)]
+pub struct TitleDrag {
+    pub id: WindowId,
+    /// Pointer position minus content location when the drag began.
+    pub grab_offset: Point<f64, Logical>,
+}
+
+/// What lies under a point, top of the stack first.
+#[derive(Debug, Clone)]
+pub enum Hit {
+    TitleBar {
+        id: WindowId,
+        close_box: bool,
+    },
+    /// A client surface and its origin in global coordinates.
+    Surface {
+        surface: WlSurface,
+        origin: Point<f64, Logical>,
+        window: Option<WindowId>,
+    },
+}
+
+impl State {
+    pub fn add_toplevel(&mut self, toplevel: ToplevelSurface) {
+        self.windows.next_id += 1;
+        let id = self.windows.next_id;
+        toplevel.with_pending_state(|state| {
+            state.decoration_mode =
+                Some(smithay::reexports::wayland_protocols::xdg::decoration::zv1::server::zxdg_toplevel_decoration_v1::Mode::ServerSide);
+        });
+        self.windows.windows.push(ManagedWindow {
+            id,
+            window: Window::new_wayland_window(toplevel),
+            mapped: false,
+            minimized: false,
+            maximized: false,
+            fullscreen: false,
+            location: (0, 0).into(),
+            restore: None,
+            title_bar: None,
+        });
+    }
+
+    /// Places a toplevel the first time it commits a buffer.
+    pub fn map_when_ready(&mut self, surface: &WlSurface) {
+        let Some(managed) = self.windows.by_surface(surface) else {
+            return;
+        };
+        if managed.mapped {
+            return;
+        }
+        let has_buffer =
+            smithay::backend::renderer::utils::with_renderer_surface_state(surface, |state| {
+                state.buffer().is_some()
+            })
+            .unwrap_or(false);
+        if !has_buffer {
+            return;
+        }
+        let id = managed.id;
+        let size = managed.window.geometry().size;
+        let location = self.place_new_window(size);
+        let managed = self.windows.get_mut(id).expect("window just found");
+        managed.mapped = true;
+        managed.location = location;
+        let window = managed.window.clone();
+        self.space.map_element(window, location, false);
+        self.focus_window(Some(id));
+    }
+
+    pub fn remove_toplevel(&mut self, surface: &WlSurface) {
+        let Some(index) = self
+            .windows
+            .windows
+            .iter()
+            .position(|managed| managed.wl_surface() == surface)
+        else {
+            return;
+        };
+        let managed = self.windows.windows.remove(index);
+        self.space.unmap_elem(&managed.window);
+        if self.title_drag.is_some_and(|drag| drag.id == managed.id) {
+            self.title_drag = None;
+        }
+        if self.windows.focused == Some(managed.id) {
+            self.focus_topmost();
+        }
+    }
+
+    /// Focuses the topmost visible window, or nothing.
+    pub fn focus_topmost(&mut self) {
+        let top = self
+            .space
+            .elements()
+            .next_back()
+            .and_then(|window| self.windows.windows.iter().find(|m| &m.window == window))
+            .map(|managed| managed.id);
+        self.focus_window(top);
+    }
+
+    /// Gives keyboard focus to a window (raising and restoring it) or to nothing.
+    pub fn focus_window(&mut self, id: Option<WindowId>) {
+        let serial = SERIAL_COUNTER.next_serial();
+        let mut surface = None;
+        if let Some(id) = id {
+            let Ok(managed) = self.windows.get_mut(id) else {
+                return;
+            };
+            if managed.minimized {
+                managed.minimized = false;
+                let (window, location) = (managed.window.clone(), managed.location);
+                self.space.map_element(window, location, false);
+            }
+            let managed = self.windows.get(id).expect("window exists");
+            self.space.raise_element(&managed.window, false);
+            surface = Some(managed.wl_surface().clone());
+        }
+        self.windows.focused = id;
+        for managed in &self.windows.windows {
+            let active = Some(managed.id) == id;
+            if managed.window.set_activated(active) {
+                send_configure_if_ready(managed.toplevel());
+            }
+        }
+        if let Some(keyboard) = self.seat.get_keyboard() {
+            keyboard.set_focus(self, surface, serial);
+        }
+    }
+
+    /// The output a window is mostly on, or the first output.
+    pub fn output_for_rect(&self, rect: Rectangle<i32, Logical>) -> Option<Output> {
+        let (cx, cy) = (rect.loc.x + rect.size.w / 2, rect.loc.y + rect.size.h / 2);
+        self.space
+            .output_under(Point::<f64, Logical>::from((f64::from(cx), f64::from(cy))))
+            .next()
+            .or_else(|| self.space.outputs().next())
+            .cloned()
+    }
+
+    /// The output under the pointer, or the first output.
+    pub fn active_output(&self) -> Option<Output> {
+        let pointer = self.pointer_location();
+        self.space
+            .output_under(pointer)
+            .next()
+            .or_else(|| self.space.outputs().next())
+            .cloned()
+    }
+
+    /// An output's area minus the exclusive zones of panels, global coordinates.
+    pub fn usable_area(&self, output: &Output) -> Rectangle<i32, Logical> {
+        let output_geometry = self.space.output_geometry(output).unwrap_or_default();
+        let mut zone = layer_map_for_output(output).non_exclusive_zone();
+        zone.loc += output_geometry.loc;
+        zone
+    }
+
+    fn place_new_window(&self, size: Size<i32, Logical>) -> Point<i32, Logical> {
+        let Some(output) = self.active_output() else {
+            return (0, TITLE_BAR_HEIGHT).into();
+        };
+        let area = self.usable_area(&output);
+        let top = area.loc.y + TITLE_BAR_HEIGHT;
+        let mut x = area.loc.x + (area.size.w - size.w).max(0) / 2;
+        let mut y = top + (area.size.h - TITLE_BAR_HEIGHT - size.h).max(0) / 2;
+        for _ in 0..16 {
+            let taken = self
+                .windows
+                .windows
+                .iter()
+                .any(|managed| managed.visible() && managed.location == (x, y).into());
+            if !taken {
+                break;
+            }
+            x += CASCADE_STEP;
+            y += CASCADE_STEP;
+            if x + size.w > area.loc.x + area.size.w || y + size.h > area.loc.y + area.size.h {
+                x = area.loc.x;
+                y = top;
+            }
+        }
+        (x, y).into()
+    }
+
+    /// Whether a point lies on some output.
+    pub fn on_some_output(&self, x: f64, y: f64) -> bool {
+        self.space.output_under((x, y)).next().is_some()
+    }
+
+    pub fn move_window(&mut self, id: WindowId, x: i32, y: i32) -> Result<(), Error> {
+        if !self.on_some_output(f64::from(x), f64::from(y)) {
+            return Err(Error::new(
+                ErrorCode::OutOfBounds,
+                format!("({x}, {y}) is on no output"),
+            ));
+        }
+        let managed = self.windows.get_mut(id)?;
+        managed.location = (x, y).into();
+        if managed.maximized || managed.fullscreen {
+            managed.maximized = false;
+            managed.fullscreen = false;
+            managed.restore = None;
+            managed.toplevel().with_pending_state(|state| {
+                state.states.unset(xdg_toplevel::State::Maximized);
+                state.states.unset(xdg_toplevel::State::Fullscreen);
+            });
+            send_configure_if_ready(managed.toplevel());
+        }
+        if managed.visible() {
+            let window = managed.window.clone();
+            self.space.map_element(window, (x, y), false);
+        }
+        Ok(())
+    }
+
+    pub fn resize_window(&mut self, id: WindowId, width: i32, height: i32) -> Result<(), Error> {
+        if !(1..=MAX_WINDOW_SIZE).contains(&width) || !(1..=MAX_WINDOW_SIZE).contains(&height) {
+            return Err(Error::new(
+                ErrorCode::InvalidArgument,
+                format!("size {width}x{height} is not within 1..={MAX_WINDOW_SIZE}"),
+            ));
+        }
+        let managed = self.windows.get_mut(id)?;
+        managed.maximized = false;
+        managed.fullscreen = false;
+        managed.restore = None;
+        managed.toplevel().with_pending_state(|state| {
+            state.size = Some((width, height).into());
+            state.states.unset(xdg_toplevel::State::Maximized);
+            state.states.unset(xdg_toplevel::State::Fullscreen);
+        });
+        send_configure_if_ready(managed.toplevel());
+        Ok(())
+    }
+
+    pub fn set_maximized(&mut self, id: WindowId, on: bool) -> Result<(), Error> {
+        let managed = self.windows.get(id)?;
+        if managed.maximized == on {
+            return Ok(());
+        }
+        let target = if on {
+            let output = self
+                .output_for_rect(managed.geometry())
+                .ok_or_else(|| Error::new(ErrorCode::Internal, "no output"))?;
+            let area = self.usable_area(&output);
+            Some(Rectangle::new(
+                (area.loc.x, area.loc.y + TITLE_BAR_HEIGHT).into(),
+                (area.size.w, (area.size.h - TITLE_BAR_HEIGHT).max(1)).into(),
+            ))
+        } else {
+            None
+        };
+        let managed = self.windows.get_mut(id)?;
+        managed.fullscreen = false;
+        managed.maximized = on;
+        self.apply_state_change(id, target, xdg_toplevel::State::Maximized, on)
+    }
+
+    pub fn set_fullscreen(&mut self, id: WindowId, on: bool) -> Result<(), Error> {
+        let managed = self.windows.get(id)?;
+        if managed.fullscreen == on {
+            return Ok(());
+        }
+        let target = if on {
+            let output = self
+                .output_for_rect(managed.geometry())
+                .ok_or_else(|| Error::new(ErrorCode::Internal, "no output"))?;
+            self.space.output_geometry(&output)
+        } else {
+            None
+        };
+        let managed = self.windows.get_mut(id)?;
+        managed.maximized = false;
+        managed.fullscreen = on;
+        self.apply_state_change(id, target, xdg_toplevel::State::Fullscreen, on)
+    }
+
+    /// Moves and configures a window into (`target`) or out of a maximized or
+    /// fullscreen state, remembering the rectangle to restore.
+    fn apply_state_change(
+        &mut self,
+        id: WindowId,
+        target: Option<Rectangle<i32, Logical>>,
+        flag: xdg_toplevel::State,
+        on: bool,
+    ) -> Result<(), Error> {
+        let managed = self.windows.get_mut(id)?;
+        let (rect, size) = match target {
+            Some(rect) => {
+                if managed.restore.is_none() {
+                    managed.restore = Some(managed.geometry());
+                }
+                (rect, Some(rect.size))
+            }
+            None => match managed.restore.take() {
+                Some(rect) => (rect, Some(rect.size)),
+                None => (managed.geometry(), None),
+            },
+        };
+        managed.location = rect.loc;
+        managed.toplevel().with_pending_state(|state| {
+            state.states.unset(xdg_toplevel::State::Maximized);
+            state.states.unset(xdg_toplevel::State::Fullscreen);
+            if on {
+                state.states.set(flag);
+            }
+            state.size = size;
+        });
+        send_configure_if_ready(managed.toplevel());
+        if managed.visible() {
+            let window = managed.window.clone();
+            self.space.map_element(window, rect.loc, false);
+        }
+        Ok(())
+    }
+
+    pub fn set_minimized(&mut self, id: WindowId, on: bool) -> Result<(), Error> {
+        let managed = self.windows.get_mut(id)?;
+        if !on {
+            if managed.minimized {
+                self.focus_window(Some(id));
+            }
+            return Ok(());
+        }
+        if managed.minimized {
+            return Ok(());
+        }
+        managed.minimized = true;
+        let window = managed.window.clone();
+        self.space.unmap_elem(&window);
+        if self.windows.focused == Some(id) {
+            self.focus_topmost();
+        }
+        Ok(())
+    }
+
+    pub fn close_window(&mut self, id: WindowId) -> Result<(), Error> {
+        self.windows.get(id)?.toplevel().send_close();
+        Ok(())
+    }
+
+    /// What is under a global point: layers, title bars and windows in stacking order.
+    pub fn hit_test(&self, point: Point<f64, Logical>) -> Option<Hit> {
+        let output = self.space.output_under(point).next().cloned();
+        let layer_hit = |layers: &[Layer]| -> Option<Hit> {
+            let output = output.as_ref()?;
+            let output_origin = self.space.output_geometry(output)?.loc;
+            let map = layer_map_for_output(output);
+            for layer in layers {
+                for surface in map.layers_on(*layer).rev() {
+                    let Some(geometry) = map.layer_geometry(surface) else {
+                        continue;
+                    };
+                    let origin = geometry.loc + output_origin;
+                    if let Some((hit, offset)) =
+                        surface.surface_under(point - origin.to_f64(), WindowSurfaceType::ALL)
+                    {
+                        return Some(Hit::Surface {
+                            surface: hit,
+                            origin: (origin + offset).to_f64(),
+                            window: None,
+                        });
+                    }
+                }
+            }
+            None
+        };
+        if let Some(hit) = layer_hit(&[Layer::Overlay, Layer::Top]) {
+            return Some(hit);
+        }
+        for window in self.space.elements().rev() {
+            let Some(managed) = self.windows.windows.iter().find(|m| &m.window == window) else {
+                continue;
+            };
+            if let Some(bar) = managed.title_bar_rect() {
+                if bar.to_f64().contains(point) {
+                    let close_box = point.x >= f64::from(bar.loc.x + bar.size.w - CLOSE_BOX_WIDTH);
+                    return Some(Hit::TitleBar {
+                        id: managed.id,
+                        close_box,
+                    });
+                }
+            }
+            let render_origin = managed.location - window.geometry().loc;
+            if let Some((surface, offset)) =
+                window.surface_under(point - render_origin.to_f64(), WindowSurfaceType::ALL)
+            {
+                return Some(Hit::Surface {
+                    surface,
+                    origin: (render_origin + offset).to_f64(),
+                    window: Some(managed.id),
+                });
+            }
+        }
+        layer_hit(&[Layer::Bottom, Layer::Background])
+    }
+}
+
+/// Sends pending toplevel state, unless the initial configure is still to come
+/// (it will carry the state).
+pub fn send_configure_if_ready(toplevel: &ToplevelSurface) {
+    if toplevel.is_initial_configure_sent() {
+        toplevel.send_pending_configure();
+    }
+}
