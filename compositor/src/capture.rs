@@ -195,7 +195,17 @@ fn draw_marks(state: &State, canvas: &mut Canvas, projection: &Projection) {
             projection.y(f64::from(frame.loc.y + frame.size.h)),
         );
         canvas.outline_rect(x0, y0, x1 - x0, y1 - y0, 2 * zoom, MARK);
-        canvas.draw_label(x0, y0, &managed.id.to_string(), 2 * zoom, BLACK, MARK);
+        // The number sits just outside the top-left corner so the title stays readable.
+        let label_height = GLYPH_SIZE * 2 * zoom + 4 * zoom;
+        let label_width = Canvas::text_width(&managed.id.to_string(), 2 * zoom) + 4 * zoom;
+        let (lx, ly) = if y0 >= label_height {
+            (x0, y0 - label_height)
+        } else if x0 >= label_width {
+            (x0 - label_width, y0)
+        } else {
+            (x0, y0)
+        };
+        canvas.draw_label(lx, ly, &managed.id.to_string(), 2 * zoom, BLACK, MARK);
     }
 }
 

@@ -8,6 +8,7 @@
 mod backend;
 mod canvas;
 mod capture;
+pub mod cli;
 pub mod config;
 mod control;
 mod handlers;
@@ -131,6 +132,12 @@ pub fn run(config: CompositorConfig) -> anyhow::Result<()> {
     };
 
     add_outputs(&mut state, &config.outputs);
+    // The pointer starts in the middle of the first output, not in a corner.
+    let first_output = state.space.outputs().next().cloned();
+    if let Some(geometry) = first_output.and_then(|output| state.space.output_geometry(&output)) {
+        let (x, y) = (geometry.size.w / 2, geometry.size.h / 2);
+        state.pointer_motion((f64::from(x), f64::from(y)).into());
+    }
     control::start(&control_path, &event_loop.handle())?;
 
     event_loop

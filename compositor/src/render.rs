@@ -26,8 +26,12 @@ smithay::backend::renderer::element::render_elements! {
     Memory=MemoryRenderBufferRenderElement<PixmanRenderer>,
 }
 
-/// The desktop colour behind every window.
-pub const BACKGROUND: [f32; 4] = [0.11, 0.13, 0.16, 1.0];
+/// The desktop colour behind every window, RGBA.
+pub const BACKGROUND: [u8; 4] = [28, 33, 41, 255];
+
+fn background() -> [f32; 4] {
+    BACKGROUND.map(|channel| f32::from(channel) / 255.0)
+}
 
 /// Largest image a render may produce, in pixels per side.
 pub const MAX_RENDER_SIDE: i32 = 16384;
@@ -126,7 +130,7 @@ pub fn render_region(
     let mut damage_tracker = OutputDamageTracker::new(size, scale, Transform::Normal);
     let mut framebuffer = renderer.bind(&mut image).context("binding the image")?;
     damage_tracker
-        .render_output(renderer, &mut framebuffer, 0, &elements, BACKGROUND)
+        .render_output(renderer, &mut framebuffer, 0, &elements, background())
         .map_err(|err| anyhow::anyhow!("rendering: {err:?}"))?;
     let mapping = renderer
         .copy_framebuffer(
