@@ -60,10 +60,9 @@ impl Canvas {
         }
         let at = ((y * self.width + x) * 4) as usize;
         let alpha = u32::from(color[3]);
-        for channel in 0..3 {
-            let under = u32::from(self.pixels[at + channel]);
-            let over = u32::from(color[channel]);
-            self.pixels[at + channel] = ((over * alpha + under * (255 - alpha)) / 255) as u8;
+        for (under, &over) in self.pixels[at..at + 3].iter_mut().zip(&color[..3]) {
+            let (under_value, over) = (u32::from(*under), u32::from(over));
+            *under = ((over * alpha + under_value * (255 - alpha)) / 255) as u8;
         }
         let under_alpha = u32::from(self.pixels[at + 3]);
         self.pixels[at + 3] = (alpha + under_alpha * (255 - alpha) / 255) as u8;

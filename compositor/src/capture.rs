@@ -44,13 +44,14 @@ impl Projection {
 
 pub fn capture(state: &mut State, request: &CaptureRequest) -> Result<Image, Error> {
     let (area, scale) = resolve_target(state, &request.target)?;
-    if let Some(spacing) = request.grid {
-        if spacing < MIN_GRID_SPACING {
-            return Err(Error::new(
-                ErrorCode::InvalidArgument,
-                format!("grid spacing must be at least {MIN_GRID_SPACING}"),
-            ));
-        }
+    if request
+        .grid
+        .is_some_and(|spacing| spacing < MIN_GRID_SPACING)
+    {
+        return Err(Error::new(
+            ErrorCode::InvalidArgument,
+            format!("grid spacing must be at least {MIN_GRID_SPACING}"),
+        ));
     }
     let mut canvas = render_region(state, area, scale)
         .map_err(|err| Error::new(ErrorCode::Internal, format!("capture failed: {err:#}")))?;

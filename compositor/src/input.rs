@@ -102,13 +102,13 @@ impl State {
                     self.focus_window(Some(id));
                     if close_box {
                         let _ = self.close_window(id);
-                    } else if button == BTN_LEFT {
-                        if let Ok(managed) = self.windows.get(id) {
-                            self.title_drag = Some(TitleDrag {
-                                id,
-                                grab_offset: location - managed.location.to_f64(),
-                            });
-                        }
+                    } else if button == BTN_LEFT
+                        && let Ok(managed) = self.windows.get(id)
+                    {
+                        self.title_drag = Some(TitleDrag {
+                            id,
+                            grab_offset: location - managed.location.to_f64(),
+                        });
                     }
                 }
                 Some(Hit::Surface {

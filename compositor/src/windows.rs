@@ -500,14 +500,14 @@ impl State {
             let Some(managed) = self.windows.windows.iter().find(|m| &m.window == window) else {
                 continue;
             };
-            if let Some(bar) = managed.title_bar_rect() {
-                if bar.to_f64().contains(point) {
-                    let close_box = point.x >= f64::from(bar.loc.x + bar.size.w - CLOSE_BOX_WIDTH);
-                    return Some(Hit::TitleBar {
-                        id: managed.id,
-                        close_box,
-                    });
-                }
+            if let Some(bar) = managed.title_bar_rect()
+                && bar.to_f64().contains(point)
+            {
+                let close_box = point.x >= f64::from(bar.loc.x + bar.size.w - CLOSE_BOX_WIDTH);
+                return Some(Hit::TitleBar {
+                    id: managed.id,
+                    close_box,
+                });
             }
             let render_origin = managed.location - window.geometry().loc;
             if let Some((surface, offset)) =

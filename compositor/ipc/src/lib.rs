@@ -169,7 +169,7 @@ fn default_drag_steps() -> u32 {
 }
 
 /// What a capture covers, its format and the overlays drawn on it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CaptureRequest {
     #[serde(default)]
@@ -187,17 +187,6 @@ pub struct CaptureRequest {
     pub marks: bool,
 }
 
-impl Default for CaptureRequest {
-    fn default() -> Self {
-        Self {
-            target: CaptureTarget::default(),
-            format: ImageFormat::default(),
-            reticle: false,
-            grid: None,
-            marks: false,
-        }
-    }
-}
 
 /// The area a capture covers.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]

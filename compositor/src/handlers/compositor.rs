@@ -2,7 +2,7 @@
 
 use smithay::backend::renderer::utils::on_commit_buffer_handler;
 use smithay::delegate_compositor;
-use smithay::desktop::{PopupKind, layer_map_for_output};
+use smithay::desktop::{PopupKind, WindowSurfaceType, layer_map_for_output};
 use smithay::reexports::wayland_server::Client;
 use smithay::reexports::wayland_server::protocol::wl_buffer::WlBuffer;
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
@@ -42,19 +42,19 @@ impl CompositorHandler for State {
             }
         }
 
-        if let Some(managed) = self.windows.by_surface(surface) {
-            if !managed.toplevel().is_initial_configure_sent() {
-                managed.toplevel().send_configure();
-            }
+        if let Some(managed) = self.windows.by_surface(surface)
+            && !managed.toplevel().is_initial_configure_sent()
+        {
+            managed.toplevel().send_configure();
         }
         self.map_when_ready(surface);
 
         self.popups.commit(surface);
-        if let Some(PopupKind::Xdg(popup)) = self.popups.find_popup(surface) {
-            if !popup.is_initial_configure_sent() {
-                // The initial configure of a popup is always allowed.
-                let _ = popup.send_configure();
-            }
+        if let Some(PopupKind::Xdg(popup)) = self.popups.find_popup(surface)
+            && !popup.is_initial_configure_sent()
+        {
+            // The initial configure of a popup is always allowed.
+            let _ = popup.send_configure();
         }
 
         self.commit_layer_surface(surface);
@@ -69,7 +69,7 @@ impl State {
             .outputs()
             .find(|output| {
                 layer_map_for_output(output)
-                    .layer_for_surface(surface, smithay::desktop::WindowSurfaceType::TOPLEVEL)
+                    .layer_for_surface(surface, WindowSurfaceType::TOPLEVEL)
                     .is_some()
             })
             .cloned()
@@ -85,12 +85,10 @@ impl State {
         });
         let mut map = layer_map_for_output(&output);
         map.arrange();
-        if !initial_configure_sent {
-            if let Some(layer) =
-                map.layer_for_surface(surface, smithay::desktop::WindowSurfaceType::TOPLEVEL)
-            {
-                layer.layer_surface().send_configure();
-            }
+        if !initial_configure_sent
+            && let Some(layer) = map.layer_for_surface(surface, WindowSurfaceType::TOPLEVEL)
+        {
+            layer.layer_surface().send_configure();
         }
     }
 }

@@ -25,10 +25,10 @@ impl XdgActivationHandler for State {
         token_data: XdgActivationTokenData,
         surface: WlSurface,
     ) {
-        if token_data.timestamp.elapsed() < TOKEN_LIFETIME {
-            if let Some(id) = self.windows.by_surface(&surface).map(|managed| managed.id) {
-                self.focus_window(Some(id));
-            }
+        if token_data.timestamp.elapsed() < TOKEN_LIFETIME
+            && let Some(id) = self.windows.by_surface(&surface).map(|managed| managed.id)
+        {
+            self.focus_window(Some(id));
         }
         self.xdg_activation_state.remove_token(&token);
     }

@@ -65,7 +65,7 @@ impl Compositor {
             .stderr(log)
             .spawn()
             .expect("starting digios-compositor");
-        let mut compositor = Self {
+        let compositor = Self {
             process,
             runtime_dir,
             display,

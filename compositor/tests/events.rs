@@ -1,0 +1,106 @@
+//! The event stream: full state first, then deltas.
+
+mod support;
+
+use std::time::Duration;
+
+use digios_ipc::{Event, Request};
+use support::Compositor;
+
+fn next_matching(
+    stream: &mut digios_ipc::EventStream,
+    what: &str,
+    predicate: impl Fn(&Event) -> bool,
+) -> Event {
+    for _ in 0..200 {
+        let event = stream
+            .next_event()
+            .unwrap_or_else(|err| panic!("waiting for {what}: {err}"));
+        if predicate(&event) {
+            return event;
+        }
+    }
+    panic!("no {what} among 200 events");
+}
+
+#[test]
+fn events_start_with_the_full_state_then_report_changes() {
+    let mut compositor = Compositor::start();
+    let first = compositor.simple_shm();
+
+    let mut stream = compositor.client().event_stream().unwrap();
+    stream.set_timeout(Some(Duration::from_secs(30))).unwrap();
+    match stream.next_event().unwrap() {
+        Event::State { outputs, windows } => {
+            assert_eq!(outputs.len(), 1);
+            assert_eq!(windows.len(), 1);
+            assert_eq!(windows[0].id, first.id);
+        }
+        other => panic!("the first event must be the state, got {other:?}"),
+    }
+
+    let foot = compositor.foot("sleep 60");
+    let opened = next_matching(
+        &mut stream,
+        "window opened",
+        |e| matches!(e, Event::WindowOpened { window } if window.id == foot.id),
+    );
+    if let Event::WindowOpened { window } = opened {
+        assert_eq!(window.app_id.as_deref(), Some("foot"));
+    }
+    next_matching(
+        &mut stream,
+        "focus on foot",
+        |e| matches!(e, Event::WindowFocused { id: Some(id) } if *id == foot.id),
+    );
+
+    compositor.request(Request::Move {
+        id: foot.id,
+        x: 10,
+        y: 50,
+    });
+    next_matching(
+        &mut stream,
+        "window moved",
+        |e| matches!(e, Event::WindowMoved { id, geometry } if *id == foot.id && (geometry.x, geometry.y) == (10, 50)),
+    );
+
+    compositor.request(Request::Focus { id: first.id });
+    next_matching(
+        &mut stream,
+        "focus back on simple-shm",
+        |e| matches!(e, Event::WindowFocused { id: Some(id) } if *id == first.id),
+    );
+
+    compositor.request(Request::Minimize {
+        id: first.id,
+        on: true,
+    });
+    next_matching(
+        &mut stream,
+        "state change",
+        |e| matches!(e, Event::WindowStateChanged { window } if window.id == first.id && window.minimized),
+    );
+
+    compositor.request(Request::Close { id: foot.id });
+    next_matching(
+        &mut stream,
+        "window closed",
+        |e| matches!(e, Event::WindowClosed { id } if *id == foot.id),
+    );
+}
+
+#[test]
+fn retitling_a_window_is_an_event() {
+    let mut compositor = Compositor::start();
+    let mut stream = compositor.client().event_stream().unwrap();
+    stream.set_timeout(Some(Duration::from_secs(30))).unwrap();
+    assert!(matches!(stream.next_event().unwrap(), Event::State { .. }));
+    // foot sets its title from the OSC 2 escape the shell prints.
+    let foot = compositor.foot("sleep 1; printf '\\033]2;renamed by test\\007'; sleep 60");
+    next_matching(
+        &mut stream,
+        "retitle",
+        |e| matches!(e, Event::WindowRetitled { id, title, .. } if *id == foot.id && title.as_deref() == Some("renamed by test")),
+    );
+}
