@@ -26,6 +26,10 @@ enum Command {
     Model(cli::model::ModelArgs),
     /// Check the configuration and print it with every default filled in.
     Config,
+    /// Run the digiOS Wayland compositor.
+    Compositor(cli::compositor::CompositorArgs),
+    /// Drive the compositor: windows, input, capture, events.
+    Ctl(cli::ctl::CtlArgs),
 }
 
 fn main() -> ExitCode {
@@ -41,6 +45,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Model(args) => cli::model::run(args, &config),
         Command::Config => print_config(&config, origin),
+        Command::Compositor(args) => cli::compositor::run(args),
+        Command::Ctl(args) => cli::ctl::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

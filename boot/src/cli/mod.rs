@@ -1,3 +1,5 @@
 //! One module per `digios` subcommand; each is a thin entry into its crate.
 
+pub mod compositor;
+pub mod ctl;
 pub mod model;

@@ -22,7 +22,7 @@ pub enum ClientError {
     #[error("the compositor sent a message this client does not understand: {0}")]
     Protocol(String),
     /// The compositor answered with a typed error.
-    #[error("{0}")]
+    #[error(transparent)]
     Compositor(#[from] Error),
 }
 

@@ -29,9 +29,27 @@ pub enum ErrorCode {
     Internal,
 }
 
+impl ErrorCode {
+    /// The code as it appears on the wire, e.g. `unknown_window`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::MalformedRequest => "malformed_request",
+            ErrorCode::TooLarge => "too_large",
+            ErrorCode::UnknownWindow => "unknown_window",
+            ErrorCode::UnknownOutput => "unknown_output",
+            ErrorCode::OutOfBounds => "out_of_bounds",
+            ErrorCode::InvalidArgument => "invalid_argument",
+            ErrorCode::UnknownKeysym => "unknown_keysym",
+            ErrorCode::SpawnFailed => "spawn_failed",
+            ErrorCode::Busy => "busy",
+            ErrorCode::Internal => "internal",
+        }
+    }
+}
+
 /// An error answered by the compositor.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
-#[error("{code:?}: {message}")]
+#[error("{}: {message}", code.as_str())]
 pub struct Error {
     pub code: ErrorCode,
     pub message: String,

@@ -441,5 +441,14 @@ mod tests {
         let error = Reply::Error(Error::new(ErrorCode::UnknownWindow, "no window 7"));
         let json = serde_json::to_string(&error).unwrap();
         assert!(json.contains(r#""code":"unknown_window""#), "{json}");
+        let Reply::Error(error) = error else {
+            unreachable!()
+        };
+        assert_eq!(error.to_string(), "unknown_window: no window 7");
+        // Every code's text is its wire name.
+        for code in [ErrorCode::TooLarge, ErrorCode::OutOfBounds, ErrorCode::UnknownKeysym] {
+            let wire = serde_json::to_string(&code).unwrap();
+            assert_eq!(wire, format!("\"{}\"", code.as_str()));
+        }
     }
 }
