@@ -41,12 +41,14 @@ use smithay::wayland::shell::xdg::decoration::XdgDecorationState;
 use smithay::wayland::shm::ShmState;
 use smithay::wayland::socket::ListeningSocketSource;
 use smithay::wayland::viewporter::ViewporterState;
+use smithay::wayland::virtual_keyboard::VirtualKeyboardManagerState;
 use smithay::wayland::xdg_activation::XdgActivationState;
 
 pub use config::{BackendKind, CompositorConfig, OutputSpec};
 
 use crate::backend::headless::HeadlessBackend;
 use crate::control::ControlState;
+use crate::handlers::ScreencopyState;
 use crate::keymap::KeymapIndex;
 use crate::state::{State, client_data, xkb_config};
 use crate::windows::WindowList;
@@ -71,8 +73,9 @@ pub fn run(config: CompositorConfig) -> anyhow::Result<()> {
     event_loop
         .handle()
         .insert_source(listening, |stream, _, state| {
-            if let Err(err) = state.display_handle.insert_client(stream, client_data()) {
-                tracing::warn!("cannot accept a Wayland client: {err}");
+            match state.display_handle.insert_client(stream, client_data()) {
+                Ok(client) => state::grant_privilege(&state.display_handle, &client),
+                Err(err) => tracing::warn!("cannot accept a Wayland client: {err}"),
             }
         })
         .map_err(|err| anyhow::anyhow!("adding the Wayland socket: {err}"))?;
@@ -119,6 +122,11 @@ pub fn run(config: CompositorConfig) -> anyhow::Result<()> {
         data_device_state: DataDeviceState::new::<State>(&display_handle),
         xdg_activation_state: XdgActivationState::new::<State>(&display_handle),
         viewporter_state: ViewporterState::new::<State>(&display_handle),
+        virtual_keyboard_state: VirtualKeyboardManagerState::new::<State, _>(
+            &display_handle,
+            state::is_privileged,
+        ),
+        screencopy_state: ScreencopyState::new(&display_handle, state::is_privileged),
         popups: PopupManager::default(),
         seat,
         space: Space::default(),

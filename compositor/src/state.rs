@@ -2,14 +2,15 @@
 //! space, the seat and the control-socket bookkeeping.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use smithay::desktop::{PopupManager, Space, Window};
 use smithay::input::keyboard::XkbConfig;
 use smithay::input::pointer::CursorImageStatus;
 use smithay::input::{Seat, SeatState};
-use smithay::reexports::wayland_server::DisplayHandle;
 use smithay::reexports::wayland_server::backend::{ClientData, ClientId, DisconnectReason};
+use smithay::reexports::wayland_server::{Client, DisplayHandle};
 use smithay::wayland::compositor::{CompositorClientState, CompositorState};
 use smithay::wayland::output::OutputManagerState;
 use smithay::wayland::selection::data_device::DataDeviceState;
@@ -18,10 +19,12 @@ use smithay::wayland::shell::xdg::XdgShellState;
 use smithay::wayland::shell::xdg::decoration::XdgDecorationState;
 use smithay::wayland::shm::ShmState;
 use smithay::wayland::viewporter::ViewporterState;
+use smithay::wayland::virtual_keyboard::VirtualKeyboardManagerState;
 use smithay::wayland::xdg_activation::XdgActivationState;
 
 use crate::backend::Backend;
 use crate::control::ControlState;
+use crate::handlers::ScreencopyState;
 use crate::keymap::KeymapIndex;
 use crate::windows::{TitleDrag, WindowList};
 
@@ -44,6 +47,10 @@ pub struct State {
     pub xdg_activation_state: XdgActivationState,
     #[allow(dead_code)] // held so its global stays advertised
     pub viewporter_state: ViewporterState,
+    #[allow(dead_code)] // held so its global stays advertised
+    pub virtual_keyboard_state: VirtualKeyboardManagerState,
+    #[allow(dead_code)] // held so its global stays advertised
+    pub screencopy_state: ScreencopyState,
     pub popups: PopupManager,
 
     pub seat: Seat<State>,
@@ -74,10 +81,32 @@ impl State {
     }
 }
 
-/// Per-client data Smithay needs.
+/// Per-client data.
 #[derive(Default)]
 pub struct ClientState {
     pub compositor_state: CompositorClientState,
+    /// May use the automation protocols (screencopy, virtual keyboard).
+    pub privileged: AtomicBool,
+}
+
+/// Whether a client may use the automation protocols: processes of the
+/// compositor's own user (or root) are; anyone else reaching the socket is not.
+pub fn is_privileged(client: &Client) -> bool {
+    client
+        .get_data::<ClientState>()
+        .is_some_and(|data| data.privileged.load(Ordering::Relaxed))
+}
+
+/// Decides a new client's privilege from its credentials.
+pub fn grant_privilege(display_handle: &DisplayHandle, client: &Client) {
+    let Ok(credentials) = client.get_credentials(display_handle) else {
+        return;
+    };
+    let own_uid = smithay::reexports::rustix::process::getuid().as_raw();
+    let privileged = credentials.uid == own_uid || credentials.uid == 0;
+    if let Some(data) = client.get_data::<ClientState>() {
+        data.privileged.store(privileged, Ordering::Relaxed);
+    }
 }
 
 impl ClientData for ClientState {
