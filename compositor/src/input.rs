@@ -114,6 +114,10 @@ impl State {
                 Some(Hit::Surface {
                     window: Some(id), ..
                 }) if self.windows.focused != Some(id) => self.focus_window(Some(id)),
+                Some(Hit::Surface {
+                    focusable_layer: Some(layer),
+                    ..
+                }) => self.focus_layer(layer),
                 _ => {}
             }
         } else if self.title_drag.is_some() {

@@ -145,6 +145,8 @@ pub enum Hit {
         surface: WlSurface,
         origin: Point<f64, Logical>,
         window: Option<WindowId>,
+        /// The layer surface to focus on click, if this is one that takes keyboard input.
+        focusable_layer: Option<WlSurface>,
     },
 }
 
@@ -169,19 +171,31 @@ impl State {
         });
     }
 
-    /// Places a toplevel the first time it commits a buffer.
+    /// Places a toplevel when it first commits a buffer, and takes it off
+    /// the screen when it commits none (it unmapped itself).
     pub fn map_when_ready(&mut self, surface: &WlSurface) {
         let Some(managed) = self.windows.by_surface(surface) else {
             return;
         };
-        if managed.mapped {
-            return;
-        }
         let has_buffer =
             smithay::backend::renderer::utils::with_renderer_surface_state(surface, |state| {
                 state.buffer().is_some()
             })
             .unwrap_or(false);
+        if managed.mapped {
+            if !has_buffer {
+                let (id, window) = (managed.id, managed.window.clone());
+                self.space.unmap_elem(&window);
+                if let Ok(managed) = self.windows.get_mut(id) {
+                    managed.mapped = false;
+                    managed.minimized = false;
+                }
+                if self.windows.focused == Some(id) {
+                    self.focus_topmost();
+                }
+            }
+            return;
+        }
         if !has_buffer {
             return;
         }
@@ -252,6 +266,19 @@ impl State {
         }
         if let Some(keyboard) = self.seat.get_keyboard() {
             keyboard.set_focus(self, surface, serial);
+        }
+    }
+
+    /// Gives keyboard focus to a layer surface (a launcher or the shell's
+    /// panel); windows lose focus meanwhile.
+    pub fn focus_layer(&mut self, surface: WlSurface) {
+        let keyboard_surface = self.seat.get_keyboard().and_then(|k| k.current_focus());
+        if keyboard_surface.as_ref() == Some(&surface) {
+            return;
+        }
+        self.focus_window(None);
+        if let Some(keyboard) = self.seat.get_keyboard() {
+            keyboard.set_focus(self, Some(surface), SERIAL_COUNTER.next_serial());
         }
     }
 
@@ -487,6 +514,9 @@ impl State {
                             surface: hit,
                             origin: (origin + offset).to_f64(),
                             window: None,
+                            focusable_layer: surface
+                                .can_receive_keyboard_focus()
+                                .then(|| surface.wl_surface().clone()),
                         });
                     }
                 }
@@ -517,6 +547,7 @@ impl State {
                     surface,
                     origin: (render_origin + offset).to_f64(),
                     window: Some(managed.id),
+                    focusable_layer: None,
                 });
             }
         }

@@ -11,7 +11,7 @@ use smithay::wayland::compositor::{
     CompositorClientState, CompositorHandler, CompositorState, get_parent, is_sync_subsurface,
     with_states,
 };
-use smithay::wayland::shell::wlr_layer::LayerSurfaceData;
+use smithay::wayland::shell::wlr_layer::{KeyboardInteractivity, Layer, LayerSurfaceData};
 
 use crate::state::{ClientState, State};
 
@@ -85,10 +85,19 @@ impl State {
         });
         let mut map = layer_map_for_output(&output);
         map.arrange();
-        if !initial_configure_sent
-            && let Some(layer) = map.layer_for_surface(surface, WindowSurfaceType::TOPLEVEL)
-        {
+        let Some(layer) = map.layer_for_surface(surface, WindowSurfaceType::TOPLEVEL) else {
+            return;
+        };
+        if !initial_configure_sent {
             layer.layer_surface().send_configure();
+        }
+        let state = layer.cached_state();
+        let takes_keyboard = state.keyboard_interactivity == KeyboardInteractivity::Exclusive
+            && matches!(state.layer, Layer::Top | Layer::Overlay);
+        let layer_surface = layer.wl_surface().clone();
+        drop(map);
+        if takes_keyboard && initial_configure_sent {
+            self.focus_layer(layer_surface);
         }
     }
 }

@@ -37,6 +37,11 @@ impl WlrLayerShellHandler for State {
     }
 
     fn layer_destroyed(&mut self, surface: WlrLayerSurface) {
+        let had_keyboard = self
+            .seat
+            .get_keyboard()
+            .and_then(|keyboard| keyboard.current_focus())
+            .is_some_and(|focus| &focus == surface.wl_surface());
         for output in self.space.outputs() {
             let mut map = layer_map_for_output(output);
             let found = map
@@ -46,6 +51,9 @@ impl WlrLayerShellHandler for State {
             if let Some(layer) = found {
                 map.unmap_layer(&layer);
             }
+        }
+        if had_keyboard {
+            self.focus_topmost();
         }
     }
 }
