@@ -1,1 +1,22 @@
+//! digiOS's ears (and, later, its voice): audio in and out behind small traits,
+//! voice activity detection, and local speech to text with Whisper.
+//!
+//! Everything here is a library; the voice service, its API routes and the
+//! conversation loop are built on this public surface.
 
+pub mod audio;
+pub mod config;
+pub mod names;
+pub mod stt;
+pub mod transcript;
+pub mod vad;
+
+pub use audio::{AudioBuffer, AudioError, AudioFormat, AudioSink, AudioSource};
+pub use config::VoiceConfig;
+pub use names::NameMatcher;
+pub use stt::{SpeechToText, SttConfig, SttError, Transcript};
+pub use transcript::{normalize, word_error_rate};
+pub use vad::{VadConfig, VadEvent, VoiceActivityDetector};
+
+/// Whisper's input: mono at 16 kHz.
+pub const WHISPER_SAMPLE_RATE: u32 = 16_000;
