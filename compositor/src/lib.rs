@@ -48,7 +48,7 @@ pub use config::{BackendKind, CompositorConfig, OutputSpec};
 
 use crate::backend::headless::HeadlessBackend;
 use crate::control::ControlState;
-use crate::handlers::ScreencopyState;
+use crate::handlers::{ForeignToplevelState, ScreencopyState, VirtualPointerState};
 use crate::keymap::KeymapIndex;
 use crate::state::{State, client_data, xkb_config};
 use crate::windows::WindowList;
@@ -126,7 +126,9 @@ pub fn run(config: CompositorConfig) -> anyhow::Result<()> {
             &display_handle,
             state::is_privileged,
         ),
-        screencopy_state: ScreencopyState::new(&display_handle, state::is_privileged),
+        screencopy_state: ScreencopyState::new(&display_handle),
+        virtual_pointer_state: VirtualPointerState::new(&display_handle),
+        foreign_toplevel_state: ForeignToplevelState::new(&display_handle),
         popups: PopupManager::default(),
         seat,
         space: Space::default(),
@@ -169,6 +171,7 @@ pub fn run(config: CompositorConfig) -> anyhow::Result<()> {
     event_loop
         .run(None, &mut state, |state| {
             control::publish_events(state);
+            handlers::refresh_foreign_toplevels(state);
             if let Err(err) = state.display_handle.flush_clients() {
                 tracing::debug!("flushing clients: {err}");
             }

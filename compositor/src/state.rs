@@ -24,7 +24,7 @@ use smithay::wayland::xdg_activation::XdgActivationState;
 
 use crate::backend::Backend;
 use crate::control::ControlState;
-use crate::handlers::ScreencopyState;
+use crate::handlers::{ForeignToplevelState, ScreencopyState, VirtualPointerState};
 use crate::keymap::KeymapIndex;
 use crate::windows::{TitleDrag, WindowList};
 
@@ -51,6 +51,9 @@ pub struct State {
     pub virtual_keyboard_state: VirtualKeyboardManagerState,
     #[allow(dead_code)] // held so its global stays advertised
     pub screencopy_state: ScreencopyState,
+    #[allow(dead_code)] // held so its global stays advertised
+    pub virtual_pointer_state: VirtualPointerState,
+    pub foreign_toplevel_state: ForeignToplevelState,
     pub popups: PopupManager,
 
     pub seat: Seat<State>,

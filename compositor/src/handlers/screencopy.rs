@@ -19,18 +19,12 @@ use smithay::wayland::shm::with_buffer_contents_mut;
 
 use crate::canvas::Canvas;
 use crate::render::render_region;
-use crate::state::State;
+use crate::state::{State, is_privileged};
 
 const VERSION: u32 = 3;
 
-type ClientFilter = Box<dyn Fn(&Client) -> bool + Send + Sync>;
-
 pub struct ScreencopyState {
     _global: GlobalId,
-}
-
-pub struct ScreencopyGlobalData {
-    filter: ClientFilter,
 }
 
 /// What one frame copies.
@@ -43,34 +37,27 @@ pub struct FrameData {
 }
 
 impl ScreencopyState {
-    pub fn new(
-        display: &DisplayHandle,
-        filter: impl Fn(&Client) -> bool + Send + Sync + 'static,
-    ) -> Self {
-        let global = display.create_global::<State, ZwlrScreencopyManagerV1, _>(
-            VERSION,
-            ScreencopyGlobalData {
-                filter: Box::new(filter),
-            },
-        );
+    /// Advertises the global to privileged clients only.
+    pub fn new(display: &DisplayHandle) -> Self {
+        let global = display.create_global::<State, ZwlrScreencopyManagerV1, _>(VERSION, ());
         Self { _global: global }
     }
 }
 
-impl GlobalDispatch<ZwlrScreencopyManagerV1, ScreencopyGlobalData> for State {
+impl GlobalDispatch<ZwlrScreencopyManagerV1, ()> for State {
     fn bind(
         _state: &mut State,
         _display: &DisplayHandle,
         _client: &Client,
         resource: New<ZwlrScreencopyManagerV1>,
-        _global_data: &ScreencopyGlobalData,
+        _global_data: &(),
         data_init: &mut DataInit<'_, State>,
     ) {
         data_init.init(resource, ());
     }
 
-    fn can_view(client: Client, global_data: &ScreencopyGlobalData) -> bool {
-        (global_data.filter)(&client)
+    fn can_view(client: Client, _global_data: &()) -> bool {
+        is_privileged(&client)
     }
 }
 
