@@ -320,3 +320,51 @@ fn flooding_clients_do_not_take_the_compositor_down() {
     still_answers(&mut compositor);
     assert_eq!(compositor.windows().len(), 1);
 }
+
+#[test]
+fn spawning_nothing_or_a_missing_program_is_a_typed_error() {
+    let mut compositor = Compositor::start();
+    assert_eq!(
+        error_code(
+            &compositor,
+            Request::Spawn {
+                command: vec![],
+                env: vec![]
+            }
+        ),
+        ErrorCode::InvalidArgument
+    );
+    assert_eq!(
+        error_code(
+            &compositor,
+            Request::Spawn {
+                command: vec!["/nonexistent/digios-app".into()],
+                env: vec![]
+            }
+        ),
+        ErrorCode::SpawnFailed
+    );
+    assert_eq!(
+        error_code(
+            &compositor,
+            Request::Capture(CaptureRequest {
+                grid: Some(1),
+                ..CaptureRequest::default()
+            })
+        ),
+        ErrorCode::InvalidArgument
+    );
+    assert_eq!(
+        error_code(
+            &compositor,
+            Request::Capture(CaptureRequest {
+                target: CaptureTarget::Output {
+                    name: "NOPE-1".into()
+                },
+                ..CaptureRequest::default()
+            })
+        ),
+        ErrorCode::UnknownOutput
+    );
+    still_answers(&mut compositor);
+}

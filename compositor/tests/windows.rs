@@ -2,7 +2,7 @@
 
 mod support;
 
-use digios_ipc::{CaptureTarget, Rect, Request};
+use digios_ipc::{CaptureTarget, Rect, Request, Response};
 use support::{BACKGROUND, Compositor, FOOT_BACKGROUND, Overlays, TITLE_BAR_HEIGHT, is_child_of};
 
 #[test]
@@ -161,4 +161,51 @@ fn outputs_have_size_scale_and_layout() {
     );
     assert_eq!((image.width, image.height), (1280, 800));
     assert_eq!(image.at(0, 0), BACKGROUND);
+}
+
+#[test]
+fn spawned_apps_connect_to_this_compositor() {
+    let compositor = Compositor::start();
+    let Response::Spawned { pid } = compositor.request(Request::Spawn {
+        command: vec!["weston-simple-shm".into()],
+        env: vec![("DIGIOS_TEST_MARK".into(), "1".into())],
+    }) else {
+        panic!("not spawned");
+    };
+    let window = compositor.wait_for_window("the spawned window", |w| w.pid == Some(pid as i32));
+    assert_eq!(
+        window.app_id.as_deref(),
+        Some("org.freedesktop.weston.simple-shm")
+    );
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
+    let environ = String::from_utf8_lossy(&environ);
+    assert!(environ.contains(&format!("WAYLAND_DISPLAY={}", compositor.display)));
+    assert!(environ.contains("DIGIOS_TEST_MARK=1"));
+    assert!(environ.contains(&format!(
+        "DIGIOS_COMPOSITOR_SOCKET={}",
+        compositor.control.display()
+    )));
+    compositor.request(Request::Close { id: window.id });
+    compositor.wait_until("the spawned app to close", || {
+        compositor.window(window.id).is_none().then_some(())
+    });
+}
+
+#[test]
+fn keyboard_shortcuts_switch_and_close_windows() {
+    let mut compositor = Compositor::start();
+    let first = compositor.simple_shm();
+    let second = compositor.simple_shm();
+    assert!(compositor.window(second.id).unwrap().focused);
+    compositor.request(Request::KeyChord {
+        keys: "alt+Tab".into(),
+    });
+    assert!(compositor.window(first.id).unwrap().focused);
+    compositor.request(Request::KeyChord {
+        keys: "super+q".into(),
+    });
+    compositor.wait_until("the focused window to close", || {
+        compositor.window(first.id).is_none().then_some(())
+    });
+    assert!(compositor.window(second.id).unwrap().focused);
 }
