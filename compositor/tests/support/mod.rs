@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use smithay::reexports::rustix::process::{Pid, Signal, kill_process};
+
 use digios_ipc::{
     CaptureRequest, CaptureTarget, Client, ImageFormat, Rect, Request, Response, Window,
 };
@@ -132,14 +134,13 @@ impl Compositor {
         pid
     }
 
-    /// Kills a client started with [`Self::launch`] (the `timeout` wrapper and its child).
+    /// Kills a client started with [`Self::launch`] with SIGKILL, as a crash would.
     pub fn kill_client(&mut self, pid: u32) {
         if let Some(child) = self.clients.iter_mut().find(|child| child.id() == pid) {
-            let _ = Command::new("pkill")
-                .args(["-KILL", "-P", &pid.to_string()])
-                .status();
-            let _ = child.kill();
-            let _ = child.wait();
+            for grandchild in children_of(pid) {
+                signal(grandchild, Signal::KILL);
+            }
+            stop(child);
         }
     }
 
@@ -226,18 +227,45 @@ impl Compositor {
 impl Drop for Compositor {
     fn drop(&mut self) {
         for child in &mut self.clients {
-            let _ = Command::new("pkill")
-                .args(["-KILL", "-P", &child.id().to_string()])
-                .status();
-            let _ = child.kill();
-            let _ = child.wait();
+            stop(child);
         }
-        let _ = Command::new("pkill")
-            .args(["-KILL", "-P", &self.process.id().to_string()])
-            .status();
-        let _ = self.process.kill();
-        let _ = self.process.wait();
+        stop(&mut self.process);
     }
+}
+
+fn signal(pid: u32, signal: Signal) {
+    if let Some(pid) = Pid::from_raw(pid as i32) {
+        let _ = kill_process(pid, signal);
+    }
+}
+
+/// Ends a process started under `timeout`: SIGTERM, which `timeout` passes
+/// on to its command, then SIGKILL if it lingers.
+fn stop(child: &mut Child) {
+    signal(child.id(), Signal::TERM);
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(3) {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for grandchild in children_of(child.id()) {
+        signal(grandchild, Signal::KILL);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Direct children of a process, from /proc.
+fn children_of(parent: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&pid| is_child_of(pid, parent))
+        .collect()
 }
 
 /// Whether `pid`'s parent is `parent` (clients run under `timeout`).
