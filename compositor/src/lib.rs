@@ -4,6 +4,26 @@
 //! title bars they can drag.
 //!
 //! Start it with [`run`]; it serves until the process ends.
+//!
+//! Where things live:
+//! - `backend/`: what drives outputs (only `headless` so far) behind the
+//!   `Backend` trait; the renderer is pixman.
+//! - `handlers/`: one file per Wayland protocol.
+//! - `windows.rs`: window ids, placement, focus, stacking, move / resize /
+//!   maximize / minimize / fullscreen / close, hit testing; `title_bar.rs`
+//!   draws the server-side title bar.
+//! - `input.rs`: the one input path for injected (and later real) input,
+//!   with click-to-focus, title-bar drag and the human's shortcuts;
+//!   `keymap.rs` maps keysyms and characters to key presses.
+//! - `render.rs`: composes layers, windows and title bars for any region at
+//!   any scale; `capture.rs` adds the reticle, grid and marks and encodes.
+//! - `control/`: the control socket (threads per connection, requests carried
+//!   out on the event loop, event stream by snapshot diff).
+//!
+//! Invariants: all compositor state lives on the event-loop thread; control
+//! connections only parse and write. A window's `geometry` is its content in
+//! global logical coordinates, the title bar sits directly above it. Bad
+//! control input never panics: it becomes an `digios_ipc::Error`.
 
 mod backend;
 mod canvas;
