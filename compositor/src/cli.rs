@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::config::{BackendKind, CompositorConfig, OutputSpec};
+use crate::config::{BackendKind, CompositorConfig, CompositorSection, OutputSpec};
 
 #[derive(Debug, Args)]
 pub struct CompositorArgs {
@@ -15,7 +15,7 @@ pub struct CompositorArgs {
     /// Size of the first output, WIDTHxHEIGHT (default 1280x800).
     #[arg(long, value_name = "WxH")]
     pub size: Option<OutputSpec>,
-    /// Scale of the first output.
+    /// Scale of the first output (0.25..=8).
     #[arg(long)]
     pub scale: Option<f64>,
     /// More outputs to the right of the first, WIDTHxHEIGHT[@SCALE]; repeatable.
@@ -27,29 +27,41 @@ pub struct CompositorArgs {
     /// Control socket path (default: $XDG_RUNTIME_DIR/digios-compositor-<socket name>.sock).
     #[arg(long, env = "DIGIOS_COMPOSITOR_SOCKET")]
     pub control_socket: Option<PathBuf>,
-    /// XKB keyboard layout.
-    #[arg(long, default_value = "us")]
-    pub layout: String,
+    /// XKB keyboard layout (default `us`).
+    #[arg(long)]
+    pub layout: Option<String>,
 }
 
 impl CompositorArgs {
+    /// The configuration from these options alone.
     pub fn into_config(self) -> anyhow::Result<CompositorConfig> {
-        let mut first = self.size.unwrap_or_default();
-        if let Some(scale) = self.scale {
-            first = format!("{}x{}@{scale}", first.width, first.height)
-                .parse()
-                .map_err(anyhow::Error::msg)?;
+        self.over(&CompositorSection::default())
+    }
+
+    /// The `[compositor]` section with these options laid over it.
+    pub fn over(self, section: &CompositorSection) -> anyhow::Result<CompositorConfig> {
+        let mut config = section.to_config().map_err(anyhow::Error::msg)?;
+        if let Some(size) = self.size {
+            config.outputs[0] = size;
         }
-        let mut outputs = vec![first];
-        outputs.extend(self.extra_outputs);
+        if let Some(scale) = self.scale {
+            anyhow::ensure!((0.25..=8.0).contains(&scale), "--scale must be 0.25..=8");
+            config.outputs[0].scale = scale;
+        }
+        if !self.extra_outputs.is_empty() {
+            config.outputs.truncate(1);
+            config.outputs.extend(self.extra_outputs);
+        }
+        if self.socket_name.is_some() {
+            config.socket_name = self.socket_name;
+        }
+        config.control_socket = self.control_socket;
+        if let Some(layout) = self.layout {
+            config.keyboard_layout = layout;
+        }
         // Headless is the only backend so far; `--headless` keeps scripts explicit.
         let _ = self.headless;
-        Ok(CompositorConfig {
-            backend: BackendKind::Headless,
-            outputs,
-            socket_name: self.socket_name,
-            control_socket: self.control_socket,
-            keyboard_layout: self.layout,
-        })
+        config.backend = BackendKind::Headless;
+        Ok(config)
     }
 }

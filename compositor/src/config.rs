@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 use std::str::FromStr;
 
+use serde::{Deserialize, Serialize};
+
 /// Which backend drives the outputs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum BackendKind {
@@ -84,6 +86,54 @@ impl Default for CompositorConfig {
     }
 }
 
+/// The `[compositor]` section of `digios.toml`; command-line options override it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CompositorSection {
+    /// Outputs left to right, each `WIDTHxHEIGHT` or `WIDTHxHEIGHT@SCALE`.
+    pub outputs: Vec<String>,
+    /// XKB keyboard layout.
+    pub keyboard_layout: String,
+    /// Wayland socket name; the first free `wayland-N` when absent.
+    pub socket_name: Option<String>,
+}
+
+impl Default for CompositorSection {
+    fn default() -> Self {
+        Self {
+            outputs: vec!["1280x800".into()],
+            keyboard_layout: "us".into(),
+            socket_name: None,
+        }
+    }
+}
+
+impl CompositorSection {
+    /// Checks every value; the error names the key and says what is wrong.
+    pub fn validate(&self) -> Result<(), (String, String)> {
+        self.output_specs()
+            .map(|_| ())
+            .map_err(|message| ("outputs".to_string(), message))
+    }
+
+    pub fn output_specs(&self) -> Result<Vec<OutputSpec>, String> {
+        if self.outputs.is_empty() {
+            return Err("at least one output is needed".into());
+        }
+        self.outputs.iter().map(|text| text.parse()).collect()
+    }
+
+    pub fn to_config(&self) -> Result<CompositorConfig, String> {
+        Ok(CompositorConfig {
+            backend: BackendKind::Headless,
+            outputs: self.output_specs()?,
+            socket_name: self.socket_name.clone(),
+            control_socket: None,
+            keyboard_layout: self.keyboard_layout.clone(),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,5 +147,20 @@ mod tests {
         assert!("640".parse::<OutputSpec>().is_err());
         assert!("0x480".parse::<OutputSpec>().is_err());
         assert!("640x480@0".parse::<OutputSpec>().is_err());
+    }
+
+    #[test]
+    fn the_section_rejects_unknown_keys_and_bad_outputs() {
+        let section: CompositorSection =
+            serde_json::from_str(r#"{"outputs":["800x600","1920x1080@2"]}"#).unwrap();
+        let config = section.to_config().unwrap();
+        assert_eq!(config.outputs.len(), 2);
+        assert_eq!(config.keyboard_layout, "us");
+        assert!(serde_json::from_str::<CompositorSection>(r#"{"outputz":[]}"#).is_err());
+        let bad = CompositorSection {
+            outputs: vec!["huge".into()],
+            ..CompositorSection::default()
+        };
+        assert_eq!(bad.validate().unwrap_err().0, "outputs");
     }
 }

@@ -23,7 +23,7 @@
 //! Invariants: all compositor state lives on the event-loop thread; control
 //! connections only parse and write. A window's `geometry` is its content in
 //! global logical coordinates, the title bar sits directly above it. Bad
-//! control input never panics: it becomes an `digios_ipc::Error`.
+//! control input never panics: it becomes a `digios_ipc::Error`.
 
 mod backend;
 mod canvas;
@@ -64,7 +64,7 @@ use smithay::wayland::viewporter::ViewporterState;
 use smithay::wayland::virtual_keyboard::VirtualKeyboardManagerState;
 use smithay::wayland::xdg_activation::XdgActivationState;
 
-pub use config::{BackendKind, CompositorConfig, OutputSpec};
+pub use config::{BackendKind, CompositorConfig, CompositorSection, OutputSpec};
 
 use crate::backend::headless::HeadlessBackend;
 use crate::control::ControlState;
