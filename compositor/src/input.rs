@@ -8,7 +8,7 @@ use smithay::input::keyboard::{FilterResult, Keycode, Keysym, ModifiersState};
 use smithay::input::pointer::{AxisFrame, ButtonEvent, MotionEvent};
 use smithay::utils::{Logical, Point, SERIAL_COUNTER};
 
-use crate::keymap::{KeyStroke, chord_key_name};
+use crate::keymap::{KeyStroke, TemporaryKeymap, chord_key_name};
 use crate::state::State;
 use crate::windows::{Hit, TitleDrag};
 
@@ -220,12 +220,17 @@ impl State {
         }
     }
 
-    /// Types text through the keymap; nothing is typed if any character is untypable.
+    /// Types text through the keymap. Text the keymap cannot type goes
+    /// through a temporary keymap with one key per character, then the
+    /// keymap is restored. Nothing is typed if any character has no keysym.
     pub fn type_text(&mut self, text: &str) -> Result<(), Error> {
-        let strokes = text
+        let Ok(strokes) = text
             .chars()
             .map(|character| self.keymap.by_char(character))
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect::<Result<Vec<_>, _>>()
+        else {
+            return self.type_through_temporary_keymap(text);
+        };
         let shift = self
             .keymap
             .by_name("Shift_L")
@@ -235,6 +240,30 @@ impl State {
             self.stroke(stroke, shift);
         }
         Ok(())
+    }
+
+    fn type_through_temporary_keymap(&mut self, text: &str) -> Result<(), Error> {
+        let temporary = TemporaryKeymap::for_text(text)?;
+        let Some(keyboard) = self.seat.get_keyboard() else {
+            return Ok(());
+        };
+        keyboard
+            .set_keymap_from_string(self, temporary.text.clone())
+            .map_err(|err| Error::new(ErrorCode::Internal, format!("temporary keymap: {err:?}")))?;
+        for character in text.chars() {
+            let keycode = temporary.keys[&character];
+            self.key(keycode, true);
+            self.key(keycode, false);
+        }
+        let original = self.keymap.text.clone();
+        keyboard
+            .set_keymap_from_string(self, original)
+            .map_err(|err| {
+                Error::new(
+                    ErrorCode::Internal,
+                    format!("restoring the keymap: {err:?}"),
+                )
+            })
     }
 
     pub fn key_by_name(&mut self, keysym: &str, state: IpcKeyState) -> Result<(), Error> {

@@ -17,6 +17,21 @@ pub struct KeyStroke {
 
 pub struct KeymapIndex {
     strokes: HashMap<Keysym, KeyStroke>,
+    /// The keymap as XKB text, to restore after typing through a temporary one.
+    pub text: String,
+}
+
+/// Most distinct characters one temporary keymap holds.
+pub const MAX_TEMPORARY_KEYS: usize = 200;
+
+/// First keycode of a temporary keymap (evdev 1 + 8).
+const FIRST_TEMPORARY_KEYCODE: u32 = 9;
+
+/// A keymap with one key per character, for text the active keymap cannot
+/// type: XKB text and the keycode of each character.
+pub struct TemporaryKeymap {
+    pub text: String,
+    pub keys: HashMap<char, Keycode>,
 }
 
 impl KeymapIndex {
@@ -47,7 +62,8 @@ impl KeymapIndex {
                 }
             }
         }
-        Ok(Self { strokes })
+        let text = keymap.get_as_string(xkb::KEYMAP_FORMAT_TEXT_V1);
+        Ok(Self { strokes, text })
     }
 
     /// The stroke for a keysym name such as `Return`, `a` or `Control_L`.
@@ -72,19 +88,65 @@ impl KeymapIndex {
 
     /// The stroke that types a character.
     pub fn by_char(&self, character: char) -> Result<KeyStroke, Error> {
-        let keysym = match character {
-            '\n' | '\r' => Keysym::Return,
-            '\t' => Keysym::Tab,
-            '\u{8}' => Keysym::BackSpace,
-            '\u{1b}' => Keysym::Escape,
-            other => xkb::utf32_to_keysym(other as u32),
-        };
+        let keysym = char_keysym(character);
         self.strokes.get(&keysym).copied().ok_or_else(|| {
             Error::new(
                 ErrorCode::UnknownKeysym,
                 format!("no key in the keymap types {character:?}"),
             )
         })
+    }
+}
+
+fn char_keysym(character: char) -> Keysym {
+    match character {
+        '\n' | '\r' => Keysym::Return,
+        '\t' => Keysym::Tab,
+        '\u{8}' => Keysym::BackSpace,
+        '\u{1b}' => Keysym::Escape,
+        other => xkb::utf32_to_keysym(other as u32),
+    }
+}
+
+impl TemporaryKeymap {
+    /// One unshifted key per distinct character of `text`.
+    pub fn for_text(text: &str) -> Result<Self, Error> {
+        let mut keys: HashMap<char, Keycode> = HashMap::new();
+        let mut symbols = String::new();
+        let mut keycodes = String::new();
+        for character in text.chars() {
+            if keys.contains_key(&character) {
+                continue;
+            }
+            if keys.len() == MAX_TEMPORARY_KEYS {
+                return Err(Error::new(
+                    ErrorCode::InvalidArgument,
+                    format!("text has more than {MAX_TEMPORARY_KEYS} distinct characters"),
+                ));
+            }
+            let keysym = char_keysym(character);
+            if keysym.raw() == 0 {
+                return Err(Error::new(
+                    ErrorCode::UnknownKeysym,
+                    format!("{character:?} has no keysym"),
+                ));
+            }
+            let name = xkb::keysym_get_name(keysym);
+            let raw = FIRST_TEMPORARY_KEYCODE + keys.len() as u32;
+            keycodes.push_str(&format!("<K{raw}> = {raw}; "));
+            symbols.push_str(&format!("key <K{raw}> {{ [ {name} ] }}; "));
+            keys.insert(character, Keycode::new(raw));
+        }
+        let last = FIRST_TEMPORARY_KEYCODE + keys.len() as u32;
+        let text = format!(
+            "xkb_keymap {{\n\
+             xkb_keycodes \"digios\" {{ minimum = 8; maximum = {last}; {keycodes}}};\n\
+             xkb_types \"digios\" {{ include \"complete\" }};\n\
+             xkb_compatibility \"digios\" {{ include \"complete\" }};\n\
+             xkb_symbols \"digios\" {{ {symbols}}};\n\
+             }};\n"
+        );
+        Ok(Self { text, keys })
     }
 }
 
@@ -122,6 +184,25 @@ mod tests {
             index.by_name("Return").unwrap()
         );
         assert!(index.by_name("Control_L").is_ok());
+    }
+
+    #[test]
+    fn temporary_keymaps_compile_and_hold_every_character() {
+        let temporary = TemporaryKeymap::for_text("snow ☃ ü ☃\n").unwrap();
+        assert_eq!(temporary.keys.len(), 8);
+        let context = xkb::Context::new(xkb::CONTEXT_NO_FLAGS);
+        let keymap = xkb::Keymap::new_from_string(
+            &context,
+            temporary.text.clone(),
+            xkb::KEYMAP_FORMAT_TEXT_V1,
+            xkb::KEYMAP_COMPILE_NO_FLAGS,
+        )
+        .expect("the temporary keymap compiles");
+        let snowman = temporary.keys[&'☃'];
+        assert_eq!(
+            keymap.key_get_syms_by_level(snowman, 0, 0),
+            &[xkb::utf32_to_keysym('☃' as u32)]
+        );
     }
 
     #[test]

@@ -8,7 +8,14 @@ use support::{Compositor, TITLE_BAR_HEIGHT, wait_for_file};
 
 /// A foot window whose shell writes the first line it reads to a file.
 fn foot_reading_a_line(compositor: &mut Compositor) -> (digios_ipc::Window, std::path::PathBuf) {
-    let file = compositor.runtime_dir.path().join("typed.txt");
+    foot_reading_a_line_in(compositor, "typed.txt")
+}
+
+fn foot_reading_a_line_in(
+    compositor: &mut Compositor,
+    name: &str,
+) -> (digios_ipc::Window, std::path::PathBuf) {
+    let file = compositor.runtime_dir.path().join(name);
     let window = compositor.foot(&format!("read x; echo \"$x\" > {}", file.display()));
     (window, file)
 }
@@ -23,6 +30,23 @@ fn typed_text_arrives_in_foot() {
         text: format!("{text}\n"),
     });
     assert_eq!(wait_for_file(&compositor, &file), format!("{text}\n"));
+}
+
+#[test]
+fn text_beyond_the_keymap_arrives_through_a_temporary_keymap() {
+    let mut compositor = Compositor::start();
+    let (_, file) = foot_reading_a_line(&mut compositor);
+    let text = "grüße ☃ 日本 ok";
+    compositor.request(Request::Type {
+        text: format!("{text}\n"),
+    });
+    assert_eq!(wait_for_file(&compositor, &file), format!("{text}\n"));
+    // The keymap is restored: plain text still types, with shifted characters.
+    let (_, second) = foot_reading_a_line_in(&mut compositor, "second.txt");
+    compositor.request(Request::Type {
+        text: "Back To US!\n".into(),
+    });
+    assert_eq!(wait_for_file(&compositor, &second), "Back To US!\n");
 }
 
 #[test]

@@ -152,7 +152,8 @@ pub enum Request {
     /// Press and release a key chord such as `ctrl+shift+t` or `Return`:
     /// modifiers down in order, the key, modifiers up in reverse order.
     KeyChord { keys: String },
-    /// Type Unicode text through the current keymap.
+    /// Type Unicode text as key presses: through the current keymap, or,
+    /// for characters it lacks, a temporary keymap with one key per character.
     Type { text: String },
     /// Capture pixels.
     Capture(CaptureRequest),
@@ -186,7 +187,6 @@ pub struct CaptureRequest {
     #[serde(default)]
     pub marks: bool,
 }
-
 
 /// The area a capture covers.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -446,7 +446,11 @@ mod tests {
         };
         assert_eq!(error.to_string(), "unknown_window: no window 7");
         // Every code's text is its wire name.
-        for code in [ErrorCode::TooLarge, ErrorCode::OutOfBounds, ErrorCode::UnknownKeysym] {
+        for code in [
+            ErrorCode::TooLarge,
+            ErrorCode::OutOfBounds,
+            ErrorCode::UnknownKeysym,
+        ] {
             let wire = serde_json::to_string(&code).unwrap();
             assert_eq!(wire, format!("\"{}\"", code.as_str()));
         }

@@ -124,6 +124,8 @@ impl Compositor {
             .env("XDG_RUNTIME_DIR", self.runtime_dir.path())
             .env("WAYLAND_DISPLAY", &self.display)
             .env_remove("DISPLAY")
+            // Terminals read and echo what is typed as UTF-8.
+            .env("LC_ALL", "C.UTF-8")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
