@@ -397,11 +397,7 @@ impl State {
             let output = self
                 .output_for_rect(managed.geometry())
                 .ok_or_else(|| Error::new(ErrorCode::Internal, "no output"))?;
-            let area = self.usable_area(&output);
-            Some(Rectangle::new(
-                (area.loc.x, area.loc.y + TITLE_BAR_HEIGHT).into(),
-                (area.size.w, (area.size.h - TITLE_BAR_HEIGHT).max(1)).into(),
-            ))
+            Some(self.maximized_rect(&output))
         } else {
             None
         };
@@ -409,6 +405,47 @@ impl State {
         managed.fullscreen = false;
         managed.maximized = on;
         self.apply_state_change(id, target, xdg_toplevel::State::Maximized, on)
+    }
+
+    /// Content rectangle of a window maximized on `output`: the usable area
+    /// below its title bar.
+    fn maximized_rect(&self, output: &Output) -> Rectangle<i32, Logical> {
+        let area = self.usable_area(output);
+        Rectangle::new(
+            (area.loc.x, area.loc.y + TITLE_BAR_HEIGHT).into(),
+            (area.size.w, (area.size.h - TITLE_BAR_HEIGHT).max(1)).into(),
+        )
+    }
+
+    /// Fits maximized windows on `output` to its usable area again (a panel
+    /// appeared or went away).
+    pub fn refit_maximized(&mut self, output: &Output) {
+        let target = self.maximized_rect(output);
+        let ids: Vec<WindowId> = self
+            .windows
+            .windows
+            .iter()
+            .filter(|managed| managed.maximized)
+            .filter(|managed| self.output_for_rect(managed.geometry()).as_ref() == Some(output))
+            .map(|managed| managed.id)
+            .collect();
+        for id in ids {
+            let Ok(managed) = self.windows.get_mut(id) else {
+                continue;
+            };
+            if managed.geometry() == target {
+                continue;
+            }
+            managed.location = target.loc;
+            managed
+                .toplevel()
+                .with_pending_state(|state| state.size = Some(target.size));
+            send_configure_if_ready(managed.toplevel());
+            if managed.visible() {
+                let window = managed.window.clone();
+                self.space.map_element(window, target.loc, false);
+            }
+        }
     }
 
     pub fn set_fullscreen(&mut self, id: WindowId, on: bool) -> Result<(), Error> {

@@ -84,7 +84,7 @@ impl State {
                 .unwrap_or(true)
         });
         let mut map = layer_map_for_output(&output);
-        map.arrange();
+        let zones_changed = map.arrange();
         let Some(layer) = map.layer_for_surface(surface, WindowSurfaceType::TOPLEVEL) else {
             return;
         };
@@ -96,6 +96,9 @@ impl State {
             && matches!(state.layer, Layer::Top | Layer::Overlay);
         let layer_surface = layer.wl_surface().clone();
         drop(map);
+        if zones_changed {
+            self.refit_maximized(&output);
+        }
         if takes_keyboard && initial_configure_sent {
             self.focus_layer(layer_surface);
         }

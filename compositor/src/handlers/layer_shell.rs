@@ -42,6 +42,7 @@ impl WlrLayerShellHandler for State {
             .get_keyboard()
             .and_then(|keyboard| keyboard.current_focus())
             .is_some_and(|focus| &focus == surface.wl_surface());
+        let mut emptied = Vec::new();
         for output in self.space.outputs() {
             let mut map = layer_map_for_output(output);
             let found = map
@@ -50,7 +51,11 @@ impl WlrLayerShellHandler for State {
                 .cloned();
             if let Some(layer) = found {
                 map.unmap_layer(&layer);
+                emptied.push(output.clone());
             }
+        }
+        for output in emptied {
+            self.refit_maximized(&output);
         }
         if had_keyboard {
             self.focus_topmost();
