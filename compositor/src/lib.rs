@@ -159,6 +159,7 @@ pub fn run(config: CompositorConfig) -> anyhow::Result<()> {
         title_drag: None,
         control: ControlState::new(control_path.clone()),
         frame_pending: false,
+        last_commit: std::time::Instant::now(),
     };
 
     add_outputs(&mut state, &config.outputs);
@@ -176,6 +177,7 @@ pub fn run(config: CompositorConfig) -> anyhow::Result<()> {
             if std::mem::take(&mut state.frame_pending) {
                 render::send_frame_callbacks(state);
             }
+            control::answer_idle_waits(state);
             state.space.refresh();
             state.popups.cleanup();
             TimeoutAction::ToDuration(FRAME_INTERVAL)

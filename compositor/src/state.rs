@@ -67,6 +67,8 @@ pub struct State {
     pub control: ControlState,
     /// Surfaces committed since frame callbacks were last sent.
     pub frame_pending: bool,
+    /// When a surface last committed, for `wait_idle`.
+    pub last_commit: Instant,
 }
 
 /// The XKB rules the keyboard and the keysym index both use.

@@ -343,6 +343,16 @@ fn spawning_nothing_or_a_missing_program_is_a_typed_error() {
     assert_eq!(
         error_code(
             &compositor,
+            Request::WaitIdle {
+                quiet_ms: 100,
+                timeout_ms: u32::MAX
+            }
+        ),
+        ErrorCode::InvalidArgument
+    );
+    assert_eq!(
+        error_code(
+            &compositor,
             Request::Capture(CaptureRequest {
                 grid: Some(1),
                 ..CaptureRequest::default()

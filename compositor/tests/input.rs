@@ -189,3 +189,35 @@ fn scrolling_and_right_clicks_are_delivered_without_error() {
     assert_eq!((px, py), (x, y));
     assert!(compositor.alive());
 }
+
+fn wait_idle(compositor: &Compositor, quiet_ms: u32, timeout_ms: u32) -> bool {
+    match compositor.request(Request::WaitIdle {
+        quiet_ms,
+        timeout_ms,
+    }) {
+        digios_ipc::Response::Idle { idle } => idle,
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn wait_idle_lets_a_capture_show_the_result_of_typing() {
+    let mut compositor = Compositor::start();
+    let foot = compositor.foot("sleep 60");
+    assert!(wait_idle(&compositor, 300, 20_000));
+    let area = foot.geometry;
+    let before = compositor.screen().count_in(area, support::FOOT_BACKGROUND);
+    compositor.request(Request::Type {
+        text: "WWWWWWWWWWWWWWWWWWWWWWWWWWWWWW".into(),
+    });
+    assert!(wait_idle(&compositor, 500, 20_000));
+    let after = compositor.screen().count_in(area, support::FOOT_BACKGROUND);
+    assert!(
+        after + 200 < before,
+        "typed glyphs cover the background: {before} -> {after}"
+    );
+
+    // A client that never stops drawing makes the wait time out instead.
+    compositor.simple_shm();
+    assert!(!wait_idle(&compositor, 1000, 300));
+}

@@ -124,6 +124,13 @@ enum CtlCommand {
         #[arg(long)]
         rgba: bool,
     },
+    /// Wait until no client has drawn for QUIET_MS (default 100), at most TIMEOUT_MS.
+    WaitIdle {
+        #[arg(long, default_value_t = 100)]
+        quiet_ms: u32,
+        #[arg(long, default_value_t = 5000)]
+        timeout_ms: u32,
+    },
     /// Print events (the full state, then changes) until interrupted.
     Events,
     /// Send one raw JSON request line and print the reply line.
@@ -280,6 +287,13 @@ fn to_request(command: CtlCommand) -> Request {
             },
         },
         CtlCommand::Type { text } => Request::Type { text },
+        CtlCommand::WaitIdle {
+            quiet_ms,
+            timeout_ms,
+        } => Request::WaitIdle {
+            quiet_ms,
+            timeout_ms,
+        },
         CtlCommand::Events | CtlCommand::Raw { .. } | CtlCommand::Capture { .. } => {
             unreachable!("handled before")
         }
@@ -367,6 +381,7 @@ fn print_response(response: &Response, json: bool) -> anyhow::Result<()> {
         Response::Pointer { x, y } => println!("{x},{y}"),
         Response::Spawned { pid } => println!("{pid}"),
         Response::Image(image) => println!("{}x{} image", image.width, image.height),
+        Response::Idle { idle } => println!("{}", if *idle { "idle" } else { "busy" }),
     }
     Ok(())
 }

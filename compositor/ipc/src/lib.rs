@@ -157,6 +157,15 @@ pub enum Request {
     Type { text: String },
     /// Capture pixels.
     Capture(CaptureRequest),
+    /// Wait until no client has drawn for `quiet_ms` (so a capture shows the
+    /// result of earlier input), or until `timeout_ms` passes. Answered with
+    /// [`Response::Idle`].
+    WaitIdle {
+        #[serde(default = "default_quiet_ms")]
+        quiet_ms: u32,
+        #[serde(default = "default_idle_timeout_ms")]
+        timeout_ms: u32,
+    },
     /// Turn this connection into an event stream.
     EventStream,
 }
@@ -168,6 +177,17 @@ fn one() -> u32 {
 fn default_drag_steps() -> u32 {
     8
 }
+
+fn default_quiet_ms() -> u32 {
+    100
+}
+
+fn default_idle_timeout_ms() -> u32 {
+    5000
+}
+
+/// Longest `quiet_ms` and `timeout_ms` of [`Request::WaitIdle`].
+pub const MAX_WAIT_MS: u32 = 30_000;
 
 /// What a capture covers, its format and the overlays drawn on it.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -281,6 +301,10 @@ pub enum Response {
         pid: u32,
     },
     Image(Image),
+    /// `idle` is false when the wait timed out with clients still drawing.
+    Idle {
+        idle: bool,
+    },
     /// Events follow on this connection.
     EventStream,
 }

@@ -124,6 +124,11 @@ pub fn dispatch(state: &mut State, request: Request) -> Result<Response, Error> 
         Request::KeyChord { keys } => handled(state.key_chord(&keys)),
         Request::Type { text } => handled(state.type_text(&text)),
         Request::Capture(request) => capture(state, &request).map(Response::Image),
+        // Answered later, by the idle check on the frame timer.
+        Request::WaitIdle { .. } => Err(Error::new(
+            ErrorCode::Internal,
+            "wait_idle is answered by the idle check",
+        )),
         // Connection threads turn this into a subscription before it gets here.
         Request::EventStream => Err(Error::new(
             ErrorCode::InvalidArgument,

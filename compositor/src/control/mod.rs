@@ -7,10 +7,13 @@
 
 mod dispatch;
 mod events;
+mod idle;
 mod server;
 mod snapshot;
 
 pub use events::publish_events;
+use idle::IdleWait;
+pub use idle::answer_idle_waits;
 pub use server::start;
 
 use std::path::PathBuf;
@@ -21,6 +24,8 @@ use digios_ipc::{Event, Output, Reply, Request, Window};
 /// Control bookkeeping kept in the compositor state.
 pub struct ControlState {
     pub socket_path: PathBuf,
+    /// `wait_idle` requests not answered yet.
+    idle_waits: Vec<IdleWait>,
     subscribers: Vec<SyncSender<Event>>,
     last_windows: Vec<Window>,
     last_outputs: Vec<Output>,
@@ -30,6 +35,7 @@ impl ControlState {
     pub fn new(socket_path: PathBuf) -> Self {
         Self {
             socket_path,
+            idle_waits: Vec::new(),
             subscribers: Vec::new(),
             last_windows: Vec::new(),
             last_outputs: Vec::new(),

@@ -52,6 +52,14 @@ pub fn start(path: &Path, loop_handle: &LoopHandle<'static, State>) -> anyhow::R
 
 fn handle_message(state: &mut State, message: ControlMessage) {
     match message {
+        ControlMessage::Request {
+            request:
+                Request::WaitIdle {
+                    quiet_ms,
+                    timeout_ms,
+                },
+            reply,
+        } => super::idle::wait_idle(state, quiet_ms, timeout_ms, reply),
         ControlMessage::Request { request, reply } => {
             let result = dispatch(state, request);
             let _ = reply.send(Reply::from(result));

@@ -30,6 +30,7 @@ impl CompositorHandler for State {
     fn commit(&mut self, surface: &WlSurface) {
         on_commit_buffer_handler::<Self>(surface);
         self.frame_pending = true;
+        self.last_commit = std::time::Instant::now();
         self.backend.schedule_render();
 
         if !is_sync_subsurface(surface) {

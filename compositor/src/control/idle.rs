@@ -1,0 +1,58 @@
+//! `wait_idle`: answered once no surface has committed for the quiet period,
+//! or when the wait times out. Checked on the frame timer.
+
+use std::sync::mpsc::Sender;
+use std::time::{Duration, Instant};
+
+use digios_ipc::{Error, ErrorCode, MAX_WAIT_MS, Reply, Response};
+
+use crate::state::State;
+
+pub struct IdleWait {
+    reply: Sender<Reply>,
+    quiet: Duration,
+    deadline: Instant,
+}
+
+/// Queues a wait, or answers at once if the arguments are out of range.
+pub fn wait_idle(state: &mut State, quiet_ms: u32, timeout_ms: u32, reply: Sender<Reply>) {
+    if quiet_ms > MAX_WAIT_MS || timeout_ms > MAX_WAIT_MS {
+        let error = Error::new(
+            ErrorCode::InvalidArgument,
+            format!("quiet_ms and timeout_ms must be at most {MAX_WAIT_MS}"),
+        );
+        let _ = reply.send(Reply::Error(error));
+        return;
+    }
+    state.control.idle_waits.push(IdleWait {
+        reply,
+        quiet: Duration::from_millis(u64::from(quiet_ms)),
+        deadline: Instant::now() + Duration::from_millis(u64::from(timeout_ms)),
+    });
+    answer_idle_waits(state);
+}
+
+/// Answers every wait whose quiet period has passed or whose time is up.
+pub fn answer_idle_waits(state: &mut State) {
+    if state.control.idle_waits.is_empty() {
+        return;
+    }
+    let quiet_for = state.last_commit.elapsed();
+    let now = Instant::now();
+    state.control.idle_waits.retain(|wait| {
+        let answer = if quiet_for >= wait.quiet {
+            Some(true)
+        } else if now >= wait.deadline {
+            Some(false)
+        } else {
+            None
+        };
+        match answer {
+            Some(idle) => {
+                let _ = wait.reply.send(Reply::Ok(Response::Idle { idle }));
+                false
+            }
+            None => true,
+        }
+    });
+}
