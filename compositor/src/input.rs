@@ -10,7 +10,7 @@ use smithay::utils::{Logical, Point, SERIAL_COUNTER};
 
 use crate::keymap::{KeyStroke, TemporaryKeymap, chord_key_name};
 use crate::state::State;
-use crate::windows::{Hit, TitleDrag};
+use crate::windows::Hit;
 
 /// Linux evdev button codes.
 const BTN_LEFT: u32 = 0x110;
@@ -68,18 +68,11 @@ impl State {
         let Some(pointer) = self.seat.get_pointer() else {
             return;
         };
-        if let Some(drag) = self.title_drag {
-            let target = (location - drag.grab_offset).to_i32_round();
-            if let Ok(managed) = self.windows.get_mut(drag.id) {
-                managed.location = target;
-                let window = managed.window.clone();
-                self.space.map_element(window, target, false);
-            }
-        }
+        self.continue_drag(location);
         let focus = match self.hit_test(location) {
             Some(Hit::Surface {
                 surface, origin, ..
-            }) if self.title_drag.is_none() => Some((surface, origin)),
+            }) if self.pointer_drag.is_none() => Some((surface, origin)),
             _ => None,
         };
         let event = MotionEvent {
@@ -102,13 +95,14 @@ impl State {
                     self.focus_window(Some(id));
                     if close_box {
                         let _ = self.close_window(id);
-                    } else if button == BTN_LEFT
-                        && let Ok(managed) = self.windows.get(id)
-                    {
-                        self.title_drag = Some(TitleDrag {
-                            id,
-                            grab_offset: location - managed.location.to_f64(),
-                        });
+                    } else if button == BTN_LEFT {
+                        self.start_move(id, location);
+                    }
+                }
+                Some(Hit::Edge { id, edges }) => {
+                    self.focus_window(Some(id));
+                    if button == BTN_LEFT {
+                        self.start_resize(id, edges, location);
                     }
                 }
                 Some(Hit::Surface {
@@ -120,8 +114,8 @@ impl State {
                 }) => self.focus_layer(layer),
                 _ => {}
             }
-        } else if self.title_drag.is_some() {
-            self.title_drag = None;
+        } else if self.pointer_drag.is_some() {
+            self.pointer_drag = None;
             // Re-enter the surface now under the pointer.
             self.pointer_motion(location);
         }

@@ -31,6 +31,7 @@ mod capture;
 pub mod cli;
 pub mod config;
 mod control;
+mod drag;
 mod handlers;
 mod input;
 mod keymap;
@@ -156,7 +157,7 @@ pub fn run(config: CompositorConfig) -> anyhow::Result<()> {
         keymap: KeymapIndex::new(&config.keyboard_layout)?,
         backend: Box::new(backend),
         cursor_image: CursorImageStatus::default_named(),
-        title_drag: None,
+        pointer_drag: None,
         control: ControlState::new(control_path.clone()),
         frame_pending: false,
         last_commit: std::time::Instant::now(),

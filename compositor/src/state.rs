@@ -24,9 +24,10 @@ use smithay::wayland::xdg_activation::XdgActivationState;
 
 use crate::backend::Backend;
 use crate::control::ControlState;
+use crate::drag::PointerDrag;
 use crate::handlers::{ForeignToplevelState, ScreencopyState, VirtualPointerState};
 use crate::keymap::KeymapIndex;
-use crate::windows::{TitleDrag, WindowList};
+use crate::windows::WindowList;
 
 pub struct State {
     pub display_handle: DisplayHandle,
@@ -62,8 +63,8 @@ pub struct State {
     pub keymap: KeymapIndex,
     pub backend: Box<dyn Backend>,
     pub cursor_image: CursorImageStatus,
-    /// A title bar being dragged with the pointer.
-    pub title_drag: Option<TitleDrag>,
+    /// A window being moved or resized with the pointer.
+    pub pointer_drag: Option<PointerDrag>,
     pub control: ControlState,
     /// Surfaces committed since frame callbacks were last sent.
     pub frame_pending: bool,

@@ -11,6 +11,7 @@ use smithay::wayland::compositor::with_states;
 use smithay::wayland::shell::wlr_layer::Layer;
 use smithay::wayland::shell::xdg::{ToplevelSurface, XdgToplevelSurfaceData};
 
+use crate::drag::Edges;
 use crate::state::State;
 use crate::title_bar::TitleBar;
 
@@ -18,6 +19,8 @@ use crate::title_bar::TitleBar;
 pub const TITLE_BAR_HEIGHT: i32 = 24;
 /// Width of the close box at the right end of the title bar.
 pub const CLOSE_BOX_WIDTH: i32 = 24;
+/// Width of the invisible resize border around a window's frame.
+pub const RESIZE_BORDER: i32 = 6;
 /// Offset between windows that would otherwise open on top of each other.
 const CASCADE_STEP: i32 = 32;
 /// Largest size a window may be asked to take.
@@ -77,6 +80,29 @@ impl ManagedWindow {
         }
     }
 
+    /// The edges a press at `point` would resize: the point lies in the
+    /// border just outside the frame. None for maximized and fullscreen windows.
+    pub fn resize_edges_at(&self, point: Point<f64, Logical>) -> Option<Edges> {
+        if self.maximized || self.fullscreen {
+            return None;
+        }
+        let frame = self.frame().to_f64();
+        let border = f64::from(RESIZE_BORDER);
+        let outer = Rectangle::<f64, Logical>::new(
+            (frame.loc.x - border, frame.loc.y - border).into(),
+            (frame.size.w + 2.0 * border, frame.size.h + 2.0 * border).into(),
+        );
+        if !outer.contains(point) || frame.contains(point) {
+            return None;
+        }
+        Some(Edges {
+            left: point.x < frame.loc.x,
+            right: point.x >= frame.loc.x + frame.size.w,
+            top: point.y < frame.loc.y,
+            bottom: point.y >= frame.loc.y + frame.size.h,
+        })
+    }
+
     pub fn visible(&self) -> bool {
         self.mapped && !self.minimized
     }
@@ -125,20 +151,17 @@ impl WindowList {
     }
 }
 
-/// A title bar held by the pointer: the window follows the pointer.
-#[derive(Debug, Clone, Copy)]
-pub struct TitleDrag {
-    pub id: WindowId,
-    /// Pointer position minus content location when the drag began.
-    pub grab_offset: Point<f64, Logical>,
-}
-
 /// What lies under a point, top of the stack first.
 #[derive(Debug, Clone)]
 pub enum Hit {
     TitleBar {
         id: WindowId,
         close_box: bool,
+    },
+    /// The resize border just outside a window's frame.
+    Edge {
+        id: WindowId,
+        edges: Edges,
     },
     /// A client surface and its origin in global coordinates.
     Surface {
@@ -221,8 +244,11 @@ impl State {
         };
         let managed = self.windows.windows.remove(index);
         self.space.unmap_elem(&managed.window);
-        if self.title_drag.is_some_and(|drag| drag.id == managed.id) {
-            self.title_drag = None;
+        if self
+            .pointer_drag
+            .is_some_and(|drag| drag.window() == managed.id)
+        {
+            self.pointer_drag = None;
         }
         if self.windows.focused == Some(managed.id) {
             self.focus_topmost();
@@ -567,6 +593,12 @@ impl State {
             let Some(managed) = self.windows.windows.iter().find(|m| &m.window == window) else {
                 continue;
             };
+            if let Some(edges) = managed.resize_edges_at(point) {
+                return Some(Hit::Edge {
+                    id: managed.id,
+                    edges,
+                });
+            }
             if let Some(bar) = managed.title_bar_rect()
                 && bar.to_f64().contains(point)
             {

@@ -150,6 +150,53 @@ fn dragging_the_title_bar_moves_the_window() {
 }
 
 #[test]
+fn dragging_a_frame_edge_resizes_the_window() {
+    let mut compositor = Compositor::start();
+    let foot = compositor.foot("sleep 60");
+    compositor.request(Request::Move {
+        id: foot.id,
+        x: 100,
+        y: 100,
+    });
+    compositor.request(Request::Resize {
+        id: foot.id,
+        width: 400,
+        height: 300,
+    });
+    compositor.wait_for_window("foot at 400x300", |w| {
+        w.id == foot.id && (w.geometry.width, w.geometry.height) == (400, 300)
+    });
+    // Just outside the bottom-right corner of the frame.
+    let corner = (100.0 + 400.0 + 3.0, 100.0 + 300.0 + 3.0);
+    compositor.request(Request::Drag {
+        from: corner,
+        to: (corner.0 + 200.0, corner.1 + 100.0),
+        button: Button::Left,
+        steps: 10,
+    });
+    let grown = compositor.wait_for_window("foot grown from its corner", |w| {
+        w.id == foot.id && w.geometry.width > 550 && w.geometry.height > 350
+    });
+    assert_eq!((grown.geometry.x, grown.geometry.y), (100, 100));
+    assert!(grown.geometry.width <= 600 && grown.geometry.height <= 400);
+
+    // The left edge moves the window and keeps its right side in place.
+    let right = grown.geometry.x + grown.geometry.width;
+    let left_edge = (97.0, 250.0);
+    compositor.request(Request::Drag {
+        from: left_edge,
+        to: (left_edge.0 + 150.0, left_edge.1),
+        button: Button::Left,
+        steps: 5,
+    });
+    let narrowed = compositor.wait_for_window("foot narrowed from the left", |w| {
+        w.id == foot.id && w.geometry.width < grown.geometry.width - 100
+    });
+    assert!(narrowed.geometry.x > 200);
+    assert!((narrowed.geometry.x + narrowed.geometry.width - right).abs() <= 20);
+}
+
+#[test]
 fn the_close_box_closes_the_window() {
     let mut compositor = Compositor::start();
     let foot = compositor.foot("sleep 60");

@@ -157,9 +157,9 @@ pub enum Request {
     Type { text: String },
     /// Capture pixels.
     Capture(CaptureRequest),
-    /// Wait until no client has drawn for `quiet_ms` (so a capture shows the
-    /// result of earlier input), or until `timeout_ms` passes. Answered with
-    /// [`Response::Idle`].
+    /// Wait until no client has drawn for `quiet_ms`, counted from this
+    /// request at the earliest (so a capture shows the result of earlier
+    /// input), or until `timeout_ms` passes. Answered with [`Response::Idle`].
     WaitIdle {
         #[serde(default = "default_quiet_ms")]
         quiet_ms: u32,

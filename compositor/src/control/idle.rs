@@ -1,5 +1,6 @@
-//! `wait_idle`: answered once no surface has committed for the quiet period,
-//! or when the wait times out. Checked on the frame timer.
+//! `wait_idle`: answered once no surface has committed for the quiet period
+//! (counted from the request at the earliest), or when the wait times out.
+//! Checked on the frame timer.
 
 use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
@@ -11,6 +12,9 @@ use crate::state::State;
 pub struct IdleWait {
     reply: Sender<Reply>,
     quiet: Duration,
+    /// Quiet time counts from here at the earliest, so clients get to
+    /// answer input sent just before the wait.
+    since: Instant,
     deadline: Instant,
 }
 
@@ -24,10 +28,12 @@ pub fn wait_idle(state: &mut State, quiet_ms: u32, timeout_ms: u32, reply: Sende
         let _ = reply.send(Reply::Error(error));
         return;
     }
+    let now = Instant::now();
     state.control.idle_waits.push(IdleWait {
         reply,
         quiet: Duration::from_millis(u64::from(quiet_ms)),
-        deadline: Instant::now() + Duration::from_millis(u64::from(timeout_ms)),
+        since: now,
+        deadline: now + Duration::from_millis(u64::from(timeout_ms)),
     });
     answer_idle_waits(state);
 }
@@ -37,9 +43,10 @@ pub fn answer_idle_waits(state: &mut State) {
     if state.control.idle_waits.is_empty() {
         return;
     }
-    let quiet_for = state.last_commit.elapsed();
+    let last_commit = state.last_commit;
     let now = Instant::now();
     state.control.idle_waits.retain(|wait| {
+        let quiet_for = now.duration_since(last_commit.max(wait.since));
         let answer = if quiet_for >= wait.quiet {
             Some(true)
         } else if now >= wait.deadline {

@@ -2,14 +2,15 @@
 
 use smithay::delegate_xdg_shell;
 use smithay::desktop::{PopupKind, find_popup_root_surface, get_popup_toplevel_coords};
+use smithay::reexports::wayland_protocols::xdg::shell::server::xdg_toplevel;
 use smithay::reexports::wayland_server::protocol::{wl_output, wl_seat};
 use smithay::utils::{Rectangle, Serial};
 use smithay::wayland::shell::xdg::{
     PopupSurface, PositionerState, ToplevelSurface, XdgShellHandler, XdgShellState,
 };
 
+use crate::drag::Edges;
 use crate::state::State;
-use crate::windows::TitleDrag;
 
 impl XdgShellHandler for State {
     fn xdg_shell_state(&mut self) -> &mut XdgShellState {
@@ -56,12 +57,34 @@ impl XdgShellHandler for State {
         if !pointer.is_grabbed() {
             return;
         }
-        if let Some(managed) = self.windows.by_surface(surface.wl_surface()) {
-            let grab_offset = pointer.current_location() - managed.location.to_f64();
-            self.title_drag = Some(TitleDrag {
-                id: managed.id,
-                grab_offset,
-            });
+        if let Some(id) = self.windows.by_surface(surface.wl_surface()).map(|m| m.id) {
+            self.start_move(id, pointer.current_location());
+        }
+    }
+
+    /// Client-side resize (a client that draws its own borders).
+    fn resize_request(
+        &mut self,
+        surface: ToplevelSurface,
+        _seat: wl_seat::WlSeat,
+        _serial: Serial,
+        edges: xdg_toplevel::ResizeEdge,
+    ) {
+        let Some(pointer) = self.seat.get_pointer() else {
+            return;
+        };
+        if !pointer.is_grabbed() {
+            return;
+        }
+        use xdg_toplevel::ResizeEdge as E;
+        let edges = Edges {
+            left: matches!(edges, E::Left | E::TopLeft | E::BottomLeft),
+            right: matches!(edges, E::Right | E::TopRight | E::BottomRight),
+            top: matches!(edges, E::Top | E::TopLeft | E::TopRight),
+            bottom: matches!(edges, E::Bottom | E::BottomLeft | E::BottomRight),
+        };
+        if let Some(id) = self.windows.by_surface(surface.wl_surface()).map(|m| m.id) {
+            self.start_resize(id, edges, pointer.current_location());
         }
     }
 
