@@ -5,6 +5,7 @@
 //! conversation loop are built on this public surface.
 
 pub mod audio;
+pub mod capture;
 pub mod config;
 pub mod names;
 pub mod stt;
@@ -12,6 +13,7 @@ pub mod transcript;
 pub mod vad;
 
 pub use audio::{AudioBuffer, AudioError, AudioFormat, AudioSink, AudioSource};
+pub use capture::{Utterance, capture_utterance};
 pub use config::VoiceConfig;
 pub use names::NameMatcher;
 pub use stt::{SpeechToText, SttConfig, SttError, Transcript};

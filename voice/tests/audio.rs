@@ -255,3 +255,81 @@ fn no_sound_card_means_voice_unavailable_not_a_crash() {
         }
     });
 }
+
+/// Silence, a spoken command at 22,050 Hz, silence: the capture cuts out the command.
+fn padded_command(dir: &std::path::Path) -> (AudioBuffer, usize) {
+    let wav = espeak(dir, "capture", "open the terminal", "en-us", 175);
+    let clip = AudioBuffer::read_all(&mut WavSource::open(&wav).unwrap(), Duration::from_secs(30))
+        .unwrap();
+    let rate = clip.format.sample_rate as usize;
+    let mut samples = vec![0.0f32; rate];
+    samples.extend(&clip.samples);
+    samples.extend(vec![0.0f32; rate * 2]);
+    (
+        AudioBuffer {
+            format: clip.format,
+            samples,
+        },
+        clip.samples.len(),
+    )
+}
+
+#[test]
+fn an_utterance_is_cut_from_a_stream() {
+    within(BOUND, || {
+        let dir = tempfile::tempdir().unwrap();
+        let (padded, speech_len) = padded_command(dir.path());
+        let mut source = MemorySource::new(padded.clone());
+        let utterance = digios_voice::capture_utterance(
+            &mut source,
+            &VadConfig::default(),
+            Duration::from_secs(10),
+        )
+        .unwrap()
+        .expect("speech is found");
+        assert!(!utterance.cut_off);
+        let speech_secs = speech_len as f32 / 22_050.0;
+        let got = utterance.duration().as_secs_f32();
+        // espeak pads its own output with a little silence; the cut keeps ~0.5 s around speech.
+        assert!(
+            got > speech_secs - 0.4 && got < speech_secs + 0.6,
+            "{got} s vs {speech_secs} s"
+        );
+
+        // Silence only: nothing, bounded by max_wait even for an endless source.
+        let silence = AudioBuffer {
+            format: AudioFormat::WHISPER,
+            samples: vec![0.0; 16_000 * 60],
+        };
+        let none = digios_voice::capture_utterance(
+            &mut MemorySource::new(silence),
+            &VadConfig::default(),
+            Duration::from_secs(5),
+        )
+        .unwrap();
+        assert_eq!(none, None);
+
+        // A speaker who never stops is cut at max_utterance_secs.
+        let config = VadConfig {
+            max_utterance_secs: 1.0,
+            ..VadConfig::default()
+        };
+        let endless = AudioBuffer {
+            format: AudioFormat::WHISPER,
+            samples: sine(16_000, 300.0, 20.0),
+        };
+        let cut = digios_voice::capture_utterance(
+            &mut MemorySource::new(endless),
+            &config,
+            Duration::from_secs(5),
+        )
+        .unwrap()
+        .expect("the tone counts as speech");
+        assert!(cut.cut_off);
+        assert!(
+            cut.duration() <= Duration::from_millis(1_500),
+            "{:?}",
+            cut.duration()
+        );
+    });
+}

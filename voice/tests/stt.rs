@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use common::{espeak, model_path, stt, within};
 use digios_voice::audio::{AudioBuffer, MemorySource, WavSource, to_whisper_input};
 use digios_voice::{
-    AudioFormat, NameMatcher, SpeechToText, SttConfig, SttError, normalize, word_error_rate,
+    AudioFormat, NameMatcher, SpeechToText, SttConfig, SttError, VadConfig, normalize,
+    word_error_rate,
 };
 
 const BOUND: Duration = Duration::from_secs(600);
@@ -196,5 +197,37 @@ fn a_ten_minute_input_is_refused_without_decoding_it() {
             .transcribe_source(&mut MemorySource::new(buffer))
             .unwrap_err();
         assert!(matches!(err, SttError::SourceTooLong { .. }), "{err}");
+    });
+}
+
+#[test]
+fn a_captured_utterance_is_transcribed() {
+    within(BOUND, || {
+        let dir = tempfile::tempdir().unwrap();
+        let wav = espeak(dir.path(), "captured", "play some music", "en-gb", 150);
+        let clip =
+            AudioBuffer::read_all(&mut WavSource::open(&wav).unwrap(), Duration::from_secs(30))
+                .unwrap();
+        let rate = clip.format.sample_rate as usize;
+        let mut samples = vec![0.0f32; rate * 2];
+        samples.extend(&clip.samples);
+        samples.extend(vec![0.0f32; rate * 3]);
+        let mut source = MemorySource::new(AudioBuffer {
+            format: clip.format,
+            samples,
+        });
+        let utterance = digios_voice::capture_utterance(
+            &mut source,
+            &VadConfig::default(),
+            Duration::from_secs(10),
+        )
+        .unwrap()
+        .expect("speech is found");
+        let transcript = stt().transcribe(&utterance.samples).unwrap();
+        assert_eq!(
+            normalize(&transcript.text),
+            "play some music",
+            "{transcript:?}"
+        );
     });
 }
