@@ -4,6 +4,7 @@
 use digios_ipc::{Error, ErrorCode, WindowId};
 use smithay::desktop::{Window, WindowSurfaceType, layer_map_for_output};
 use smithay::output::Output;
+use smithay::reexports::wayland_protocols::xdg::decoration::zv1::server::zxdg_toplevel_decoration_v1::Mode as DecorationMode;
 use smithay::reexports::wayland_protocols::xdg::shell::server::xdg_toplevel;
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
 use smithay::utils::{Logical, Point, Rectangle, SERIAL_COUNTER, Size};
@@ -177,10 +178,9 @@ impl State {
     pub fn add_toplevel(&mut self, toplevel: ToplevelSurface) {
         self.windows.next_id += 1;
         let id = self.windows.next_id;
-        toplevel.with_pending_state(|state| {
-            state.decoration_mode =
-                Some(smithay::reexports::wayland_protocols::xdg::decoration::zv1::server::zxdg_toplevel_decoration_v1::Mode::ServerSide);
-        });
+        // digiOS draws every title bar itself, whether or not the client asks.
+        toplevel
+            .with_pending_state(|state| state.decoration_mode = Some(DecorationMode::ServerSide));
         self.windows.windows.push(ManagedWindow {
             id,
             window: Window::new_wayland_window(toplevel),
