@@ -12,6 +12,25 @@
 //! of a window and never reused while the compositor runs.
 //!
 //! This crate has no Smithay dependency, so any tool can speak the protocol.
+//!
+//! ```no_run
+//! use digios_ipc::{CaptureRequest, Client, Request, Response};
+//!
+//! let mut client = Client::connect_default()?;
+//! if let Response::Windows { windows } = client.request(&Request::Windows)? {
+//!     for window in windows {
+//!         println!("{} {:?} at {:?}", window.id, window.title, window.geometry);
+//!     }
+//! }
+//! let capture = Request::Capture(CaptureRequest {
+//!     reticle: true,
+//!     ..CaptureRequest::default()
+//! });
+//! if let Response::Image(image) = client.request(&capture)? {
+//!     std::fs::write("screen.png", &image.data)?;
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod client;
 mod error;
