@@ -1,1 +1,4 @@
 //! Shared fixtures for the end-to-end tests: starting digiOS, serving files on loopback.
+
+pub mod file_server;
+pub mod model_fixtures;
