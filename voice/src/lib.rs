@@ -1,5 +1,6 @@
-//! digiOS's ears (and, later, its voice): audio in and out behind small traits,
-//! voice activity detection, and local speech to text with Whisper.
+//! digiOS's ears and voice: audio in and out behind small traits, voice
+//! activity detection, local speech to text with Whisper and text to speech
+//! with Piper.
 //!
 //! Everything here is a library; the voice service, its API routes and the
 //! conversation loop are built on this public surface.
@@ -10,6 +11,7 @@ pub mod config;
 pub mod names;
 pub mod stt;
 pub mod transcript;
+pub mod tts;
 pub mod vad;
 
 pub use audio::{AudioBuffer, AudioError, AudioFormat, AudioSink, AudioSource};
@@ -18,6 +20,7 @@ pub use config::VoiceConfig;
 pub use names::NameMatcher;
 pub use stt::{SpeechToText, SttConfig, SttError, Transcript};
 pub use transcript::{normalize, word_error_rate};
+pub use tts::{Speech, TextToSpeech, TtsError, TtsPaths, sentences};
 pub use vad::{VadConfig, VadEvent, VoiceActivityDetector};
 
 /// Whisper's input: mono at 16 kHz.
