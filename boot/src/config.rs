@@ -15,6 +15,9 @@ pub const SYSTEM_CONFIG: &str = "/etc/digios/digios.toml";
 pub struct Config {
     pub paths: Paths,
     pub models: digios_agent::models::StoreConfig,
+    pub api: digios_agent::api::ApiConfig,
+    pub compositor: digios_compositor::CompositorSection,
+    pub actions: digios_agent::actions::ActionsConfig,
     pub log: Log,
 }
 
@@ -67,7 +70,11 @@ impl Config {
             let message = err.into_inner().message().trim().to_string();
             ConfigError::Invalid {
                 path: origin.to_path_buf(),
-                key: if key == "." { "(top level)".into() } else { key },
+                key: if key == "." {
+                    "(top level)".into()
+                } else {
+                    key
+                },
                 message,
             }
         })?;
@@ -113,7 +120,16 @@ impl Config {
         }
         self.models
             .validate()
-            .map_err(|(key, message)| invalid(&format!("models.{key}"), message))
+            .map_err(|(key, message)| invalid(&format!("models.{key}"), message))?;
+        self.api
+            .validate()
+            .map_err(|(key, message)| invalid(&format!("api.{key}"), message))?;
+        self.compositor
+            .validate()
+            .map_err(|(key, message)| invalid(&format!("compositor.{key}"), message))?;
+        self.actions
+            .validate()
+            .map_err(|(key, message)| invalid(&format!("actions.{key}"), message))
     }
 
     pub fn cache_dir(&self) -> PathBuf {

@@ -11,7 +11,11 @@ use clap::{Parser, Subcommand};
 use crate::config::Config;
 
 #[derive(Debug, Parser)]
-#[command(name = "digios", version, about = "digiOS: an AI-native desktop operating system")]
+#[command(
+    name = "digios",
+    version,
+    about = "digiOS: an AI-native desktop operating system"
+)]
 struct Cli {
     /// Configuration file (default: $DIGIOS_CONFIG, ~/.config/digios/digios.toml, /etc/digios/digios.toml).
     #[arg(long, global = true)]
@@ -24,6 +28,8 @@ struct Cli {
 enum Command {
     /// Model files: list, pull, verify, remove, convert.
     Model(cli::model::ModelArgs),
+    /// Run the agent service and its public API.
+    Agent(cli::agent::AgentArgs),
     /// Check the configuration and print it with every default filled in.
     Config,
     /// Run the digiOS Wayland compositor.
@@ -44,8 +50,9 @@ fn main() -> ExitCode {
     config::init_logging(&config);
     let result = match cli.command {
         Command::Model(args) => cli::model::run(args, &config),
+        Command::Agent(args) => cli::agent::run(args, &config),
         Command::Config => print_config(&config, origin),
-        Command::Compositor(args) => cli::compositor::run(args),
+        Command::Compositor(args) => cli::compositor::run(args, &config),
         Command::Ctl(args) => cli::ctl::run(args),
     };
     match result {

@@ -28,6 +28,7 @@ pub const TEST: &[&str] = &[
     "weston",
     "foot",
     "sway",
+    "swaybg",
     "grim",
     "wtype",
     "xwayland",

@@ -2,6 +2,8 @@
 
 pub use digios_compositor::cli::CompositorArgs;
 
-pub fn run(args: CompositorArgs) -> anyhow::Result<()> {
-    digios_compositor::run(args.into_config()?)
+use crate::config::Config;
+
+pub fn run(args: CompositorArgs, config: &Config) -> anyhow::Result<()> {
+    digios_compositor::run(args.over(&config.compositor)?)
 }

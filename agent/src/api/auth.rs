@@ -1,0 +1,123 @@
+//! Bearer-token auth. Loopback binds need no token by default; any other bind
+//! requires one, generated on first run and stored with mode 0600.
+
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::header::AUTHORIZATION;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::error::ApiError;
+
+/// What the server demands of a caller; `None` admits everyone.
+#[derive(Clone, Default)]
+pub struct Auth {
+    token: Option<Arc<str>>,
+}
+
+/// Marks a request that already passed auth (e.g. a command on an
+/// authenticated WebSocket re-dispatched through the router).
+#[derive(Clone, Copy)]
+pub struct Authenticated;
+
+impl Auth {
+    pub fn open() -> Self {
+        Self { token: None }
+    }
+
+    pub fn with_token(token: impl Into<Arc<str>>) -> Self {
+        Self {
+            token: Some(token.into()),
+        }
+    }
+
+    pub fn requires_token(&self) -> bool {
+        self.token.is_some()
+    }
+
+    fn admits(&self, header: Option<&str>) -> bool {
+        let Some(expected) = &self.token else {
+            return true;
+        };
+        let Some(presented) = header.and_then(|h| h.strip_prefix("Bearer ")) else {
+            return false;
+        };
+        constant_time_eq(presented.trim().as_bytes(), expected.as_bytes())
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+pub async fn require(State(auth): State<Auth>, request: Request, next: Next) -> Response {
+    let header = request
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    if request.extensions().get::<Authenticated>().is_some() || auth.admits(header) {
+        next.run(request).await
+    } else {
+        ApiError::unauthorized().into_response()
+    }
+}
+
+/// Reads the token at `path`, creating a fresh random one (mode 0600) if absent.
+pub fn load_or_create_token(path: &Path) -> std::io::Result<String> {
+    match std::fs::read_to_string(path) {
+        Ok(text) if !text.trim().is_empty() => return Ok(text.trim().to_string()),
+        Ok(_) => {}
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+        Err(err) => return Err(err),
+    }
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let token: String = {
+        use rand::Rng;
+        let bytes: [u8; 32] = rand::rng().random();
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    };
+    let tmp = path.with_extension("tmp");
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    file.write_all(token.as_bytes())?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    Ok(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_file_is_private_and_stable() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("api-token");
+        let first = load_or_create_token(&path).unwrap();
+        assert_eq!(first.len(), 64);
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert_eq!(load_or_create_token(&path).unwrap(), first);
+    }
+
+    #[test]
+    fn only_the_right_bearer_is_admitted() {
+        let auth = Auth::with_token("s3cret");
+        assert!(auth.admits(Some("Bearer s3cret")));
+        assert!(!auth.admits(Some("Bearer s3cre")));
+        assert!(!auth.admits(Some("s3cret")));
+        assert!(!auth.admits(None));
+        assert!(Auth::open().admits(None));
+    }
+}

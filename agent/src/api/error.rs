@@ -1,0 +1,197 @@
+//! One JSON error shape for every route: `{"error": {"code", "message", "details"}}`.
+//! Codes are stable strings clients can branch on; messages are for people.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub details: Option<Value>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable, machine-readable: `bad_request`, `unknown_action`, `invalid_params`,
+    /// `not_found`, `conflict`, `payload_too_large`, `unauthorized`, `rate_limited`,
+    /// `unavailable`, `internal`.
+    pub code: String,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<Value>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            details: None,
+        }
+    }
+
+    pub fn with_details(mut self, details: Value) -> Self {
+        self.details = Some(details);
+        self
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+
+    pub fn invalid_params(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_params", message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, "conflict", message)
+    }
+
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
+    }
+
+    pub fn unauthorized() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "a bearer token is required: send `Authorization: Bearer <token>`",
+        )
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
+    }
+
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody {
+            error: ErrorDetail {
+                code: self.code.to_string(),
+                message: self.message.clone(),
+                details: self.details.clone(),
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({}): {}", self.status, self.code, self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if self.status.is_server_error() {
+            tracing::warn!(code = self.code, "{}", self.message);
+        }
+        (self.status, Json(self.body())).into_response()
+    }
+}
+
+/// Turns axum's own rejections (bad JSON, wrong content type, too large) into
+/// the one error shape, keeping their status codes.
+pub fn from_rejection(rejection: axum::extract::rejection::JsonRejection) -> ApiError {
+    let status = rejection.status();
+    let code = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::UNPROCESSABLE_ENTITY => "invalid_params",
+        _ => "bad_request",
+    };
+    // axum reports malformed JSON syntax as 400 and well-formed JSON of the
+    // wrong shape as 422; both keep their status.
+    ApiError::new(status, code, rejection.body_text())
+}
+
+impl From<axum::extract::rejection::JsonRejection> for ApiError {
+    fn from(rejection: axum::extract::rejection::JsonRejection) -> Self {
+        from_rejection(rejection)
+    }
+}
+
+impl From<axum::extract::rejection::QueryRejection> for ApiError {
+    fn from(rejection: axum::extract::rejection::QueryRejection) -> Self {
+        ApiError::bad_request(rejection.body_text())
+    }
+}
+
+impl From<axum::extract::rejection::PathRejection> for ApiError {
+    fn from(rejection: axum::extract::rejection::PathRejection) -> Self {
+        ApiError::bad_request(rejection.body_text())
+    }
+}
+
+/// `Json` whose rejections use the API's error shape.
+#[derive(axum::extract::FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct ApiJson<T>(pub T);
+
+/// `Query` whose rejections use the API's error shape.
+#[derive(axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct ApiQuery<T>(pub T);
+
+/// `Path` whose rejections use the API's error shape.
+#[derive(axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct ApiPath<T>(pub T);
+
+impl From<crate::actions::ActionError> for ApiError {
+    fn from(err: crate::actions::ActionError) -> Self {
+        use crate::actions::ActionError;
+        use crate::desktop::DesktopError;
+        let message = err.to_string();
+        match err {
+            ActionError::UnknownAction { valid, .. } => {
+                ApiError::new(StatusCode::BAD_REQUEST, "unknown_action", message)
+                    .with_details(serde_json::json!({ "valid_action_types": valid }))
+            }
+            ActionError::InvalidParams { .. } => ApiError::invalid_params(message),
+            ActionError::NotFound(_) => ApiError::not_found(message),
+            ActionError::Desktop(DesktopError::Unavailable(_)) => ApiError::unavailable(message),
+            ActionError::Desktop(DesktopError::Compositor(err)) => from_compositor(err),
+        }
+    }
+}
+
+impl From<crate::desktop::DesktopError> for ApiError {
+    fn from(err: crate::desktop::DesktopError) -> Self {
+        ApiError::from(crate::actions::ActionError::Desktop(err))
+    }
+}
+
+fn from_compositor(err: digios_ipc::Error) -> ApiError {
+    use digios_ipc::ErrorCode as C;
+    let (status, code) = match err.code {
+        C::UnknownWindow => (StatusCode::NOT_FOUND, "unknown_window"),
+        C::UnknownOutput => (StatusCode::NOT_FOUND, "unknown_output"),
+        C::OutOfBounds => (StatusCode::UNPROCESSABLE_ENTITY, "out_of_bounds"),
+        C::InvalidArgument => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_params"),
+        C::UnknownKeysym => (StatusCode::UNPROCESSABLE_ENTITY, "unknown_keysym"),
+        C::SpawnFailed => (StatusCode::UNPROCESSABLE_ENTITY, "spawn_failed"),
+        C::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+        C::MalformedRequest => (StatusCode::BAD_REQUEST, "bad_request"),
+        C::Busy => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        C::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+    };
+    ApiError::new(status, code, err.message)
+}

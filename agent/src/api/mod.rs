@@ -1,0 +1,261 @@
+//! The public API: the one door into digiOS. REST and a WebSocket on
+//! 127.0.0.1:8765 by default; the shell, voice, CLI and web console are its
+//! clients.
+
+mod action;
+pub mod auth;
+pub mod error;
+pub mod events;
+mod input;
+pub mod rate_limit;
+pub mod services;
+mod system;
+mod vision;
+mod windows;
+mod ws;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, Method, StatusCode};
+use axum::middleware::from_fn_with_state;
+use axum::response::IntoResponse;
+use serde::{Deserialize, Serialize};
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+use self::auth::Auth;
+use self::error::ApiError;
+use self::events::EventBus;
+use self::rate_limit::RateLimiter;
+use self::services::{ServiceState, Services};
+use crate::actions::{Action, ActionOutcome, ActionsConfig};
+use crate::desktop::Desktop;
+
+/// The `[api]` section of `digios.toml`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiConfig {
+    pub bind: SocketAddr,
+    /// Where the bearer token lives. Default: `<data_dir>/api-token`.
+    pub token_file: Option<PathBuf>,
+    /// Demand the token even on loopback. Off-loopback binds always demand it.
+    pub require_token_on_loopback: bool,
+    /// Origins a browser console may call from (`*` for any).
+    pub cors_origins: Vec<String>,
+    pub body_limit_bytes: usize,
+    pub ws_message_limit_bytes: usize,
+    pub rate_limit_per_second: u32,
+    pub rate_limit_burst: u32,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8765)),
+            token_file: None,
+            require_token_on_loopback: false,
+            cors_origins: Vec::new(),
+            body_limit_bytes: 1 << 20,
+            ws_message_limit_bytes: 1 << 20,
+            rate_limit_per_second: 200,
+            rate_limit_burst: 400,
+        }
+    }
+}
+
+impl ApiConfig {
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        if self.body_limit_bytes < 1024 {
+            return Err(("body_limit_bytes", "must be at least 1024".into()));
+        }
+        if self.ws_message_limit_bytes < 1024 {
+            return Err(("ws_message_limit_bytes", "must be at least 1024".into()));
+        }
+        if self.rate_limit_per_second == 0 {
+            return Err(("rate_limit_per_second", "must be at least 1".into()));
+        }
+        for origin in &self.cors_origins {
+            if origin != "*" && HeaderValue::from_str(origin).is_err() {
+                return Err(("cors_origins", format!("{origin:?} is not a valid origin")));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether this bind needs a token: always off loopback.
+    pub fn needs_token(&self) -> bool {
+        self.require_token_on_loopback || !self.bind.ip().is_loopback()
+    }
+}
+
+/// Everything handlers share. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<StateInner>);
+
+pub struct StateInner {
+    pub config: ApiConfig,
+    pub started: Instant,
+    pub events: EventBus,
+    pub services: Services,
+    pub desktop: Desktop,
+    pub actions: ActionsConfig,
+    /// The finished router, for WebSocket commands dispatched through it.
+    router: OnceLock<Router>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = StateInner;
+    fn deref(&self) -> &StateInner {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(config: ApiConfig, desktop: Desktop, actions: ActionsConfig) -> Self {
+        let services = Services::default();
+        services.set("api", ServiceState::Up, None);
+        services.set("compositor", ServiceState::Starting, None);
+        Self(Arc::new(StateInner {
+            config,
+            started: Instant::now(),
+            events: EventBus::default(),
+            services,
+            desktop,
+            actions,
+            router: OnceLock::new(),
+        }))
+    }
+
+    /// Carries out an action through the action engine.
+    pub async fn perform(&self, action: Action) -> Result<ActionOutcome, ApiError> {
+        Ok(crate::actions::perform(&self.desktop, &self.actions, action).await?)
+    }
+
+    /// Follows the compositor's event stream on a dedicated thread for the
+    /// life of the process: window events go onto the bus, and the
+    /// compositor's service state tracks whether the stream is connected.
+    pub fn follow_compositor(&self) {
+        let state = self.clone();
+        let spawned = std::thread::Builder::new()
+            .name("compositor-events".into())
+            .spawn(move || {
+                let mut backoff = std::time::Duration::from_millis(100);
+                loop {
+                    let result = state.desktop.follow_events(|event| {
+                        state.services.set("compositor", ServiceState::Up, None);
+                        let kind = match serde_json::to_value(&event) {
+                            Ok(serde_json::Value::Object(map)) => map
+                                .get("event")
+                                .and_then(|v| v.as_str())
+                                .unwrap_or("unknown")
+                                .to_string(),
+                            _ => "unknown".into(),
+                        };
+                        let data = serde_json::to_value(&event).unwrap_or_default();
+                        state.events.publish(events::Topic::Windows, kind, data);
+                        backoff = std::time::Duration::from_millis(100);
+                    });
+                    let detail = result.err().map(|err| err.to_string());
+                    state.services.set("compositor", ServiceState::Down, detail);
+                    std::thread::sleep(backoff);
+                    backoff = (backoff * 2).min(std::time::Duration::from_secs(5));
+                }
+            });
+        if let Err(err) = spawned {
+            tracing::error!("cannot follow the compositor's events: {err}");
+        }
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "digiOS API",
+        description = "The one door into digiOS: REST and WebSocket."
+    ),
+    components(schemas(error::ErrorBody, events::Event))
+)]
+struct ApiDoc;
+
+/// Builds the whole API: routes, OpenAPI document, auth, limits and CORS.
+pub fn router(state: AppState, auth: Auth) -> Router {
+    let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(system::routes())
+        .merge(action::routes())
+        .merge(windows::routes())
+        .merge(input::routes())
+        .merge(vision::routes())
+        .split_for_parts();
+    let openapi = Arc::new(openapi);
+    let limiter = RateLimiter::new(
+        state.config.rate_limit_per_second,
+        state.config.rate_limit_burst,
+    );
+    let mut app = api
+        .route(
+            "/api/openapi.json",
+            axum::routing::get(move || {
+                let doc = openapi.clone();
+                async move { axum::Json(doc.as_ref().clone()) }
+            }),
+        )
+        .route("/api/ws", axum::routing::get(ws::upgrade))
+        .fallback(|| async { ApiError::not_found("no such route").into_response() })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this route does not take that method",
+            )
+            .into_response()
+        })
+        .with_state(state.clone())
+        .layer(DefaultBodyLimit::max(state.config.body_limit_bytes))
+        .layer(from_fn_with_state(auth, auth::require))
+        .layer(from_fn_with_state(limiter, rate_limit::limit));
+    if let Some(cors) = cors_layer(&state.config.cors_origins) {
+        app = app.layer(cors);
+    }
+    let _ = state.router.set(app.clone());
+    app
+}
+
+fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
+    let allow = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
+    };
+    Some(
+        CorsLayer::new()
+            .allow_origin(allow)
+            .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
+            .allow_headers([
+                axum::http::header::AUTHORIZATION,
+                axum::http::header::CONTENT_TYPE,
+            ]),
+    )
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves, then drains.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}

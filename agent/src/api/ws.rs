@@ -1,0 +1,179 @@
+//! `/api/ws`: events out, commands in. A command is any REST call
+//! (`method`, `path`, `body`) dispatched through the same router, so REST
+//! and WebSocket share one message schema and one set of handlers.
+
+use std::collections::HashSet;
+
+use axum::body::Body;
+use axum::extract::ws::{Message, WebSocket};
+use axum::extract::{State, WebSocketUpgrade};
+use axum::http::{Method, Request};
+use axum::response::Response;
+use futures_util::{SinkExt, StreamExt};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::{broadcast, mpsc};
+use tower::ServiceExt;
+
+use super::AppState;
+use super::auth::Authenticated;
+use super::events::Topic;
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+enum ClientMessage {
+    Subscribe {
+        #[serde(default)]
+        topics: Vec<Topic>,
+    },
+    Unsubscribe {
+        #[serde(default)]
+        topics: Vec<Topic>,
+    },
+    Request {
+        id: Value,
+        method: String,
+        path: String,
+        #[serde(default)]
+        body: Option<Value>,
+    },
+}
+
+pub async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
+    let limit = state.config.ws_message_limit_bytes;
+    ws.max_message_size(limit)
+        .max_frame_size(limit)
+        .on_upgrade(move |socket| session(socket, state))
+}
+
+/// Replies waiting to be written; bounded so a client that sends commands
+/// but never reads cannot grow memory without limit.
+const OUTBOX: usize = 64;
+
+async fn session(socket: WebSocket, state: AppState) {
+    let (mut sink, mut stream) = socket.split();
+    let (outbox, mut outbox_rx) = mpsc::channel::<Value>(OUTBOX);
+    let mut events = state.events.subscribe();
+    let mut topics: Option<HashSet<Topic>> = None;
+
+    loop {
+        tokio::select! {
+            incoming = stream.next() => {
+                let Some(Ok(message)) = incoming else { break };
+                let text = match message {
+                    Message::Text(text) => text.to_string(),
+                    Message::Binary(_) => {
+                        let _ = outbox.try_send(protocol_error(None, "binary messages are not understood; send JSON text"));
+                        continue;
+                    }
+                    Message::Close(_) => break,
+                    _ => continue,
+                };
+                match serde_json::from_str::<ClientMessage>(&text) {
+                    Ok(ClientMessage::Subscribe { topics: wanted }) => {
+                        let set = topics.get_or_insert_with(HashSet::new);
+                        if wanted.is_empty() { *set = all_topics(); } else { set.extend(wanted); }
+                        let _ = outbox.try_send(json!({"type": "subscribed", "topics": sorted(set)}));
+                    }
+                    Ok(ClientMessage::Unsubscribe { topics: unwanted }) => {
+                        let set = topics.get_or_insert_with(HashSet::new);
+                        if unwanted.is_empty() { set.clear(); } else { for t in unwanted { set.remove(&t); } }
+                        let _ = outbox.try_send(json!({"type": "subscribed", "topics": sorted(set)}));
+                    }
+                    Ok(ClientMessage::Request { id, method, path, body }) => {
+                        let state = state.clone();
+                        let outbox = outbox.clone();
+                        tokio::spawn(async move {
+                            let reply = dispatch(&state, id, &method, &path, body).await;
+                            let _ = outbox.send(reply).await;
+                        });
+                    }
+                    Err(err) => {
+                        let _ = outbox.try_send(protocol_error(None, &format!("malformed message: {err}")));
+                    }
+                }
+            }
+            event = events.recv() => {
+                let value = match event {
+                    Ok(event) => {
+                        let wanted = topics.as_ref().is_some_and(|t| t.contains(&event.topic));
+                        if !wanted { continue; }
+                        let mut value = serde_json::to_value(&event).unwrap_or(Value::Null);
+                        value["type"] = json!("event");
+                        value
+                    }
+                    Err(broadcast::error::RecvError::Lagged(missed)) => json!({"type": "lagged", "missed": missed}),
+                    Err(broadcast::error::RecvError::Closed) => break,
+                };
+                if sink.send(Message::Text(value.to_string().into())).await.is_err() { break; }
+            }
+            Some(reply) = outbox_rx.recv() => {
+                if sink.send(Message::Text(reply.to_string().into())).await.is_err() { break; }
+            }
+        }
+    }
+}
+
+async fn dispatch(
+    state: &AppState,
+    id: Value,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> Value {
+    let Ok(method) = method.to_ascii_uppercase().parse::<Method>() else {
+        return protocol_error(Some(id), "unknown HTTP method");
+    };
+    if !path.starts_with("/api/") || path.starts_with("/api/ws") {
+        return protocol_error(Some(id), "path must be an /api/ route other than /api/ws");
+    }
+    let Some(router) = state.router.get().cloned() else {
+        return protocol_error(Some(id), "the server is still starting");
+    };
+    let mut builder = Request::builder().method(method).uri(path);
+    let body = match body {
+        Some(value) => {
+            builder = builder.header("content-type", "application/json");
+            Body::from(value.to_string())
+        }
+        None => Body::empty(),
+    };
+    let Ok(mut request) = builder.body(body) else {
+        return protocol_error(Some(id), "malformed path");
+    };
+    request.extensions_mut().insert(Authenticated);
+    let response = match router.oneshot(request).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    };
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    let limit = state.config.ws_message_limit_bytes;
+    let body = match axum::body::to_bytes(response.into_body(), limit).await {
+        Ok(bytes) if is_json => serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        Ok(bytes) if bytes.is_empty() => Value::Null,
+        Ok(bytes) => json!({"binary_bytes": bytes.len(), "hint": "fetch this route over HTTP"}),
+        Err(_) => {
+            json!({"error": {"code": "payload_too_large", "message": "reply larger than the WebSocket message limit; fetch it over HTTP"}})
+        }
+    };
+    json!({"type": "reply", "id": id, "status": status.as_u16(), "ok": status.is_success(), "body": body})
+}
+
+fn protocol_error(id: Option<Value>, message: &str) -> Value {
+    json!({"type": "error", "id": id, "error": {"code": "bad_message", "message": message}})
+}
+
+fn all_topics() -> HashSet<Topic> {
+    Topic::ALL.into()
+}
+
+fn sorted(set: &HashSet<Topic>) -> Vec<Topic> {
+    let mut topics: Vec<Topic> = set.iter().copied().collect();
+    topics.sort_by_key(|t| serde_json::to_string(t).unwrap_or_default());
+    topics
+}

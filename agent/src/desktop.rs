@@ -1,0 +1,96 @@
+//! The agent's side of the compositor's control socket: typed requests run
+//! on blocking threads (the IPC client is synchronous), and the compositor's
+//! event stream forwarded onto the API's event bus.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use digios_ipc::{Client, ClientError, Request, Response, Window};
+
+/// How long one compositor request may take before the API gives up on it.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+
+#[derive(Debug, Clone)]
+pub struct Desktop {
+    socket: Arc<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DesktopError {
+    #[error("the compositor is not reachable: {0}")]
+    Unavailable(String),
+    #[error("{}", .0.message)]
+    Compositor(digios_ipc::Error),
+}
+
+impl From<ClientError> for DesktopError {
+    fn from(err: ClientError) -> Self {
+        match err {
+            ClientError::Compositor(err) => DesktopError::Compositor(err),
+            other => DesktopError::Unavailable(other.to_string()),
+        }
+    }
+}
+
+impl Desktop {
+    pub fn new(socket: PathBuf) -> Self {
+        Self {
+            socket: Arc::new(socket),
+        }
+    }
+
+    /// The compositor named by the environment (`DIGIOS_COMPOSITOR_SOCKET`, or `WAYLAND_DISPLAY`'s).
+    pub fn from_env() -> Self {
+        Self::new(digios_ipc::socket_path())
+    }
+
+    pub fn socket(&self) -> &std::path::Path {
+        &self.socket
+    }
+
+    pub async fn request(&self, request: Request) -> Result<Response, DesktopError> {
+        let socket = self.socket.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut client = Client::connect(&socket)?;
+            client.set_timeout(Some(REQUEST_TIMEOUT))?;
+            Ok(client.request(&request)?)
+        })
+        .await
+        .map_err(|err| DesktopError::Unavailable(format!("request task failed: {err}")))?
+    }
+
+    pub async fn windows(&self) -> Result<Vec<Window>, DesktopError> {
+        match self.request(Request::Windows).await? {
+            Response::Windows { windows } => Ok(windows),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    pub async fn window(&self, id: digios_ipc::WindowId) -> Result<Window, DesktopError> {
+        self.windows()
+            .await?
+            .into_iter()
+            .find(|w| w.id == id)
+            .ok_or_else(|| DesktopError::Compositor(digios_ipc::Error::unknown_window(id)))
+    }
+
+    /// Blocks on the compositor's event stream, calling `on_event` for each
+    /// event; returns when the stream ends or fails.
+    pub fn follow_events(
+        &self,
+        mut on_event: impl FnMut(digios_ipc::Event),
+    ) -> Result<(), DesktopError> {
+        let client = Client::connect(&self.socket)?;
+        let mut stream = client.event_stream()?;
+        loop {
+            on_event(stream.next_event()?);
+        }
+    }
+}
+
+pub fn unexpected(response: Response) -> DesktopError {
+    DesktopError::Unavailable(format!(
+        "the compositor answered with an unexpected response: {response:?}"
+    ))
+}

@@ -1,0 +1,150 @@
+//! Starting `digios` subcommands as real processes, with a private home so
+//! tests never touch the developer's configuration or data.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// The `digios` binary of this build (built by `cargo build --workspace`).
+pub fn binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test> → target/<profile>/digios
+    let path = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|dir| dir.join("digios"))
+        .expect("test executable lives in target/<profile>/deps");
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build --workspace` (cargo xtask test does)",
+        path.display()
+    );
+    path
+}
+
+/// A `digios` child process, killed when dropped.
+pub struct Process {
+    pub child: Child,
+    pub home: tempfile::TempDir,
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A command for `digios` with HOME, XDG dirs and DIGIOS_CONFIG pointing into `home`.
+pub fn command(home: &Path) -> Command {
+    let mut command = Command::new(binary());
+    command
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env_remove("DIGIOS_CONFIG")
+        .env_remove("DIGIOS_DATA_DIR");
+    command
+}
+
+/// Starts `digios agent` with `args` and waits for its "listening" line;
+/// returns the process and the base URL.
+pub fn start_agent(args: &[&str], config_toml: Option<&str>) -> (Process, String) {
+    let home = tempfile::tempdir().expect("temp home");
+    let mut command = command(home.path());
+    if let Some(text) = config_toml {
+        let path = home.path().join("digios.toml");
+        std::fs::write(&path, text).expect("write config");
+        command.env("DIGIOS_CONFIG", path);
+    }
+    let mut child = command
+        .arg("agent")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn digios agent");
+    let url = read_listening_line(&mut child);
+    (Process { child, home }, url)
+}
+
+/// A headless compositor and an agent wired to it, each a real process.
+pub struct Desktop {
+    pub agent: Process,
+    pub compositor: Process,
+    /// The API's base URL.
+    pub url: String,
+    pub runtime_dir: tempfile::TempDir,
+    pub wayland_display: String,
+    pub control_socket: PathBuf,
+}
+
+/// Starts `digios compositor --headless` and `digios agent` on a free port.
+pub fn start_desktop() -> Desktop {
+    let runtime_dir = tempfile::tempdir().expect("runtime dir");
+    let wayland_display = "wayland-digios-test".to_string();
+    let control_socket = runtime_dir.path().join("control.sock");
+    let compositor_home = tempfile::tempdir().expect("compositor home");
+    let child = command(compositor_home.path())
+        .env("XDG_RUNTIME_DIR", runtime_dir.path())
+        .args([
+            "compositor",
+            "--headless",
+            "--socket-name",
+            &wayland_display,
+        ])
+        .arg("--control-socket")
+        .arg(&control_socket)
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn digios compositor");
+    let compositor = Process {
+        child,
+        home: compositor_home,
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while std::os::unix::net::UnixStream::connect(&control_socket).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the compositor's control socket did not appear within 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let home = tempfile::tempdir().expect("agent home");
+    let mut child = command(home.path())
+        .env("XDG_RUNTIME_DIR", runtime_dir.path())
+        .env("WAYLAND_DISPLAY", &wayland_display)
+        .env("DIGIOS_COMPOSITOR_SOCKET", &control_socket)
+        .args(["agent", "--bind", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn digios agent");
+    let url = read_listening_line(&mut child);
+    Desktop {
+        agent: Process { child, home },
+        compositor,
+        url,
+        runtime_dir,
+        wayland_display,
+        control_socket,
+    }
+}
+
+fn read_listening_line(child: &mut Child) -> String {
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(url) = line.strip_prefix("digios-agent listening on ") {
+                let _ = sender.send(url.to_string());
+            }
+        }
+    });
+    receiver
+        .recv_timeout(Duration::from_secs(60))
+        .expect("digios agent did not report its address within 60 s")
+}
