@@ -1,0 +1,82 @@
+//! Measures prompt and generation speed of SmolLM2 through our backend with 1 and 2 threads.
+//! It reports numbers (run with `--nocapture`) and asserts none: speed is not correctness.
+
+mod llm_support;
+
+use digios_agent::llm::{
+    CancellationToken, ChatMessage, ChatRequest, GenerationOptions, LanguageModel, LocalModel,
+};
+use llm_support::{smollm2_settings, within};
+
+const RUNS: usize = 3;
+
+#[tokio::test]
+async fn report_tokens_per_second_for_one_and_two_threads() {
+    let prompt = "Summarise the following notes in one sentence. ".to_string()
+        + &"The desktop agent observes the window list, decides one action, acts, and checks \
+            the result again before the next step. "
+            .repeat(8);
+    let request = ChatRequest::new(vec![
+        ChatMessage::system("You are a helpful writer."),
+        ChatMessage::user(prompt),
+    ])
+    .with_options(GenerationOptions {
+        max_tokens: 64,
+        ..GenerationOptions::default()
+    });
+    let story = ChatRequest::new(vec![ChatMessage::user(
+        "Write a long story about a dragon who learns to fly.",
+    )])
+    .with_options(GenerationOptions {
+        max_tokens: 64,
+        ..GenerationOptions::default()
+    });
+
+    for threads in [1, 2] {
+        let model = tokio::task::spawn_blocking(move || {
+            LocalModel::load(
+                smollm2_settings()
+                    .with_threads(threads)
+                    .with_kv_cache_reuse(false),
+            )
+        })
+        .await
+        .unwrap()
+        .expect("SmolLM2 loads");
+        let mut best_prompt: f64 = 0.0;
+        let mut best_generation: f64 = 0.0;
+        let mut prompt_tokens = 0;
+        let mut generated = 0;
+        for _ in 0..RUNS {
+            let outcome = within(
+                300,
+                "a measured prompt",
+                model
+                    .complete(request.clone(), CancellationToken::new())
+                    .collect(),
+            )
+            .await
+            .unwrap();
+            prompt_tokens = outcome.usage.prompt_tokens;
+            best_prompt = best_prompt.max(outcome.usage.prompt_tokens_per_second().unwrap());
+            let outcome = within(
+                300,
+                "a measured generation",
+                model
+                    .complete(story.clone(), CancellationToken::new())
+                    .collect(),
+            )
+            .await
+            .unwrap();
+            generated = outcome.usage.completion_tokens;
+            best_generation =
+                best_generation.max(outcome.usage.generation_tokens_per_second().unwrap());
+        }
+        println!(
+            "SmolLM2-135M Q4_1, {threads} thread(s): prompt {best_prompt:.0} tok/s \
+             ({prompt_tokens} tokens), generation {best_generation:.1} tok/s ({generated} tokens), \
+             best of {RUNS}"
+        );
+        assert!(best_prompt > 0.0 && best_generation > 0.0);
+    }
+}
