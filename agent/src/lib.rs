@@ -3,3 +3,4 @@
 pub mod llm;
 pub mod memory;
 pub mod models;
+pub mod policy;
