@@ -69,9 +69,16 @@ fn request_error(url: &str, err: reqwest::Error) -> StoreError {
         return StoreError::Unsupported(format!("invalid URL {url}: {}", describe(&err)));
     }
     if err.is_connect() {
+        let reason = describe(&err);
+        if reason.contains("certificate") {
+            return StoreError::Tls {
+                url: url.into(),
+                reason,
+            };
+        }
         return StoreError::Unreachable {
             url: url.into(),
-            reason: describe(&err),
+            reason,
         };
     }
     StoreError::Interrupted {

@@ -29,6 +29,8 @@ pub enum StoreError {
     Http { url: String, status: u16 },
     #[error("cannot reach {url}: {reason} (no network, or the server is down?)")]
     Unreachable { url: String, reason: String },
+    #[error("TLS with {url} failed: {reason} (is the issuing CA in the system certificate store?)")]
+    Tls { url: String, reason: String },
     #[error("download of {url} interrupted: {reason}")]
     Interrupted { url: String, reason: String },
     #[error("{what}: expected {expected} bytes, got {actual}")]
