@@ -18,6 +18,8 @@ pub struct Config {
     pub api: digios_agent::api::ApiConfig,
     pub compositor: digios_compositor::CompositorSection,
     pub actions: digios_agent::actions::ActionsConfig,
+    pub policy: digios_agent::policy::PolicyConfig,
+    pub llm: digios_agent::llm::LlmConfig,
     pub log: Log,
 }
 
@@ -129,7 +131,13 @@ impl Config {
             .map_err(|(key, message)| invalid(&format!("compositor.{key}"), message))?;
         self.actions
             .validate()
-            .map_err(|(key, message)| invalid(&format!("actions.{key}"), message))
+            .map_err(|(key, message)| invalid(&format!("actions.{key}"), message))?;
+        self.policy
+            .validate()
+            .map_err(|(key, message)| invalid(&format!("policy.{key}"), message))?;
+        self.llm
+            .validate()
+            .map_err(|(key, message)| invalid(&format!("llm.{key}"), message))
     }
 
     pub fn cache_dir(&self) -> PathBuf {

@@ -2,6 +2,7 @@
 
 mod cli;
 mod config;
+mod supervisor;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -28,6 +29,8 @@ struct Cli {
 enum Command {
     /// Model files: list, pull, verify, remove, convert.
     Model(cli::model::ModelArgs),
+    /// Run digiOS hosted: the compositor and the agent, supervised.
+    Run(cli::run::RunArgs),
     /// Run the agent service and its public API.
     Agent(cli::agent::AgentArgs),
     /// Check the configuration and print it with every default filled in.
@@ -50,6 +53,7 @@ fn main() -> ExitCode {
     config::init_logging(&config);
     let result = match cli.command {
         Command::Model(args) => cli::model::run(args, &config),
+        Command::Run(args) => cli::run::run(args, &config, origin.as_deref()),
         Command::Agent(args) => cli::agent::run(args, &config),
         Command::Config => print_config(&config, origin),
         Command::Compositor(args) => cli::compositor::run(args, &config),

@@ -151,15 +151,17 @@ fn downscale_rgba(data: &[u8], width: u32, height: u32, scale: f64) -> (u32, u32
             for y in y0..y1.min(height as usize) {
                 for x in x0..x1.min(width as usize) {
                     let i = (y * width as usize + x) * 4;
-                    for c in 0..4 {
-                        sum[c] += u32::from(data.get(i + c).copied().unwrap_or(0));
+                    if let Some(pixel) = data.get(i..i + 4) {
+                        for (total, value) in sum.iter_mut().zip(pixel) {
+                            *total += u32::from(*value);
+                        }
                     }
                 }
             }
             let n = ((y1 - y0) * (x1 - x0)).max(1) as u32;
             let o = ((oy * out_w + ox) * 4) as usize;
-            for c in 0..4 {
-                out[o + c] = (sum[c] / n) as u8;
+            for (channel, total) in out[o..o + 4].iter_mut().zip(sum) {
+                *channel = (total / n) as u8;
             }
         }
     }

@@ -4,3 +4,4 @@ pub mod agent;
 pub mod compositor;
 pub mod ctl;
 pub mod model;
+pub mod run;
