@@ -1,5 +1,8 @@
 //! The model core of digiOS: models, planner, actions, memory, skills and the public API.
 
+pub mod actions;
+pub mod api;
+pub mod desktop;
 pub mod llm;
 pub mod memory;
 pub mod models;

@@ -1,4 +1,5 @@
 //! Shared fixtures for the end-to-end tests: starting digiOS, serving files on loopback.
 
+pub mod digios;
 pub mod file_server;
 pub mod model_fixtures;

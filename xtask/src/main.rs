@@ -41,7 +41,15 @@ fn test(filter: &[String]) -> Result<(), String> {
 }
 
 fn run(extra: &[String]) -> Result<(), String> {
-    let mut args = vec!["run", "--package", "digios-boot", "--bin", "digios", "--", "run"];
+    let mut args = vec![
+        "run",
+        "--package",
+        "digios-boot",
+        "--bin",
+        "digios",
+        "--",
+        "run",
+    ];
     args.extend(extra.iter().map(String::as_str));
     setup::cargo(&args)
 }
