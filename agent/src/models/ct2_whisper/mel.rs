@@ -54,7 +54,12 @@ pub fn filters(n_mels: usize) -> Vec<f32> {
         for &freq in &fft_freqs {
             let rising = -(lower - freq) / (centre - lower);
             let falling = (upper - freq) / (upper - centre);
-            weights.push((rising.min(falling).max(0.0) * area_norm) as f32);
+            // An explicit comparison, not `max(0.0)`: `max` may return -0.0
+            // for a -0.0 input depending on optimisation, and the output
+            // must be byte-identical across builds to match its checksum.
+            let weight = rising.min(falling);
+            let weight = if weight > 0.0 { weight * area_norm } else { 0.0 };
+            weights.push(weight as f32);
         }
     }
     weights
