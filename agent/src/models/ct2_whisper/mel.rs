@@ -58,7 +58,11 @@ pub fn filters(n_mels: usize) -> Vec<f32> {
             // for a -0.0 input depending on optimisation, and the output
             // must be byte-identical across builds to match its checksum.
             let weight = rising.min(falling);
-            let weight = if weight > 0.0 { weight * area_norm } else { 0.0 };
+            let weight = if weight > 0.0 {
+                weight * area_norm
+            } else {
+                0.0
+            };
             weights.push(weight as f32);
         }
     }
