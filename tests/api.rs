@@ -14,7 +14,7 @@ fn client() -> reqwest::blocking::Client {
 
 #[test]
 fn status_capabilities_and_openapi() {
-    let (_agent, url) = start_agent(&["--bind", "127.0.0.1:0"], None);
+    let (_agent, url) = start_agent(&["--bind", "127.0.0.1:0"]);
     let http = client();
 
     let status: Value = http
@@ -57,7 +57,7 @@ fn status_capabilities_and_openapi() {
 
 #[test]
 fn errors_share_one_shape() {
-    let (_agent, url) = start_agent(&["--bind", "127.0.0.1:0"], None);
+    let (_agent, url) = start_agent(&["--bind", "127.0.0.1:0"]);
     let http = client();
     let response = http.get(format!("{url}/api/nowhere")).send().unwrap();
     assert_eq!(response.status(), 404);
@@ -72,7 +72,7 @@ fn errors_share_one_shape() {
 
 #[test]
 fn off_loopback_bind_demands_the_token() {
-    let (agent, url) = start_agent(&["--bind", "0.0.0.0:0"], None);
+    let (agent, url) = start_agent(&["--bind", "0.0.0.0:0"]);
     let url = url.replace("0.0.0.0", "127.0.0.1");
     let http = client();
 
@@ -100,7 +100,7 @@ fn off_loopback_bind_demands_the_token() {
 
 #[test]
 fn websocket_commands_share_the_rest_schema() {
-    let (_agent, url) = start_agent(&["--bind", "127.0.0.1:0"], None);
+    let (_agent, url) = start_agent(&["--bind", "127.0.0.1:0"]);
     let ws_url = format!("{}/api/ws", url.replace("http://", "ws://"));
     let (mut socket, _) = tungstenite::connect(ws_url).unwrap();
     if let tungstenite::stream::MaybeTlsStream::Plain(stream) = socket.get_ref() {

@@ -51,15 +51,9 @@ pub fn command(home: &Path) -> Command {
 
 /// Starts `digios agent` with `args` and waits for its "listening" line;
 /// returns the process and the base URL.
-pub fn start_agent(args: &[&str], config_toml: Option<&str>) -> (Process, String) {
+pub fn start_agent(args: &[&str]) -> (Process, String) {
     let home = tempfile::tempdir().expect("temp home");
-    let mut command = command(home.path());
-    if let Some(text) = config_toml {
-        let path = home.path().join("digios.toml");
-        std::fs::write(&path, text).expect("write config");
-        command.env("DIGIOS_CONFIG", path);
-    }
-    let mut child = command
+    let mut child = command(home.path())
         .arg("agent")
         .args(args)
         .stdout(Stdio::piped())
