@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use digios_tests::digios::start_agent;
+use digios_tests::digios::{Process, command, read_listening_line, start_agent};
 use serde_json::{Value, json};
 
 fn client() -> reqwest::blocking::Client {
@@ -142,4 +142,77 @@ fn websocket_commands_share_the_rest_schema() {
     let reply = send(json!({"type": "request", "id": 8, "method": "GET", "path": "/etc/passwd"}));
     assert_eq!(reply["type"], "error");
     assert_eq!(reply["id"], 8);
+}
+
+#[test]
+fn v1_serves_the_local_model() {
+    let (_agent, url) = start_agent(&["--bind", "127.0.0.1:0"]);
+    let http = client();
+    let status: Value = http
+        .get(format!("{url}/api/status"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let model = status["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "model");
+    assert_eq!(model.unwrap()["state"], "up", "{status}");
+
+    let models: Value = http
+        .get(format!("{url}/v1/models"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(models["object"], "list");
+    let response = http
+        .post(format!("{url}/v1/chat/completions"))
+        .json(&json!({
+            "model": models["data"][0]["id"],
+            "messages": [{"role": "user", "content": "Say hello."}],
+            "max_tokens": 8,
+            "seed": 1
+        }))
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().unwrap();
+    let reply = body["choices"][0]["message"]["content"].as_str().unwrap();
+    assert!(!reply.trim().is_empty(), "{body}");
+}
+
+#[test]
+fn v1_without_a_model_is_unavailable_and_says_why() {
+    let home = tempfile::tempdir().unwrap();
+    let empty_store = tempfile::tempdir().unwrap();
+    let mut child = command(home.path())
+        .env("DIGIOS_CACHE_DIR", empty_store.path())
+        .args(["agent", "--bind", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let url = read_listening_line(&mut child);
+    let _agent = Process { child, home };
+    let http = client();
+    let response = http.get(format!("{url}/v1/models")).send().unwrap();
+    assert_eq!(response.status(), 503);
+    let body: Value = response.json().unwrap();
+    assert_eq!(body["error"]["code"], "unavailable");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("digios model pull"),
+        "{body}"
+    );
+    let status: Value = http
+        .get(format!("{url}/api/status"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(status["status"], "degraded");
 }

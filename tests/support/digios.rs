@@ -37,10 +37,27 @@ impl Drop for Process {
     }
 }
 
-/// A command for `digios` with HOME, XDG dirs and DIGIOS_CONFIG pointing into `home`.
+/// The model store the set-up filled (`DIGIOS_CACHE_DIR`, else `~/.cache/digios`).
+pub fn model_cache_dir() -> PathBuf {
+    let dir = std::env::var_os("DIGIOS_CACHE_DIR")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/digios")))
+        .expect("HOME or DIGIOS_CACHE_DIR");
+    let model = dir.join("models/SmolLM2-135M-Instruct.Q4_1.gguf");
+    assert!(
+        model.exists(),
+        "{} is missing: run `cargo xtask setup`",
+        model.display()
+    );
+    dir
+}
+
+/// A command for `digios` with HOME, XDG dirs and DIGIOS_CONFIG pointing into
+/// `home`, and the model store the set-up filled.
 pub fn command(home: &Path) -> Command {
     let mut command = Command::new(binary());
     command
+        .env("DIGIOS_CACHE_DIR", model_cache_dir())
         .env("HOME", home)
         .env("XDG_CONFIG_HOME", home.join("config"))
         .env("XDG_DATA_HOME", home.join("data"))
@@ -128,7 +145,8 @@ pub fn start_desktop() -> Desktop {
     }
 }
 
-fn read_listening_line(child: &mut Child) -> String {
+/// Waits for the agent's listening line on its piped stdout; returns the URL.
+pub fn read_listening_line(child: &mut Child) -> String {
     let stdout = child.stdout.take().expect("piped stdout");
     let (sender, receiver) = mpsc::channel();
     std::thread::spawn(move || {

@@ -184,7 +184,9 @@ impl AppState {
 struct ApiDoc;
 
 /// Builds the whole API: routes, OpenAPI document, auth, limits and CORS.
-pub fn router(state: AppState, auth: Auth) -> Router {
+/// `extra` holds routes outside `/api` (the OpenAI-compatible `/v1`), put
+/// behind the same auth and limits.
+pub fn router(state: AppState, auth: Auth, extra: Router) -> Router {
     let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(system::routes())
         .merge(action::routes())
@@ -216,6 +218,7 @@ pub fn router(state: AppState, auth: Auth) -> Router {
             .into_response()
         })
         .with_state(state.clone())
+        .merge(extra)
         .layer(DefaultBodyLimit::max(state.config.body_limit_bytes))
         .layer(from_fn_with_state(auth, auth::require))
         .layer(from_fn_with_state(limiter, rate_limit::limit));

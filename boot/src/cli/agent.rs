@@ -4,7 +4,15 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Args;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::response::IntoResponse;
+use digios_agent::api::error::ApiError;
+use digios_agent::api::services::ServiceState;
 use digios_agent::api::{self, AppState, auth::Auth};
+use digios_agent::llm::{BackendKind, LanguageModel};
+use digios_agent::models::ModelStore;
 
 use crate::config::Config;
 
@@ -33,6 +41,7 @@ pub fn run(args: AgentArgs, config: &Config) -> anyhow::Result<()> {
         Auth::open()
     };
     let actions = config.actions.clone();
+    let model = load_model(config);
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(api_config.bind)
@@ -43,13 +52,60 @@ pub fn run(args: AgentArgs, config: &Config) -> anyhow::Result<()> {
         tracing::info!("compositor control socket: {}", desktop.socket().display());
         let state = AppState::new(api_config, desktop, actions);
         state.follow_compositor();
-        let app = api::router(state, auth);
+        let v1 = match model {
+            Ok(model) => {
+                state.services.set("model", ServiceState::Up, None);
+                digios_agent::llm::openai_router(model)
+            }
+            Err(reason) => {
+                tracing::warn!("no language model: {reason}");
+                state
+                    .services
+                    .set("model", ServiceState::Down, Some(reason.clone()));
+                model_unavailable(reason)
+            }
+        };
+        let app = api::router(state, auth, v1);
         // One machine-readable line on stdout tells supervisors and tests where to connect.
         println!("digios-agent listening on http://{local}");
         tracing::info!("API on http://{local}");
         api::serve(listener, app, shutdown_signal()).await?;
         Ok(())
     })
+}
+
+/// Loads the configured language model: a local GGUF from the model store
+/// (or `llm.local.path`), or a remote OpenAI-compatible server.
+fn load_model(config: &Config) -> Result<Arc<dyn LanguageModel>, String> {
+    let path = match (&config.llm.backend, &config.llm.local.path) {
+        (BackendKind::Local, Some(path)) => path.clone(),
+        (BackendKind::Local, None) => {
+            let id = config
+                .llm
+                .local
+                .model
+                .clone()
+                .unwrap_or_else(|| config.models.default_llm.clone());
+            let store = ModelStore::from_config(&config.models, config.models_dir())
+                .map_err(|err| err.to_string())?;
+            store.resolve(&id).map_err(|err| err.to_string())?
+        }
+        (BackendKind::Remote, _) => PathBuf::new(),
+    };
+    digios_agent::llm::open_backend(&config.llm, &path).map_err(|err| err.to_string())
+}
+
+/// `/v1` while no model is loaded: a clear 503 naming why.
+fn model_unavailable(reason: String) -> Router {
+    let handler = move || {
+        let reason = reason.clone();
+        async move {
+            ApiError::unavailable(format!("no language model is loaded: {reason}")).into_response()
+        }
+    };
+    Router::new()
+        .route("/v1/models", axum::routing::any(handler.clone()))
+        .route("/v1/chat/completions", axum::routing::any(handler))
 }
 
 fn token_path(config: &Config) -> PathBuf {
