@@ -12,31 +12,30 @@ fn client() -> reqwest::blocking::Client {
         .unwrap()
 }
 
+fn get_json(http: &reqwest::blocking::Client, url: String) -> Value {
+    http.get(url).send().unwrap().json().unwrap()
+}
+
+/// The named service's entry in a `/api/status` body.
+fn service<'a>(status: &'a Value, name: &str) -> Option<&'a Value> {
+    status["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+}
+
 #[test]
 fn status_capabilities_and_openapi() {
     let (_agent, url) = start_agent(&["--bind", "127.0.0.1:0"]);
     let http = client();
 
-    let status: Value = http
-        .get(format!("{url}/api/status"))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let status = get_json(&http, format!("{url}/api/status"));
     assert_eq!(status["version"], env!("CARGO_PKG_VERSION"));
-    let api = status["services"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == "api");
+    let api = service(&status, "api");
     assert_eq!(api.unwrap()["state"], "up");
 
-    let caps: Value = http
-        .get(format!("{url}/api/capabilities"))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let caps = get_json(&http, format!("{url}/api/capabilities"));
     assert_eq!(caps["token_required"], false);
     assert!(
         caps["event_topics"]
@@ -45,12 +44,7 @@ fn status_capabilities_and_openapi() {
             .contains(&json!("windows"))
     );
 
-    let doc: Value = http
-        .get(format!("{url}/api/openapi.json"))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let doc = get_json(&http, format!("{url}/api/openapi.json"));
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     assert!(doc["paths"]["/api/status"]["get"].is_object());
 }
@@ -148,25 +142,11 @@ fn websocket_commands_share_the_rest_schema() {
 fn v1_serves_the_local_model() {
     let (_agent, url) = start_agent(&["--bind", "127.0.0.1:0"]);
     let http = client();
-    let status: Value = http
-        .get(format!("{url}/api/status"))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    let model = status["services"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == "model");
+    let status = get_json(&http, format!("{url}/api/status"));
+    let model = service(&status, "model");
     assert_eq!(model.unwrap()["state"], "up", "{status}");
 
-    let models: Value = http
-        .get(format!("{url}/v1/models"))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let models = get_json(&http, format!("{url}/v1/models"));
     assert_eq!(models["object"], "list");
     let response = http
         .post(format!("{url}/v1/chat/completions"))
@@ -208,11 +188,6 @@ fn v1_without_a_model_is_unavailable_and_says_why() {
             .contains("digios model pull"),
         "{body}"
     );
-    let status: Value = http
-        .get(format!("{url}/api/status"))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let status = get_json(&http, format!("{url}/api/status"));
     assert_eq!(status["status"], "degraded");
 }
