@@ -1,12 +1,10 @@
 //! `digios run`: the hosted supervisor starts the compositor and the agent,
 //! restarts a service that dies, and stops everything on SIGTERM.
 
-use std::io::{BufRead, BufReader};
 use std::process::Stdio;
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use digios_tests::digios::command;
+use digios_tests::digios::{command, listening_urls};
 
 fn children(pid: u32) -> Vec<(u32, String)> {
     let list =
@@ -34,15 +32,7 @@ fn services_are_supervised_and_stopped() {
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
-    let stdout = run.stdout.take().unwrap();
-    let (sender, urls) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(url) = line.strip_prefix("digios-agent listening on ") {
-                let _ = sender.send(url.to_string());
-            }
-        }
-    });
+    let urls = listening_urls(&mut run);
     let http = reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()

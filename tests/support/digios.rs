@@ -145,8 +145,8 @@ pub fn start_desktop() -> Desktop {
     }
 }
 
-/// Waits for the agent's listening line on its piped stdout; returns the URL.
-pub fn read_listening_line(child: &mut Child) -> String {
+/// Every URL the agent (and each restart of it) reports on `child`'s piped stdout.
+pub fn listening_urls(child: &mut Child) -> mpsc::Receiver<String> {
     let stdout = child.stdout.take().expect("piped stdout");
     let (sender, receiver) = mpsc::channel();
     std::thread::spawn(move || {
@@ -157,6 +157,11 @@ pub fn read_listening_line(child: &mut Child) -> String {
         }
     });
     receiver
+}
+
+/// Waits for the agent's listening line on its piped stdout; returns the URL.
+pub fn read_listening_line(child: &mut Child) -> String {
+    listening_urls(child)
         .recv_timeout(Duration::from_secs(60))
         .expect("digios agent did not report its address within 60 s")
 }
