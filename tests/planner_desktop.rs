@@ -134,6 +134,7 @@ fn simple_commands_act_on_the_desktop_and_a_free_goal_ends_clearly() {
     // Not a fast path: the model decides, under the grammar, until it ends.
     let goal = "make my desktop feel cosy for writing poems";
     let view = api.run_task(goal);
+    println!("{goal:?} with the model: {view:#}");
     let state = view["state"].as_str().unwrap();
     assert!(
         ["succeeded", "failed"].contains(&state),
