@@ -148,7 +148,14 @@ fn simple_commands_act_on_the_desktop_and_a_free_goal_ends_clearly() {
         assert!(step["tool_call"]["action"].is_string(), "{step:#}");
     }
 
-    // Memory survives the agent: the tasks are still listed after a restart.
+    // Memory survives the agent, even killed mid-task: the tasks are still
+    // listed after a restart, and the one it was working on is interrupted.
+    let (status, running) = api.post("/api/tasks", json!({"goal": goal}));
+    assert_eq!(status, 202, "{running}");
+    let running_id = running["id"].as_i64().unwrap();
+    api.wait_for("the task to start", |api| {
+        api.get(&format!("/api/tasks/{running_id}")).1["state"] == "running"
+    });
     desktop.restart_agent();
     let api = Api::new(&desktop);
     let (status, tasks) = api.get("/api/tasks?limit=10");
@@ -159,9 +166,11 @@ fn simple_commands_act_on_the_desktop_and_a_free_goal_ends_clearly() {
         .iter()
         .map(|t| t["goal"].as_str().unwrap())
         .collect();
+    assert_eq!(tasks[0]["state"], "interrupted", "{tasks:#}");
     assert_eq!(
         goals,
         [
+            goal,
             goal,
             "close the terminal window",
             "type hello into the terminal",

@@ -241,7 +241,11 @@ async fn an_action_error_is_recorded_and_the_task_fails() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_step_budget_runs_out() {
     let rig = rig(
-        vec![call("move_pointer", json!({"x": 10, "y": 20}))],
+        vec![
+            call("move_pointer", json!({"x": 10, "y": 20})),
+            call("move_pointer", json!({"x": 30, "y": 40})),
+            call("move_pointer", json!({"x": 50, "y": 60})),
+        ],
         PlannerConfig {
             max_steps: 3,
             ..config()
@@ -394,4 +398,22 @@ async fn the_kill_switch_stops_tasks_and_refuses_new_ones() {
         rig.planner.view(id).await.unwrap().task.state,
         TaskState::Stopped
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_repeating_itself_is_stopped() {
+    let rig = rig(
+        vec![call("move_pointer", json!({"x": 5, "y": 5}))],
+        config(),
+        PolicyConfig::default(),
+    )
+    .await;
+    let id = rig.planner.submit(GOAL, None).await.unwrap().task.id;
+    let view = finished(&rig, id).await;
+    assert_eq!(view.task.state, TaskState::Failed);
+    assert!(view.task.result.as_deref().unwrap().contains("repeated move_pointer"));
+    assert_eq!(outcomes(&view), vec![StepOutcome::Ok; 3]);
+    // The model was told before it repeated itself the last time.
+    let requests = rig.model.requests.lock().unwrap();
+    assert!(requests[2].messages.last().unwrap().content.contains("same call as before"));
 }

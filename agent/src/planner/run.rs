@@ -531,6 +531,9 @@ async fn run_model(ctx: &TaskCtx) -> End {
     ];
     let mut invalid_in_row = 0;
     let mut last_failure: Option<String> = None;
+    // The same call again with nothing changed: tiny models loop.
+    let mut previous_call: Option<Value> = None;
+    let mut repeats = 0;
     for _ in 0..parts.config.max_steps {
         if let Err(engaged) = parts.kill_switch.check_task() {
             return End::Stopped(engaged.to_string());
@@ -620,9 +623,18 @@ async fn run_model(ctx: &TaskCtx) -> End {
             }
             Ok(ToolCall::Act(request)) => {
                 invalid_in_row = 0;
-                let thought = format!("the model chose {}", request.action_type);
+                let call = json!({"action": request.action_type, "params": request.params});
+                repeats = if previous_call.as_ref() == Some(&call) {
+                    repeats + 1
+                } else {
+                    0
+                };
+                previous_call = Some(call);
+                let action_type = request.action_type.clone();
+                let windows_before = observation.windows.clone();
+                let thought = format!("the model chose {action_type}");
                 let result = perform_step(ctx, request, thought, started).await;
-                let result_text = match &result {
+                let mut result_text = match &result {
                     ActResult::Done { verdict, outcome } => {
                         last_failure = verdict.failed().then(|| verdict.describe());
                         format!("{}; {}", verdict.describe(), outcome.result)
@@ -639,6 +651,18 @@ async fn run_model(ctx: &TaskCtx) -> End {
                 };
                 started = Instant::now();
                 observation = ctx.observe().await;
+                if repeats > 0 && observation.windows == windows_before {
+                    if repeats >= 2 {
+                        return End::Failed(format!(
+                            "the model repeated {action_type} three times without changing \
+                             anything"
+                        ));
+                    }
+                    result_text.push_str(
+                        ". That was the same call as before and nothing changed: do something \
+                         else, or finish if the goal is reached",
+                    );
+                }
                 messages.push(ChatMessage::assistant(reply));
                 messages.push(prompt::next_turn(
                     &ctx.goal,
