@@ -136,10 +136,7 @@ fn simple_commands_act_on_the_desktop_and_a_free_goal_ends_clearly() {
     let view = api.run_task(goal);
     println!("{goal:?} with the model: {view:#}");
     let state = view["state"].as_str().unwrap();
-    assert!(
-        ["succeeded", "failed"].contains(&state),
-        "{goal}: {view:#}"
-    );
+    assert!(["succeeded", "failed"].contains(&state), "{goal}: {view:#}");
     assert!(view["result"].is_string(), "{view:#}");
     let steps = view["steps"].as_array().unwrap();
     assert!(!steps.is_empty(), "{view:#}");
@@ -217,7 +214,10 @@ fn the_kill_switch_blocks_input_and_tasks_until_released() {
     let view = api.run_task("open a terminal");
     succeeded("open a terminal", &view);
     let id = view["id"].as_i64().unwrap();
-    let (status, body) = api.post(&format!("/api/tasks/{id}/confirm"), json!({"approve": true}));
+    let (status, body) = api.post(
+        &format!("/api/tasks/{id}/confirm"),
+        json!({"approve": true}),
+    );
     assert_eq!(status, 409, "{body}");
     let (status, body) = api.post(&format!("/api/tasks/{id}/cancel"), json!({}));
     assert_eq!(status, 409, "{body}");
@@ -235,7 +235,10 @@ fn the_kill_switch_blocks_input_and_tasks_until_released() {
             .send(tungstenite::Message::Text(value.to_string().into()))
             .unwrap()
     };
-    send(&mut socket, json!({"type": "subscribe", "topics": ["tasks"]}));
+    send(
+        &mut socket,
+        json!({"type": "subscribe", "topics": ["tasks"]}),
+    );
     send(
         &mut socket,
         json!({"type": "request", "id": 1, "method": "POST", "path": "/api/tasks",

@@ -14,9 +14,7 @@ use digios_agent::llm::{
     CancellationToken, ChatRequest, Completion, Constraint, LanguageModel, LlmError,
     ModelDescription, ModelSlot,
 };
-use digios_agent::memory::{
-    ActionOutcome, Decision, Memory, StepOutcome, TaskState,
-};
+use digios_agent::memory::{ActionOutcome, Decision, Memory, StepOutcome, TaskState};
 use digios_agent::planner::{Planner, PlannerConfig, PlannerParts, TaskError, TaskView};
 use digios_agent::policy::{KillSwitch, Policy, PolicyConfig, RuleConfig, Verdict};
 use digios_tests::digios::{Compositor, start_compositor};
@@ -162,13 +160,21 @@ async fn until(rig: &Rig, id: i64, what: &str, pred: impl Fn(&TaskView) -> bool)
         if pred(&view) {
             return view;
         }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}: {view:?}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}: {view:?}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
 fn outcomes(view: &TaskView) -> Vec<StepOutcome> {
-    view.steps.as_ref().unwrap().iter().map(|s| s.outcome).collect()
+    view.steps
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|s| s.outcome)
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -186,7 +192,13 @@ async fn invalid_tool_calls_fail_the_task() {
     let task = rig.planner.submit(GOAL, None).await.unwrap();
     let view = finished(&rig, task.task.id).await;
     assert_eq!(view.task.state, TaskState::Failed, "{view:?}");
-    assert!(view.task.result.as_deref().unwrap().contains("3 invalid tool calls"));
+    assert!(
+        view.task
+            .result
+            .as_deref()
+            .unwrap()
+            .contains("3 invalid tool calls")
+    );
     assert_eq!(outcomes(&view), vec![StepOutcome::InvalidToolCall; 3]);
 
     let audit = rig.memory.list_audit(Some(task.task.id), 10).await.unwrap();
@@ -195,7 +207,10 @@ async fn invalid_tool_calls_fail_the_task() {
     assert_eq!(actions, ["(invalid tool call)", "teleport", "click"]);
     for entry in &audit {
         assert_eq!(entry.decision, Decision::Denied);
-        assert_eq!(entry.outcome.as_ref().unwrap().outcome, ActionOutcome::NotRun);
+        assert_eq!(
+            entry.outcome.as_ref().unwrap().outcome,
+            ActionOutcome::NotRun
+        );
     }
     // Every request carried the grammar built from the catalogue, grounded in
     // the (empty) desktop.
@@ -205,8 +220,15 @@ async fn invalid_tool_calls_fail_the_task() {
         panic!("no JSON schema constraint");
     };
     let schema = schema.to_string();
-    assert!(schema.contains("launch_app") && schema.contains("finish"), "{schema}");
-    assert!(requests[0].messages[1].content.contains("No windows are open"));
+    assert!(
+        schema.contains("launch_app") && schema.contains("finish"),
+        "{schema}"
+    );
+    assert!(
+        requests[0].messages[1]
+            .content
+            .contains("No windows are open")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -257,7 +279,13 @@ async fn the_step_budget_runs_out() {
     let task = rig.planner.submit(GOAL, None).await.unwrap();
     let view = finished(&rig, task.task.id).await;
     assert_eq!(view.task.state, TaskState::Failed);
-    assert!(view.task.result.as_deref().unwrap().contains("step budget of 3"));
+    assert!(
+        view.task
+            .result
+            .as_deref()
+            .unwrap()
+            .contains("step budget of 3")
+    );
     // Every step was published on `tasks`, the tokens on `tokens`.
     let mut kinds = Vec::new();
     while let Ok(event) = events.try_recv() {
@@ -287,10 +315,16 @@ async fn cancelling_stops_the_task_mid_decision() {
     )
     .await;
     let id = rig.planner.submit(GOAL, None).await.unwrap().task.id;
-    until(&rig, id, "the first step", |v| v.steps.as_ref().unwrap().len() == 1).await;
+    until(&rig, id, "the first step", |v| {
+        v.steps.as_ref().unwrap().len() == 1
+    })
+    .await;
     let view = rig.planner.cancel(id).await.unwrap();
     assert_eq!(view.task.state, TaskState::Cancelled, "{view:?}");
-    assert_eq!(outcomes(&view), vec![StepOutcome::Ok, StepOutcome::Cancelled]);
+    assert_eq!(
+        outcomes(&view),
+        vec![StepOutcome::Ok, StepOutcome::Cancelled]
+    );
     assert_eq!(rig.memory.list_audit(Some(id), 10).await.unwrap().len(), 1);
     // A finished task cannot be cancelled again.
     assert!(matches!(
@@ -326,7 +360,9 @@ async fn a_confirm_tier_action_waits_for_the_user() {
         v.task.state == TaskState::AwaitingConfirmation
     })
     .await;
-    let pending = waiting.pending_confirmation.expect("a pending confirmation");
+    let pending = waiting
+        .pending_confirmation
+        .expect("a pending confirmation");
     assert_eq!(pending.action_type, "launch_app");
     assert_eq!(pending.params, json!({"app": "demo"}));
     assert_eq!(pending.risk, "high");
@@ -341,7 +377,10 @@ async fn a_confirm_tier_action_waits_for_the_user() {
     let audit = rig.memory.list_audit(Some(id), 10).await.unwrap();
     assert_eq!(audit.len(), 1);
     assert_eq!(audit[0].decision, Decision::Denied);
-    assert_eq!(audit[0].outcome.as_ref().unwrap().outcome, ActionOutcome::NotRun);
+    assert_eq!(
+        audit[0].outcome.as_ref().unwrap().outcome,
+        ActionOutcome::NotRun
+    );
     assert!(rig.desktop.windows().await.unwrap().is_empty());
     assert!(matches!(
         rig.planner.confirm(id, true).await,
@@ -359,7 +398,10 @@ async fn a_confirm_tier_action_waits_for_the_user() {
     assert_eq!(view.task.state, TaskState::Succeeded, "{view:?}");
     let audit = rig.memory.list_audit(Some(id), 10).await.unwrap();
     assert_eq!(audit[0].decision, Decision::Confirmed);
-    assert_eq!(audit[0].outcome.as_ref().unwrap().outcome, ActionOutcome::Succeeded);
+    assert_eq!(
+        audit[0].outcome.as_ref().unwrap().outcome,
+        ActionOutcome::Succeeded
+    );
     assert_eq!(rig.desktop.windows().await.unwrap().len(), 1);
 }
 
@@ -372,11 +414,17 @@ async fn the_kill_switch_stops_tasks_and_refuses_new_ones() {
     )
     .await;
     let id = rig.planner.submit(GOAL, None).await.unwrap().task.id;
-    until(&rig, id, "the first step", |v| v.steps.as_ref().unwrap().len() == 1).await;
+    until(&rig, id, "the first step", |v| {
+        v.steps.as_ref().unwrap().len() == 1
+    })
+    .await;
     assert!(rig.planner.engage_kill_switch());
     let view = finished(&rig, id).await;
     assert_eq!(view.task.state, TaskState::Stopped, "{view:?}");
-    assert_eq!(outcomes(&view), vec![StepOutcome::Ok, StepOutcome::Cancelled]);
+    assert_eq!(
+        outcomes(&view),
+        vec![StepOutcome::Ok, StepOutcome::Cancelled]
+    );
     assert_eq!(rig.memory.list_audit(Some(id), 10).await.unwrap().len(), 1);
 
     assert!(matches!(
@@ -411,9 +459,22 @@ async fn a_model_repeating_itself_is_stopped() {
     let id = rig.planner.submit(GOAL, None).await.unwrap().task.id;
     let view = finished(&rig, id).await;
     assert_eq!(view.task.state, TaskState::Failed);
-    assert!(view.task.result.as_deref().unwrap().contains("repeated move_pointer"));
+    assert!(
+        view.task
+            .result
+            .as_deref()
+            .unwrap()
+            .contains("repeated move_pointer")
+    );
     assert_eq!(outcomes(&view), vec![StepOutcome::Ok; 3]);
     // The model was told before it repeated itself the last time.
     let requests = rig.model.requests.lock().unwrap();
-    assert!(requests[2].messages.last().unwrap().content.contains("same call as before"));
+    assert!(
+        requests[2]
+            .messages
+            .last()
+            .unwrap()
+            .content
+            .contains("same call as before")
+    );
 }

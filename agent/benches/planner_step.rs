@@ -21,9 +21,7 @@ use digios_agent::llm::{
     LocalModel, ModelSlot,
 };
 use digios_agent::memory::{Memory, StepOutcome};
-use digios_agent::planner::{
-    Planner, PlannerConfig, PlannerParts, system_prompt, tool_schema,
-};
+use digios_agent::planner::{Planner, PlannerConfig, PlannerParts, system_prompt, tool_schema};
 use digios_agent::policy::{KillSwitch, Policy, PolicyConfig};
 use llm_support::{smollm2_settings, within};
 
@@ -56,7 +54,12 @@ fn start_compositor() -> Option<Compositor> {
     let child = Command::new(binary)
         .env("XDG_RUNTIME_DIR", runtime.path())
         .env("DIGIOS_LOG", "warn")
-        .args(["compositor", "--headless", "--socket-name", "wayland-digios-bench"])
+        .args([
+            "compositor",
+            "--headless",
+            "--socket-name",
+            "wayland-digios-bench",
+        ])
         .arg("--control-socket")
         .arg(&socket)
         .stdout(Stdio::null())
@@ -133,17 +136,26 @@ async fn main() {
     for _ in 0..3 {
         let request = ChatRequest::new(vec![
             ChatMessage::system(system_prompt()),
-            ChatMessage::user("Goal: tidy up my desktop\nNo windows are open.\nApps: foot, terminal\n"),
+            ChatMessage::user(
+                "Goal: tidy up my desktop\nNo windows are open.\nApps: foot, terminal\n",
+            ),
         ])
         .with_options(GenerationOptions {
             max_tokens: 160,
-            constraint: Some(Constraint::JsonSchema(tool_schema(&[], &ActionsConfig::default()))),
+            constraint: Some(Constraint::JsonSchema(tool_schema(
+                &[],
+                &ActionsConfig::default(),
+            ))),
             ..GenerationOptions::default()
         });
         let started = Instant::now();
-        within(300, "a decision", model.complete(request, CancellationToken::new()).collect())
-            .await
-            .expect("a decision");
+        within(
+            300,
+            "a decision",
+            model.complete(request, CancellationToken::new()).collect(),
+        )
+        .await
+        .expect("a decision");
         anchor.push(started.elapsed().as_secs_f64() * 1000.0);
     }
     let anchor = summary("anchor: bare grammar-constrained decision", anchor);
@@ -166,14 +178,21 @@ async fn main() {
         "planner model step (observe → decide → act → verify)",
         steps,
     );
-    println!("model task ended {}: {:?}", view.task.state, view.task.result);
+    println!(
+        "model task ended {}: {:?}",
+        view.task.state, view.task.result
+    );
     if let (Some(step), Some(anchor)) = (step, anchor) {
         println!("ratio step / bare decision: {:.2}", step / anchor);
     }
 
     if compositor.is_some() {
         let mut fast = Vec::new();
-        for goal in ["open a terminal", "maximize it", "close the terminal window"] {
+        for goal in [
+            "open a terminal",
+            "maximize it",
+            "close the terminal window",
+        ] {
             let task = planner.submit(goal, None).await.unwrap();
             let view = within(120, goal, planner.wait(task.task.id)).await.unwrap();
             println!("fast path {goal:?}: {}", view.task.state);

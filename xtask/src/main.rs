@@ -68,7 +68,14 @@ fn bench() -> Result<(), String> {
         "llm_throughput",
     ])?;
     // The planner benchmark drives a real headless compositor from this build.
-    setup::cargo(&["build", "--release", "--package", "digios-boot", "--bin", "digios"])?;
+    setup::cargo(&[
+        "build",
+        "--release",
+        "--package",
+        "digios-boot",
+        "--bin",
+        "digios",
+    ])?;
     setup::cargo(&[
         "bench",
         "--package",

@@ -109,7 +109,8 @@ pub async fn act(ctx: &TaskCtx, action: Action, params: Value, step_index: i64) 
         && let Err(engaged) = parts.kill_switch.check_input()
     {
         let detail = engaged.to_string();
-        ctx.record_action(&entry, AuditResult::NotRun, &detail).await;
+        ctx.record_action(&entry, AuditResult::NotRun, &detail)
+            .await;
         return ActResult::Failed(detail);
     }
     let audit_id = match ctx.record_decision(&entry).await {

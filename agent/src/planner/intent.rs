@@ -31,8 +31,13 @@ pub enum WindowOp {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Intent {
     /// Start a configured app by its name in `[actions.apps]`.
-    Launch { app: String },
-    Window { op: WindowOp, target: WindowRef },
+    Launch {
+        app: String,
+    },
+    Window {
+        op: WindowOp,
+        target: WindowRef,
+    },
     /// Type text, into `target` (focused first) or the focused window;
     /// `submit` presses Return after it.
     Type {
@@ -261,8 +266,8 @@ fn tokenize(goal: &str) -> Vec<Token> {
 fn split_clauses(tokens: Vec<Token>) -> Vec<Vec<Token>> {
     let mut clauses = vec![Vec::new()];
     for token in tokens {
-        let splits =
-            !token.quoted && (JOINERS.contains(&token.norm.as_str()) || token.norm == "," || token.norm == ";");
+        let splits = !token.quoted
+            && (JOINERS.contains(&token.norm.as_str()) || token.norm == "," || token.norm == ";");
         if splits {
             clauses.push(Vec::new());
         } else if !token.norm.is_empty() || token.quoted {
@@ -313,9 +318,7 @@ fn joined(words: &[Token]) -> String {
 /// The kind of app a phrase or program names (an index into [`APP_KINDS`]).
 fn app_kind(phrase: &str) -> Option<usize> {
     let phrase = phrase.trim();
-    APP_KINDS
-        .iter()
-        .position(|kind| kind.contains(&phrase))
+    APP_KINDS.iter().position(|kind| kind.contains(&phrase))
 }
 
 fn program_name(command: &[String]) -> String {
@@ -510,13 +513,13 @@ impl Parser<'_> {
 
     fn launch(&mut self, rest: &[Token]) -> Option<()> {
         let phrase = object_phrase(rest);
-        let definite = rest.first().is_some_and(|w| w.norm == "the" || w.norm == "my");
+        let definite = rest
+            .first()
+            .is_some_and(|w| w.norm == "the" || w.norm == "my");
         let app = self.app_named(&phrase)?;
         let kind = self.kind_of_app(&app);
         // "open the terminal" when one is open means that one.
-        if definite
-            && let Some(id) = self.open_window_of(&app)
-        {
+        if definite && let Some(id) = self.open_window_of(&app) {
             return self.push_op(WindowOp::Focus, WindowRef::Window(id));
         }
         self.intents.push(Intent::Launch { app });
@@ -788,7 +791,12 @@ impl Parser<'_> {
         if phrase.is_empty() {
             return None;
         }
-        if let Some(name) = self.actions.apps.keys().find(|n| n.to_lowercase() == phrase) {
+        if let Some(name) = self
+            .actions
+            .apps
+            .keys()
+            .find(|n| n.to_lowercase() == phrase)
+        {
             return Some(name.clone());
         }
         let kind = app_kind(phrase)?;
@@ -864,9 +872,10 @@ impl Parser<'_> {
             .rev()
             .find(|w| field(&w.app_id) == phrase || field(&w.title) == phrase)
             .or_else(|| {
-                self.windows.iter().rev().find(|w| {
-                    field(&w.app_id).contains(phrase) || field(&w.title).contains(phrase)
-                })
+                self.windows
+                    .iter()
+                    .rev()
+                    .find(|w| field(&w.app_id).contains(phrase) || field(&w.title).contains(phrase))
             })
             .map(|w| w.id)
     }
@@ -910,16 +919,30 @@ fn original(words: &[Token]) -> Option<String> {
 fn terminal_command(text: &str) -> Option<String> {
     let words: Vec<&str> = text.split(' ').collect();
     // "show the file manager" is about an app, not a command.
-    if ["manager", "browser", "explorer", "app", "application", "window"]
-        .iter()
-        .any(|w| words.contains(w))
+    if [
+        "manager",
+        "browser",
+        "explorer",
+        "app",
+        "application",
+        "window",
+    ]
+    .iter()
+    .any(|w| words.contains(w))
     {
         return None;
     }
     let has = |w: &str| words.contains(&w);
-    let about_files = ["file", "files", "directory", "folder", "contents", "directories"]
-        .iter()
-        .any(|w| has(w));
+    let about_files = [
+        "file",
+        "files",
+        "directory",
+        "folder",
+        "contents",
+        "directories",
+    ]
+    .iter()
+    .any(|w| has(w));
     let hidden = has("hidden") || has("all");
     let lists = has("list") || (has("show") && about_files) || text.starts_with("what files");
     if lists && about_files {

@@ -195,7 +195,10 @@ impl Planner {
             steps: Some(Vec::new()),
             pending_confirmation: None,
         };
-        self.publish("task_created", serde_json::to_value(&view).unwrap_or_default());
+        self.publish(
+            "task_created",
+            serde_json::to_value(&view).unwrap_or_default(),
+        );
         let planner = self.clone();
         tokio::spawn(async move {
             let id = task.id;
@@ -252,9 +255,13 @@ impl Planner {
     /// Answers the task's pending confirmation.
     pub async fn confirm(&self, id: i64, approve: bool) -> Result<TaskView, TaskError> {
         self.inner.parts.memory.get_task(id).await?;
-        let answer = self
-            .control(id)
-            .and_then(|control| control.pending.lock().unwrap_or_else(|e| e.into_inner()).take());
+        let answer = self.control(id).and_then(|control| {
+            control
+                .pending
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take()
+        });
         let Some((_, reply)) = answer else {
             return Err(TaskError::NothingPending(id));
         };

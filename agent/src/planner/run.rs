@@ -129,15 +129,25 @@ impl TaskCtx {
             .memory
             .record_decision(entry)
             .await
-            .map_err(|err| format!("cannot write the audit log, so the action did not run: {err}"))?;
+            .map_err(|err| {
+                format!("cannot write the audit log, so the action did not run: {err}")
+            })?;
         *lock(&self.in_flight) = Some(recorded.id);
         Ok(recorded.id)
     }
 
     pub async fn record_outcome(&self, id: i64, outcome: AuditResult, detail: Option<&str>) {
         lock(&self.in_flight).take();
-        if let Err(err) = self.parts().memory.record_outcome(id, outcome, detail).await {
-            tracing::warn!(task = self.task_id, "cannot record an action outcome: {err}");
+        if let Err(err) = self
+            .parts()
+            .memory
+            .record_outcome(id, outcome, detail)
+            .await
+        {
+            tracing::warn!(
+                task = self.task_id,
+                "cannot record an action outcome: {err}"
+            );
         }
     }
 
@@ -298,7 +308,10 @@ async fn finish(ctx: &TaskCtx, end: End) {
                 steps: Some(steps),
                 pending_confirmation: None,
             };
-            ctx.publish("task_finished", serde_json::to_value(&view).unwrap_or_default());
+            ctx.publish(
+                "task_finished",
+                serde_json::to_value(&view).unwrap_or_default(),
+            );
         }
         Err(err) => tracing::warn!(task = ctx.task_id, "cannot record the end of a task: {err}"),
     }
@@ -413,7 +426,11 @@ async fn run_plan(ctx: &TaskCtx, intents: Vec<Intent>) -> End {
                     WindowOp::Fullscreen(on) => (
                         "fullscreen_window",
                         json!({"window_id": id, "on": on}),
-                        if *on { "make fullscreen" } else { "leave fullscreen" },
+                        if *on {
+                            "make fullscreen"
+                        } else {
+                            "leave fullscreen"
+                        },
                     ),
                 };
                 calls.push((request(action, params), format!("{words} window {id}")));
@@ -441,7 +458,10 @@ async fn run_plan(ctx: &TaskCtx, intents: Vec<Intent>) -> End {
                 if let Err(why) = focus_first(target, &mut calls) {
                     return End::Failed(why);
                 }
-                calls.push((request("key", json!({"keys": keys})), format!("press {keys}")));
+                calls.push((
+                    request("key", json!({"keys": keys})),
+                    format!("press {keys}"),
+                ));
             }
         }
         for (request, what) in calls {
@@ -552,7 +572,9 @@ async fn run_model(ctx: &TaskCtx) -> End {
                         StepOutcome::TimedOut,
                         format!("the model did not answer within {} s", limit.as_secs()),
                     ),
-                    DecideError::Model(err) => (StepOutcome::Failed, format!("the model failed: {err}")),
+                    DecideError::Model(err) => {
+                        (StepOutcome::Failed, format!("the model failed: {err}"))
+                    }
                 };
                 ctx.append_step(NewStep {
                     thought: "asking the model for the next step".into(),
@@ -582,8 +604,13 @@ async fn run_model(ctx: &TaskCtx) -> End {
                     .ok()
                     .and_then(|v| v.get("params").cloned())
                     .unwrap_or(Value::Null);
-                ctx.audit_refusal(&action, &params, index, &format!("invalid tool call: {why}"))
-                    .await;
+                ctx.audit_refusal(
+                    &action,
+                    &params,
+                    index,
+                    &format!("invalid tool call: {why}"),
+                )
+                .await;
                 ctx.append_step(NewStep {
                     thought: format!("the model's reply is not a valid tool call: {reply}"),
                     tool_call: serde_json::from_str(reply.trim()).ok(),
@@ -607,7 +634,9 @@ async fn run_model(ctx: &TaskCtx) -> End {
                 ctx.take_index();
                 ctx.append_step(NewStep {
                     thought: "the model ended the task".into(),
-                    tool_call: Some(json!({"action": tools::FINISH, "params": {"summary": summary}})),
+                    tool_call: Some(
+                        json!({"action": tools::FINISH, "params": {"summary": summary}}),
+                    ),
                     observation: last_failure.clone(),
                     outcome: StepOutcome::Ok,
                     duration_ms: started.elapsed().as_millis() as u64,

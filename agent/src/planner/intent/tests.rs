@@ -65,7 +65,10 @@ fn the_open_terminal_is_focused_not_duplicated() {
             target: WindowRef::Window(4)
         }])
     );
-    assert_eq!(parse("open a terminal", &windows), Some(vec![launch_terminal()]));
+    assert_eq!(
+        parse("open a terminal", &windows),
+        Some(vec![launch_terminal()])
+    );
 }
 
 #[test]
@@ -79,20 +82,53 @@ fn windows_are_named_by_context_app_or_title() {
     };
     assert_eq!(parse("close this window", &windows), op(WindowOp::Close, 5));
     assert_eq!(parse("close it", &windows), op(WindowOp::Close, 5));
-    assert_eq!(parse("close the focused window", &windows), op(WindowOp::Close, 5));
-    assert_eq!(parse("close the terminal window", &windows), op(WindowOp::Close, 4));
+    assert_eq!(
+        parse("close the focused window", &windows),
+        op(WindowOp::Close, 5)
+    );
+    assert_eq!(
+        parse("close the terminal window", &windows),
+        op(WindowOp::Close, 4)
+    );
     assert_eq!(parse("quit the console", &windows), op(WindowOp::Close, 4));
-    assert_eq!(parse("get rid of firefox", &windows), op(WindowOp::Close, 5));
+    assert_eq!(
+        parse("get rid of firefox", &windows),
+        op(WindowOp::Close, 5)
+    );
     assert_eq!(parse("kill the browser", &windows), op(WindowOp::Close, 5));
     assert_eq!(parse("close window 4", &windows), op(WindowOp::Close, 4));
-    assert_eq!(parse("maximize the window", &windows), op(WindowOp::Maximize(true), 5));
-    assert_eq!(parse("Maximise the terminal.", &windows), op(WindowOp::Maximize(true), 4));
-    assert_eq!(parse("make the terminal bigger", &windows), op(WindowOp::Maximize(true), 4));
-    assert_eq!(parse("make it full screen", &windows), op(WindowOp::Fullscreen(true), 5));
-    assert_eq!(parse("minimize firefox", &windows), op(WindowOp::Minimize(true), 5));
-    assert_eq!(parse("switch to the terminal", &windows), op(WindowOp::Focus, 4));
-    assert_eq!(parse("bring the terminal to the front", &windows), op(WindowOp::Focus, 4));
-    assert_eq!(parse("restore the window", &windows), op(WindowOp::Maximize(false), 5));
+    assert_eq!(
+        parse("maximize the window", &windows),
+        op(WindowOp::Maximize(true), 5)
+    );
+    assert_eq!(
+        parse("Maximise the terminal.", &windows),
+        op(WindowOp::Maximize(true), 4)
+    );
+    assert_eq!(
+        parse("make the terminal bigger", &windows),
+        op(WindowOp::Maximize(true), 4)
+    );
+    assert_eq!(
+        parse("make it full screen", &windows),
+        op(WindowOp::Fullscreen(true), 5)
+    );
+    assert_eq!(
+        parse("minimize firefox", &windows),
+        op(WindowOp::Minimize(true), 5)
+    );
+    assert_eq!(
+        parse("switch to the terminal", &windows),
+        op(WindowOp::Focus, 4)
+    );
+    assert_eq!(
+        parse("bring the terminal to the front", &windows),
+        op(WindowOp::Focus, 4)
+    );
+    assert_eq!(
+        parse("restore the window", &windows),
+        op(WindowOp::Maximize(false), 5)
+    );
 }
 
 #[test]
@@ -195,7 +231,10 @@ fn compound_goals_chain_through_the_launched_window() {
         },
     ]);
     assert_eq!(parse("open a terminal and list my files", &[]), expected);
-    assert_eq!(parse("Open a terminal, then show me my files", &[]), expected);
+    assert_eq!(
+        parse("Open a terminal, then show me my files", &[]),
+        expected
+    );
     assert_eq!(parse("list my files in a terminal", &[]), expected);
     assert_eq!(
         parse("open a terminal and run uname -a", &[]),
