@@ -270,10 +270,10 @@ fn split_clauses(tokens: Vec<Token>) -> Vec<Vec<Token>> {
             && (JOINERS.contains(&token.norm.as_str()) || token.norm == "," || token.norm == ";");
         if splits {
             clauses.push(Vec::new());
-        } else if !token.norm.is_empty() || token.quoted {
-            if let Some(last) = clauses.last_mut() {
-                last.push(token);
-            }
+        } else if (!token.norm.is_empty() || token.quoted)
+            && let Some(last) = clauses.last_mut()
+        {
+            last.push(token);
         }
     }
     clauses.retain(|c| !c.is_empty());
