@@ -285,3 +285,22 @@ fn the_kill_switch_blocks_input_and_tasks_until_released() {
         assert!(doc["paths"].get(path).is_some(), "{path} missing");
     }
 }
+
+#[test]
+fn without_a_model_fast_paths_run_and_other_goals_get_a_clear_503() {
+    let out_dir = tempfile::tempdir().unwrap();
+    let mut config = config(&out_dir.path().join("unused"));
+    config.push_str("\n[llm.local]\npath = \"/nonexistent/model.gguf\"\n");
+    let desktop = start_desktop_with_config(&config);
+    let api = Api::new(&desktop);
+
+    let (status, body) = api.post("/api/tasks", json!({"goal": "write a haiku about rain"}));
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"]["code"], "unavailable");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("digios model pull"), "{message}");
+
+    let view = api.run_task("please open a terminal");
+    succeeded("please open a terminal", &view);
+    assert_eq!(api.terminals().len(), 1);
+}
