@@ -6,46 +6,23 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use digios_tests::api_client::ApiClient;
 use digios_tests::digios::{Desktop, start_desktop_with_config};
 use serde_json::{Value, json};
 
-struct Api {
-    http: reqwest::blocking::Client,
-    url: String,
+/// The API client plus what these tests ask of tasks.
+struct Api(ApiClient);
+
+impl std::ops::Deref for Api {
+    type Target = ApiClient;
+    fn deref(&self) -> &ApiClient {
+        &self.0
+    }
 }
 
 impl Api {
     fn new(desktop: &Desktop) -> Self {
-        Self {
-            http: reqwest::blocking::Client::builder()
-                .timeout(Duration::from_secs(60))
-                .build()
-                .unwrap(),
-            url: desktop.url.clone(),
-        }
-    }
-
-    fn get(&self, path: &str) -> (u16, Value) {
-        let response = self.http.get(format!("{}{path}", self.url)).send().unwrap();
-        let status = response.status().as_u16();
-        (status, response.json().unwrap_or(Value::Null))
-    }
-
-    fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        let response = self
-            .http
-            .post(format!("{}{path}", self.url))
-            .json(&body)
-            .send()
-            .unwrap();
-        let status = response.status().as_u16();
-        (status, response.json().unwrap_or(Value::Null))
-    }
-
-    fn windows(&self) -> Vec<Value> {
-        let (status, body) = self.get("/api/windows");
-        assert_eq!(status, 200, "{body}");
-        body.as_array().unwrap().clone()
+        Self(ApiClient::new(&desktop.url))
     }
 
     fn terminals(&self) -> Vec<Value> {
