@@ -446,6 +446,10 @@ impl Parser<'_> {
             // A bare key name: "enter", "escape", "ctrl c".
             return self.key(keys, None);
         }
+        // An app named on its own ("terminal, please") means open it.
+        if self.app_named(&object_phrase(words)).is_some() {
+            return self.launch(words);
+        }
         if let Some(verb) = LAUNCH.iter().find(|v| starts_with(words, v)) {
             let rest = &words[verb.len()..];
             return self.launch(rest);
@@ -478,7 +482,9 @@ impl Parser<'_> {
         }
         if let Some(verb) = RUN.iter().find(|v| starts_with(words, v)) {
             let rest = &words[verb.len()..];
-            if rest.is_empty() || (rest.len() == 1 && DEICTIC.contains(&rest[0].norm.as_str())) {
+            if rest.is_empty()
+                || (rest.len() == 1 && matches!(rest[0].norm.as_str(), "it" | "this" | "that"))
+            {
                 // "run it": submit what was just typed.
                 return self.submit_last();
             }
@@ -1008,11 +1014,11 @@ fn key_chord(words: &[Token]) -> Option<String> {
             .map(|next| format!("{} {next}", parts[index]));
         match pair.as_deref() {
             Some("page up") => {
-                merged.push("Page_Up".into());
+                merged.push("page_up".into());
                 index += 2;
             }
             Some("page down") => {
-                merged.push("Page_Down".into());
+                merged.push("page_down".into());
                 index += 2;
             }
             Some("space bar") => {
