@@ -403,6 +403,11 @@ async fn a_confirm_tier_action_waits_for_the_user() {
         ActionOutcome::Succeeded
     );
     assert_eq!(rig.desktop.windows().await.unwrap().len(), 1);
+    // The second task was shown what memory holds about the same goal.
+    let requests = rig.model.requests.lock().unwrap();
+    let first_turn = &requests[1].messages[1].content;
+    assert!(first_turn.contains("From memory:"), "{first_turn}");
+    assert!(first_turn.contains(GOAL), "{first_turn}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

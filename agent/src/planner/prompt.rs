@@ -22,6 +22,13 @@ pub fn system_prompt() -> String {
     text.push_str(&format!(
         "- {FINISH}: End the task; summary says what was achieved.\n"
     ));
+    text.push_str(
+        "Examples:\n\
+         Goal: open the editor -> {\"action\": \"launch_app\", \"params\": {\"app\": \"editor\"}}\n\
+         Goal: close window 7 -> {\"action\": \"close_window\", \"params\": {\"window_id\": 7}}\n\
+         Result: verified: window 9 opened -> {\"action\": \"finish\", \"params\": {\"summary\": \"the app is open\"}}\n\
+         If nothing you can do helps with the goal, call finish and say so.\n",
+    );
     text
 }
 
