@@ -483,3 +483,80 @@ async fn a_model_repeating_itself_is_stopped() {
             .contains("same call as before")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timeouts_end_the_task_clearly() {
+    // A decision that never comes runs into the per-step limit.
+    let silent = rig(
+        vec![Reply::Hang],
+        PlannerConfig {
+            step_timeout_secs: 1,
+            ..config()
+        },
+        PolicyConfig::default(),
+    )
+    .await;
+    let id = silent.planner.submit(GOAL, None).await.unwrap().task.id;
+    let view = finished(&silent, id).await;
+    assert_eq!(view.task.state, TaskState::Failed);
+    assert!(
+        view.task.result.as_deref().unwrap().contains("within 1 s"),
+        "{view:?}"
+    );
+    assert_eq!(outcomes(&view), vec![StepOutcome::TimedOut]);
+
+    // The whole task has its own limit.
+    let slow = rig(
+        vec![call("move_pointer", json!({"x": 2, "y": 2})), Reply::Hang],
+        PlannerConfig {
+            task_timeout_secs: 2,
+            ..config()
+        },
+        PolicyConfig::default(),
+    )
+    .await;
+    let id = slow.planner.submit(GOAL, None).await.unwrap().task.id;
+    let view = finished(&slow, id).await;
+    assert_eq!(view.task.state, TaskState::Failed);
+    assert!(
+        view.task
+            .result
+            .as_deref()
+            .unwrap()
+            .contains("ran out of time"),
+        "{view:?}"
+    );
+
+    // An unanswered confirmation counts as declined, and its wait does not
+    // count against the task's own limit.
+    let policy = PolicyConfig {
+        rules: vec![RuleConfig {
+            action: "move_pointer".into(),
+            path: None,
+            verdict: Verdict::Confirm,
+        }],
+        ..PolicyConfig::default()
+    };
+    let unanswered = rig(
+        vec![call("move_pointer", json!({"x": 1, "y": 1}))],
+        PlannerConfig {
+            confirmation_timeout_secs: 2,
+            task_timeout_secs: 1,
+            ..config()
+        },
+        policy,
+    )
+    .await;
+    let id = unanswered.planner.submit(GOAL, None).await.unwrap().task.id;
+    let view = finished(&unanswered, id).await;
+    assert_eq!(view.task.state, TaskState::Cancelled, "{view:?}");
+    assert!(
+        view.task
+            .result
+            .as_deref()
+            .unwrap()
+            .contains("nobody confirmed")
+    );
+    let audit = unanswered.memory.list_audit(Some(id), 10).await.unwrap();
+    assert_eq!(audit[0].decision, Decision::Denied);
+}
