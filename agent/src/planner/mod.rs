@@ -248,7 +248,9 @@ impl Planner {
         };
         let finished = control.finished.notified();
         control.cancel.cancel();
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(10), finished).await;
+        if self.control(id).is_some() {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(10), finished).await;
+        }
         self.view(id).await
     }
 
