@@ -560,3 +560,29 @@ async fn timeouts_end_the_task_clearly() {
     let audit = unanswered.memory.list_audit(Some(id), 10).await.unwrap();
     assert_eq!(audit[0].decision, Decision::Denied);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fast_path_hands_the_rest_of_the_goal_to_the_model() {
+    let rig = rig(
+        vec![call("finish", json!({"summary": "the demo is open"}))],
+        config(),
+        PolicyConfig::default(),
+    )
+    .await;
+    let goal = "open the demo and then make it feel like home";
+    let id = rig.planner.submit(goal, None).await.unwrap().task.id;
+    let view = finished(&rig, id).await;
+    assert_eq!(view.task.state, TaskState::Succeeded, "{view:?}");
+    let steps = view.steps.unwrap();
+    assert_eq!(steps[0].tool_call.as_ref().unwrap()["action"], "launch_app");
+    assert!(steps[0].thought.starts_with("fast path"));
+    assert_eq!(steps[1].tool_call.as_ref().unwrap()["action"], "finish");
+    assert_eq!(rig.desktop.windows().await.unwrap().len(), 1);
+    let requests = rig.model.requests.lock().unwrap();
+    assert_eq!(requests.len(), 1);
+    let first_turn = &requests[0].messages[1].content;
+    assert!(
+        first_turn.contains("Still to do: make it feel like home"),
+        "{first_turn}"
+    );
+}

@@ -29,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 use utoipa::ToSchema;
 
 pub use config::PlannerConfig;
-pub use intent::{Intent, WindowOp, WindowRef, parse_goal};
+pub use intent::{Intent, WindowOp, WindowRef, parse_goal, parse_prefix};
 pub use observe::{Observation, WindowSummary};
 pub use prompt::system_prompt;
 pub use tools::{ToolCall, tool_schema};

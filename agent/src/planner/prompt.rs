@@ -32,8 +32,18 @@ pub fn system_prompt() -> String {
     text
 }
 
-/// The first user message: the goal and what the desktop looks like.
-pub fn first_turn(goal: &str, observation: &Observation, actions: &ActionsConfig) -> ChatMessage {
+/// The first user message: the goal (with what is already done, when a
+/// fast path started it) and what the desktop looks like.
+pub fn first_turn(
+    goal: &str,
+    handed_over: Option<&(String, String)>,
+    observation: &Observation,
+    actions: &ActionsConfig,
+) -> ChatMessage {
+    let goal = match handed_over {
+        Some((done, rest)) => format!("{goal}\nAlready {done}\nStill to do: {rest}"),
+        None => goal.to_string(),
+    };
     ChatMessage::user(format!(
         "Goal: {goal}\n{}{}",
         observation.describe(),

@@ -391,3 +391,15 @@ fn phrasings_map_to_plans() {
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+#[test]
+fn what_is_understood_first_runs_and_the_rest_goes_to_the_model() {
+    let (intents, rest) = parse_prefix("open a terminal and write a poem in it", &apps(), &[]);
+    assert_eq!(intents, vec![launch_terminal()]);
+    assert_eq!(rest.as_deref(), Some("write a poem in it"));
+    let (intents, rest) = parse_prefix("tidy up, then open a terminal", &apps(), &[]);
+    assert!(intents.is_empty());
+    assert_eq!(rest.as_deref(), Some("tidy up, open a terminal"));
+    let (intents, rest) = parse_prefix("open a terminal", &apps(), &[]);
+    assert_eq!((intents, rest), (vec![launch_terminal()], None));
+}
