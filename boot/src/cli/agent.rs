@@ -50,7 +50,18 @@ pub fn run(args: AgentArgs, config: &Config) -> anyhow::Result<()> {
         let local = listener.local_addr()?;
         let desktop = digios_agent::desktop::Desktop::from_env();
         tracing::info!("compositor control socket: {}", desktop.socket().display());
-        let state = AppState::new(api_config, desktop, actions);
+        let memory_path = config.data_dir().join("memory.db");
+        let memory = digios_agent::memory::Memory::open(&memory_path)
+            .await
+            .map_err(|err| anyhow::anyhow!("memory {}: {err}", memory_path.display()))?;
+        let home = std::env::var_os("HOME").map(PathBuf::from);
+        let policy = digios_agent::policy::Policy::new(&config.policy, home.as_deref())
+            .map_err(|err| anyhow::anyhow!("policy: {err}"))?;
+        let mut state = AppState::new(api_config, desktop, actions, memory).with_policy(policy);
+        match ModelStore::from_config(&config.models, config.models_dir()) {
+            Ok(store) => state = state.with_models(store),
+            Err(err) => tracing::warn!("no model store: {err}"),
+        }
         state.follow_compositor();
         let v1 = match model {
             Ok(model) => {
