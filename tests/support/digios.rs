@@ -69,7 +69,13 @@ pub fn command(home: &Path) -> Command {
 /// Starts `digios agent` with `args` and waits for its "listening" line;
 /// returns the process and the base URL.
 pub fn start_agent(args: &[&str]) -> (Process, String) {
+    start_agent_with_config("", args)
+}
+
+/// Like [`start_agent`], the agent reading `config` as its `digios.toml`.
+pub fn start_agent_with_config(config: &str, args: &[&str]) -> (Process, String) {
     let home = tempfile::tempdir().expect("temp home");
+    write_config(home.path(), config);
     let mut child = command(home.path())
         .arg("agent")
         .args(args)
@@ -94,6 +100,11 @@ pub struct Desktop {
 
 /// Starts `digios compositor --headless` and `digios agent` on a free port.
 pub fn start_desktop() -> Desktop {
+    start_desktop_with_config("")
+}
+
+/// Like [`start_desktop`], the agent reading `config` as its `digios.toml`.
+pub fn start_desktop_with_config(config: &str) -> Desktop {
     let runtime_dir = tempfile::tempdir().expect("runtime dir");
     let wayland_display = "wayland-digios-test".to_string();
     let control_socket = runtime_dir.path().join("control.sock");
@@ -125,6 +136,7 @@ pub fn start_desktop() -> Desktop {
         std::thread::sleep(Duration::from_millis(50));
     }
     let home = tempfile::tempdir().expect("agent home");
+    write_config(home.path(), config);
     let mut child = command(home.path())
         .env("XDG_RUNTIME_DIR", runtime_dir.path())
         .env("WAYLAND_DISPLAY", &wayland_display)
@@ -143,6 +155,28 @@ pub fn start_desktop() -> Desktop {
         wayland_display,
         control_socket,
     }
+}
+
+/// Writes `config` where `digios` run by [`command`] with this home reads it.
+pub fn write_config(home: &Path, config: &str) {
+    let dir = home.join("config/digios");
+    std::fs::create_dir_all(&dir).expect("config dir");
+    std::fs::write(dir.join("digios.toml"), config).expect("write digios.toml");
+}
+
+/// The Python tools the set-up installed (`cargo xtask setup`): `<cache>/venv/bin/NAME`.
+pub fn python_tool(name: &str) -> PathBuf {
+    let cache = std::env::var_os("DIGIOS_CACHE_DIR")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/digios")))
+        .expect("HOME or DIGIOS_CACHE_DIR");
+    let path = cache.join("venv/bin").join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo xtask setup`",
+        path.display()
+    );
+    path
 }
 
 /// Every URL the agent (and each restart of it) reports on `child`'s piped stdout.

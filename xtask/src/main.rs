@@ -8,6 +8,7 @@
 //!   against anchors measured in the same run.
 
 mod debian;
+mod python;
 mod setup;
 
 use std::process::ExitCode;
