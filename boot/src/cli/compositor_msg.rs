@@ -1,4 +1,6 @@
-//! `digios ctl`: drive the compositor over its control socket.
+//! `digios compositor msg`: talk to a running compositor over its control
+//! socket, for debugging the compositor itself. Everything else (people,
+//! scripts, `digios ctl`) goes through the public API.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -10,7 +12,7 @@ use digios_ipc::{
 };
 
 #[derive(Debug, Args)]
-pub struct CtlArgs {
+pub struct MsgArgs {
     /// Print replies as JSON instead of text.
     #[arg(long, global = true)]
     json: bool,
@@ -18,11 +20,11 @@ pub struct CtlArgs {
     #[arg(long, global = true)]
     socket: Option<PathBuf>,
     #[command(subcommand)]
-    command: CtlCommand,
+    command: MsgCommand,
 }
 
 #[derive(Debug, Subcommand)]
-enum CtlCommand {
+enum MsgCommand {
     /// Compositor and protocol version.
     Version,
     /// List outputs.
@@ -154,11 +156,11 @@ impl From<ButtonArg> for Button {
     }
 }
 
-pub fn run(args: CtlArgs) -> anyhow::Result<()> {
+pub fn run(args: MsgArgs) -> anyhow::Result<()> {
     let path = args.socket.unwrap_or_else(digios_ipc::socket_path);
     let mut client = Client::connect(&path)?;
     let request = match args.command {
-        CtlCommand::Events => {
+        MsgCommand::Events => {
             let mut stdout = std::io::stdout();
             for event in client.event_stream()? {
                 writeln!(stdout, "{}", serde_json::to_string(&event?)?)?;
@@ -166,12 +168,12 @@ pub fn run(args: CtlArgs) -> anyhow::Result<()> {
             }
             return Ok(());
         }
-        CtlCommand::Raw { line } => {
+        MsgCommand::Raw { line } => {
             client.send_line(&line)?;
             let reply = client.read_reply();
             return print_raw(reply);
         }
-        CtlCommand::Capture {
+        MsgCommand::Capture {
             out,
             window,
             region,
@@ -224,25 +226,25 @@ pub fn run(args: CtlArgs) -> anyhow::Result<()> {
     print_response(&response, args.json)
 }
 
-fn to_request(command: CtlCommand) -> Request {
+fn to_request(command: MsgCommand) -> Request {
     match command {
-        CtlCommand::Version => Request::Version,
-        CtlCommand::Outputs => Request::Outputs,
-        CtlCommand::Windows => Request::Windows,
-        CtlCommand::Pointer => Request::Pointer,
-        CtlCommand::Focus { id } => Request::Focus { id },
-        CtlCommand::Move { id, x, y } => Request::Move { id, x, y },
-        CtlCommand::Resize { id, width, height } => Request::Resize { id, width, height },
-        CtlCommand::Maximize { id, off } => Request::Maximize { id, on: !off },
-        CtlCommand::Minimize { id, off } => Request::Minimize { id, on: !off },
-        CtlCommand::Fullscreen { id, off } => Request::Fullscreen { id, on: !off },
-        CtlCommand::Close { id } => Request::Close { id },
-        CtlCommand::Spawn { command } => Request::Spawn {
+        MsgCommand::Version => Request::Version,
+        MsgCommand::Outputs => Request::Outputs,
+        MsgCommand::Windows => Request::Windows,
+        MsgCommand::Pointer => Request::Pointer,
+        MsgCommand::Focus { id } => Request::Focus { id },
+        MsgCommand::Move { id, x, y } => Request::Move { id, x, y },
+        MsgCommand::Resize { id, width, height } => Request::Resize { id, width, height },
+        MsgCommand::Maximize { id, off } => Request::Maximize { id, on: !off },
+        MsgCommand::Minimize { id, off } => Request::Minimize { id, on: !off },
+        MsgCommand::Fullscreen { id, off } => Request::Fullscreen { id, on: !off },
+        MsgCommand::Close { id } => Request::Close { id },
+        MsgCommand::Spawn { command } => Request::Spawn {
             command,
             env: Vec::new(),
         },
-        CtlCommand::MoveTo { x, y } => Request::PointerMove { x, y },
-        CtlCommand::Click {
+        MsgCommand::MoveTo { x, y } => Request::PointerMove { x, y },
+        MsgCommand::Click {
             x,
             y,
             button,
@@ -253,13 +255,13 @@ fn to_request(command: CtlCommand) -> Request {
             button: button.into(),
             count,
         },
-        CtlCommand::DoubleClick { x, y } => Request::Click {
+        MsgCommand::DoubleClick { x, y } => Request::Click {
             x,
             y,
             button: Button::Left,
             count: 2,
         },
-        CtlCommand::Drag {
+        MsgCommand::Drag {
             x1,
             y1,
             x2,
@@ -271,14 +273,14 @@ fn to_request(command: CtlCommand) -> Request {
             button: Button::Left,
             steps,
         },
-        CtlCommand::Scroll { dx, dy } => Request::Scroll {
+        MsgCommand::Scroll { dx, dy } => Request::Scroll {
             x: None,
             y: None,
             dx,
             dy,
         },
-        CtlCommand::Key { keys } => Request::KeyChord { keys },
-        CtlCommand::KeyDown { keysym, release } => Request::Key {
+        MsgCommand::Key { keys } => Request::KeyChord { keys },
+        MsgCommand::KeyDown { keysym, release } => Request::Key {
             keysym,
             state: if release {
                 KeyState::Released
@@ -286,15 +288,15 @@ fn to_request(command: CtlCommand) -> Request {
                 KeyState::Pressed
             },
         },
-        CtlCommand::Type { text } => Request::Type { text },
-        CtlCommand::WaitIdle {
+        MsgCommand::Type { text } => Request::Type { text },
+        MsgCommand::WaitIdle {
             quiet_ms,
             timeout_ms,
         } => Request::WaitIdle {
             quiet_ms,
             timeout_ms,
         },
-        CtlCommand::Events | CtlCommand::Raw { .. } | CtlCommand::Capture { .. } => {
+        MsgCommand::Events | MsgCommand::Raw { .. } | MsgCommand::Capture { .. } => {
             unreachable!("handled before")
         }
     }
