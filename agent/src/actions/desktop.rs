@@ -396,7 +396,7 @@ fn select_window<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::actions::{ActionRequest, parse};
+    use crate::actions::{ActionRequest, catalogue, parse};
     use digios_ipc::Rect;
 
     fn window(id: u64, app_id: &str, title: &str, focused: bool) -> Window {
