@@ -125,11 +125,7 @@ fn files_stay_under_their_roots_and_ask_before_changing() {
     // Moving onto an existing file needs overwrite; then it moves.
     let other = root.path().join("other.txt");
     std::fs::write(&other, "old").unwrap();
-    let (status, code) = agent.error(
-        "move_file",
-        json!({"from": file_str, "to": other}),
-        true,
-    );
+    let (status, code) = agent.error("move_file", json!({"from": file_str, "to": other}), true);
     assert_eq!((status, code.as_str()), (409, "conflict"));
     agent.ok(
         "move_file",
@@ -164,11 +160,7 @@ fn files_stay_under_their_roots_and_ask_before_changing() {
 
     // A path rule of the policy denies even with the user's yes.
     let private = root.path().join("private/plan.txt");
-    let (status, code) = agent.error(
-        "write_file",
-        json!({"path": private, "content": "x"}),
-        true,
-    );
+    let (status, code) = agent.error("write_file", json!({"path": private, "content": "x"}), true);
     assert_eq!((status, code.as_str()), (403, "denied"));
     assert!(!private.exists());
 
@@ -206,9 +198,15 @@ fn shell_commands_have_a_timeout_and_an_output_cap() {
         json!({"command": "sleep 30 & sleep 30", "timeout_seconds": 1}),
     );
     assert_eq!(slow["timed_out"], true);
-    assert!(started.elapsed() < Duration::from_secs(25), "the timeout did not end the command");
+    assert!(
+        started.elapsed() < Duration::from_secs(25),
+        "the timeout did not end the command"
+    );
 
-    let loud = agent.ok("run_shell", json!({"command": "head -c 50000 /dev/zero | tr '\\0' a"}));
+    let loud = agent.ok(
+        "run_shell",
+        json!({"command": "head -c 50000 /dev/zero | tr '\\0' a"}),
+    );
     assert_eq!(loud["stdout"].as_str().unwrap().len(), 1000);
     assert_eq!(loud["stdout_bytes"], 50000);
     assert_eq!(loud["stdout_truncated"], true);
@@ -219,11 +217,7 @@ fn shell_commands_have_a_timeout_and_an_output_cap() {
         true,
     );
     assert_eq!((status, code.as_str()), (422, "invalid_params"));
-    let (status, code) = agent.error(
-        "run_shell",
-        json!({"command": "true", "cwd": "/"}),
-        true,
-    );
+    let (status, code) = agent.error("run_shell", json!({"command": "true", "cwd": "/"}), true);
     assert_eq!((status, code.as_str()), (403, "forbidden"));
 }
 

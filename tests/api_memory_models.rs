@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use digios_tests::digios::{start_agent, start_agent_with_config};
 use digios_tests::file_server::FileServer;
-use digios_tests::model_fixtures::{ArtifactSpec, EntrySpec, FileSpec, manifest_toml, random_bytes};
+use digios_tests::model_fixtures::{
+    ArtifactSpec, EntrySpec, FileSpec, manifest_toml, random_bytes,
+};
 use serde_json::{Value, json};
 use tungstenite::stream::MaybeTlsStream;
 
@@ -71,7 +73,9 @@ fn facts_are_stored_searched_and_forgotten() {
     assert_eq!(listed.as_array().unwrap().len(), 1);
 
     let hits: Value = http
-        .get(format!("{url}/api/memory/search?q=which%20theme%3F&limit=5"))
+        .get(format!(
+            "{url}/api/memory/search?q=which%20theme%3F&limit=5"
+        ))
         .send()
         .unwrap()
         .json()
@@ -176,7 +180,10 @@ fn a_pull_reports_progress_on_the_downloads_topic() {
             break;
         }
     }
-    assert!(kinds.contains(&"download_progress".to_string()), "{kinds:?}");
+    assert!(
+        kinds.contains(&"download_progress".to_string()),
+        "{kinds:?}"
+    );
     assert!(kinds.contains(&"installed".to_string()), "{kinds:?}");
     assert_eq!(std::fs::read(models.join("tiny.gguf")).unwrap(), bytes);
     let state = tiny(&http)["state"].clone();

@@ -36,7 +36,10 @@ fn ctl_drives_digios_through_the_api() {
     let text = ctl(&desktop, &["status"]);
     assert!(String::from_utf8_lossy(&text.stdout).contains("api: up"));
 
-    let moved = ctl_json(&desktop, &["action", "move_pointer", r#"{"x": 40, "y": 30}"#]);
+    let moved = ctl_json(
+        &desktop,
+        &["action", "move_pointer", r#"{"x": 40, "y": 30}"#],
+    );
     assert_eq!(moved["result"]["x"], 40.0);
 
     // A typed error from the API is a failure with its code on stderr.
@@ -56,7 +59,10 @@ fn ctl_drives_digios_through_the_api() {
     let png = std::fs::read(&shot).unwrap();
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
 
-    let set = ctl_json(&desktop, &["memory", "set", "preference", "editor", "helix"]);
+    let set = ctl_json(
+        &desktop,
+        &["memory", "set", "preference", "editor", "helix"],
+    );
     assert_eq!(set["value"], "helix");
     let facts = ctl(&desktop, &["memory", "facts"]);
     assert!(String::from_utf8_lossy(&facts.stdout).contains("editor\thelix"));
@@ -69,7 +75,11 @@ fn ctl_drives_digios_through_the_api() {
         .arg("version")
         .output()
         .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let version: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert!(version["compositor"].is_string(), "{version}");
 }

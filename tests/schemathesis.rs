@@ -88,6 +88,8 @@ fn generated_requests_get_no_server_error() {
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .env("SCHEMATHESIS_TELEMETRY", "false")
+        // Its cache directory goes beside the report, not into the source tree.
+        .current_dir(report.path())
         .spawn()
         .expect("start schemathesis");
     let mut output = String::new();

@@ -73,11 +73,20 @@ fn one_digios_streams_from_another_over_v1() {
         .send()
         .unwrap();
     assert_eq!(response.status(), 200);
-    let content_type = response.headers()["content-type"].to_str().unwrap().to_string();
-    assert!(content_type.starts_with("text/event-stream"), "{content_type}");
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        content_type.starts_with("text/event-stream"),
+        "{content_type}"
+    );
     let (deltas, done) = read_stream(response);
     assert!(done, "the stream did not end with [DONE]");
-    assert!(deltas.len() > 1, "expected several streamed pieces: {deltas:?}");
+    assert!(
+        deltas.len() > 1,
+        "expected several streamed pieces: {deltas:?}"
+    );
     assert!(!deltas.concat().trim().is_empty());
 
     // Without the first instance the second has no model to reach: a typed

@@ -29,9 +29,14 @@ pub fn ensure(wanted: &[&str]) -> Result<(), String> {
             .args(["-m", "venv"])
             .arg(&venv)
             .status()
-            .map_err(|err| format!("python3 -m venv could not start: {err} (install python3-venv)"))?;
+            .map_err(|err| {
+                format!("python3 -m venv could not start: {err} (install python3-venv)")
+            })?;
         if !status.success() {
-            return Err(format!("python3 -m venv {} failed ({status})", venv.display()));
+            return Err(format!(
+                "python3 -m venv {} failed ({status})",
+                venv.display()
+            ));
         }
     }
     let stamp = venv.join("digios-requirements.txt");
@@ -46,12 +51,21 @@ pub fn ensure(wanted: &[&str]) -> Result<(), String> {
     }
     eprintln!("xtask: installing Python packages: {}", missing.join(" "));
     let status = Command::new(&python)
-        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+        ])
         .args(&missing)
         .status()
         .map_err(|err| format!("pip could not start: {err}"))?;
     if !status.success() {
-        return Err(format!("pip install {} failed ({status})", missing.join(" ")));
+        return Err(format!(
+            "pip install {} failed ({status})",
+            missing.join(" ")
+        ));
     }
     let mut lines: Vec<String> = installed.lines().map(str::to_string).collect();
     lines.extend(missing.iter().map(|req| req.to_string()));

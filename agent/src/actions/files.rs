@@ -97,7 +97,11 @@ async fn blocking<T: Send + 'static>(
 ) -> Result<T, ActionError> {
     tokio::task::spawn_blocking(work)
         .await
-        .unwrap_or_else(|err| Err(ActionError::SpawnFailed(format!("file worker failed: {err}"))))
+        .unwrap_or_else(|err| {
+            Err(ActionError::SpawnFailed(format!(
+                "file worker failed: {err}"
+            )))
+        })
 }
 
 fn kind_of(file_type: std::fs::FileType) -> &'static str {
@@ -204,7 +208,10 @@ pub async fn write(config: &ActionsConfig, p: WriteFileParams) -> Result<Value, 
     if p.content.len() > MAX_WRITE_BYTES {
         return Err(invalid(
             "write_file",
-            format!("content has {} bytes; at most {MAX_WRITE_BYTES}", p.content.len()),
+            format!(
+                "content has {} bytes; at most {MAX_WRITE_BYTES}",
+                p.content.len()
+            ),
         ));
     }
     let path = confine(config, "write_file", &p.path, false)?;

@@ -182,9 +182,7 @@ impl ActionError {
         match source.kind() {
             K::NotFound => ActionError::NotFound(format!("{context}: no such file or directory")),
             K::AlreadyExists => ActionError::Conflict(format!("{context} already exists")),
-            K::PermissionDenied => {
-                ActionError::Forbidden(format!("{context}: permission denied"))
-            }
+            K::PermissionDenied => ActionError::Forbidden(format!("{context}: permission denied")),
             K::DirectoryNotEmpty => ActionError::Conflict(format!(
                 "{context} is a directory that is not empty; pass recursive=true"
             )),

@@ -123,7 +123,11 @@ pub async fn list(p: ListProcessesParams) -> Result<Value, ActionError> {
         Ok(json!({"processes": processes, "total": total, "truncated": total > limit}))
     })
     .await
-    .unwrap_or_else(|err| Err(ActionError::SpawnFailed(format!("process listing failed: {err}"))))
+    .unwrap_or_else(|err| {
+        Err(ActionError::SpawnFailed(format!(
+            "process listing failed: {err}"
+        )))
+    })
 }
 
 pub async fn spawn(config: &ActionsConfig, p: SpawnProcessParams) -> Result<Value, ActionError> {
@@ -146,7 +150,10 @@ pub async fn spawn(config: &ActionsConfig, p: SpawnProcessParams) -> Result<Valu
         // Its own process group: a signal to the agent's group spares it.
         .process_group(0);
     let mut child = command.spawn().map_err(|err| {
-        ActionError::SpawnFailed(format!("cannot start {program:?} in {}: {err}", cwd.display()))
+        ActionError::SpawnFailed(format!(
+            "cannot start {program:?} in {}: {err}",
+            cwd.display()
+        ))
     })?;
     let pid = child.id();
     // Reap it when it exits, so it never lingers as a zombie.

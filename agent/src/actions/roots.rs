@@ -60,7 +60,10 @@ fn resolve_existing(path: &Path) -> PathBuf {
             }
             return full;
         }
-        match (existing.file_name().map(|n| n.to_os_string()), existing.parent()) {
+        match (
+            existing.file_name().map(|n| n.to_os_string()),
+            existing.parent(),
+        ) {
             (Some(name), Some(parent)) => {
                 missing.push(name);
                 existing = parent.to_path_buf();

@@ -75,7 +75,11 @@ pub async fn run(config: &ActionsConfig, p: RunShellParams) -> Result<Value, Act
     let timeout = match p.timeout_seconds {
         None => config.command_timeout_seconds as f64,
         Some(t) if t.is_finite() && t > 0.0 && t <= max => t,
-        Some(_) => return Err(invalid(format!("timeout_seconds must be above 0 and at most {max}"))),
+        Some(_) => {
+            return Err(invalid(format!(
+                "timeout_seconds must be above 0 and at most {max}"
+            )));
+        }
     };
     let cwd = match &p.cwd {
         Some(cwd) => cwd.clone(),
@@ -96,7 +100,10 @@ pub async fn run(config: &ActionsConfig, p: RunShellParams) -> Result<Value, Act
         .kill_on_drop(true)
         .spawn()
         .map_err(|err| ActionError::SpawnFailed(format!("cannot start /bin/sh: {err}")))?;
-    let group = child.id().and_then(|id| i32::try_from(id).ok()).map(Pid::from_raw);
+    let group = child
+        .id()
+        .and_then(|id| i32::try_from(id).ok())
+        .map(Pid::from_raw);
     let stdout = tokio::spawn(read_capped(child.stdout.take(), limit));
     let stderr = tokio::spawn(read_capped(child.stderr.take(), limit));
 
@@ -107,7 +114,9 @@ pub async fn run(config: &ActionsConfig, p: RunShellParams) -> Result<Value, Act
     let (timed_out, status) = match waited {
         Ok(Ok(status)) => (false, Some(status)),
         Ok(Err(err)) => {
-            return Err(ActionError::SpawnFailed(format!("waiting for the command: {err}")));
+            return Err(ActionError::SpawnFailed(format!(
+                "waiting for the command: {err}"
+            )));
         }
         Err(_) => (true, child.wait().await.ok()),
     };

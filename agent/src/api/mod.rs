@@ -129,7 +129,12 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    pub fn new(config: ApiConfig, desktop: Desktop, actions: ActionsConfig, memory: Memory) -> Self {
+    pub fn new(
+        config: ApiConfig,
+        desktop: Desktop,
+        actions: ActionsConfig,
+        memory: Memory,
+    ) -> Self {
         let services = Services::default();
         services.set("api", ServiceState::Up, None);
         services.set("compositor", ServiceState::Starting, None);
@@ -220,7 +225,11 @@ impl AppState {
             let entry = audit(Decision::Denied);
             if let Err(err) = self
                 .memory
-                .record_action(&entry, crate::memory::ActionOutcome::NotRun, Some(&refusal.message))
+                .record_action(
+                    &entry,
+                    crate::memory::ActionOutcome::NotRun,
+                    Some(&refusal.message),
+                )
                 .await
             {
                 tracing::warn!("audit of a refused {action_type}: {err}");

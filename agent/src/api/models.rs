@@ -53,7 +53,11 @@ fn entry_json(entry: &EntryStatus) -> Value {
     responses((status = 200, body = Vec<Object>), (status = 503, body = ErrorBody)))]
 async fn list_models(State(state): State<AppState>) -> Result<Json<Vec<Value>>, ApiError> {
     let store = store(&state)?;
-    let pulling = state.pulls.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let pulling = state
+        .pulls
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
     let list = store.list();
     Ok(Json(
         list.iter()
@@ -79,7 +83,9 @@ async fn pull_model(
     ApiPath(id): ApiPath<String>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let store = store(&state)?;
-    store.entry(&id).map_err(|err| ApiError::not_found(err.to_string()))?;
+    store
+        .entry(&id)
+        .map_err(|err| ApiError::not_found(err.to_string()))?;
     {
         let mut pulls = state.pulls.lock().unwrap_or_else(|e| e.into_inner());
         if !pulls.insert(id.clone()) {

@@ -104,15 +104,21 @@ enum CtlCommand {
 #[derive(Debug, Subcommand)]
 enum TaskCommand {
     /// Submit a goal, e.g. `digios ctl task submit "open a terminal"`.
-    Submit { goal: String },
+    Submit {
+        goal: String,
+    },
     /// Recent tasks, newest first.
     List {
         #[arg(long, default_value_t = 20)]
         limit: u32,
     },
     /// One task with its steps.
-    Show { id: i64 },
-    Cancel { id: i64 },
+    Show {
+        id: i64,
+    },
+    Cancel {
+        id: i64,
+    },
     /// Answer a pending confirmation (`--deny` refuses).
     Confirm {
         id: i64,
@@ -197,7 +203,12 @@ impl Api {
         Ok(Self { http, base, token })
     }
 
-    async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> anyhow::Result<reqwest::Response> {
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<reqwest::Response> {
         let mut request = self.http.request(method, format!("{}{path}", self.base));
         if let Some(token) = &self.token {
             request = request.bearer_auth(token);
@@ -205,10 +216,12 @@ impl Api {
         if let Some(body) = body {
             request = request.json(&body);
         }
-        let response = request
-            .send()
-            .await
-            .with_context(|| format!("cannot reach the digiOS API at {} (is `digios run` or `digios agent` up?)", self.base))?;
+        let response = request.send().await.with_context(|| {
+            format!(
+                "cannot reach the digiOS API at {} (is `digios run` or `digios agent` up?)",
+                self.base
+            )
+        })?;
         if response.status().is_success() {
             return Ok(response);
         }
@@ -216,13 +229,21 @@ impl Api {
         let body: Value = response.json().await.unwrap_or(Value::Null);
         Err(ApiFailure {
             status,
-            code: body["error"]["code"].as_str().unwrap_or("error").to_string(),
+            code: body["error"]["code"]
+                .as_str()
+                .unwrap_or("error")
+                .to_string(),
             message: body["error"]["message"].as_str().unwrap_or("").to_string(),
         }
         .into())
     }
 
-    async fn json(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> anyhow::Result<Value> {
+    async fn json(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Value> {
         let response = self.send(method, path, body).await?;
         if response.status() == reqwest::StatusCode::NO_CONTENT {
             return Ok(Value::Null);
@@ -281,26 +302,47 @@ async fn execute(api: &Api, command: CtlCommand, json: bool) -> anyhow::Result<(
                 params,
             };
             let path = format!("/api/action?confirm={confirm}");
-            (api.post(&path, serde_json::to_value(request)?).await?, outcome_text)
+            (
+                api.post(&path, serde_json::to_value(request)?).await?,
+                outcome_text,
+            )
         }
         CtlCommand::Windows => (api.get("/api/windows").await?, windows_text),
-        CtlCommand::Focus { id } => (api.post(&format!("/api/windows/{id}/focus"), json!({})).await?, outcome_text),
-        CtlCommand::Close { id } => (api.post(&format!("/api/windows/{id}/close"), json!({})).await?, outcome_text),
+        CtlCommand::Focus { id } => (
+            api.post(&format!("/api/windows/{id}/focus"), json!({}))
+                .await?,
+            outcome_text,
+        ),
+        CtlCommand::Close { id } => (
+            api.post(&format!("/api/windows/{id}/close"), json!({}))
+                .await?,
+            outcome_text,
+        ),
         CtlCommand::Move { id, x, y } => (
-            api.post(&format!("/api/windows/{id}/move"), json!({"x": x, "y": y})).await?,
+            api.post(&format!("/api/windows/{id}/move"), json!({"x": x, "y": y}))
+                .await?,
             outcome_text,
         ),
         CtlCommand::Resize { id, width, height } => (
-            api.post(&format!("/api/windows/{id}/resize"), json!({"width": width, "height": height}))
-                .await?,
+            api.post(
+                &format!("/api/windows/{id}/resize"),
+                json!({"width": width, "height": height}),
+            )
+            .await?,
             outcome_text,
         ),
         CtlCommand::State { id, state, off } => (
-            api.post(&format!("/api/windows/{id}/state"), json!({"state": state, "on": !off}))
-                .await?,
+            api.post(
+                &format!("/api/windows/{id}/state"),
+                json!({"state": state, "on": !off}),
+            )
+            .await?,
             outcome_text,
         ),
-        CtlCommand::Launch { app } => (api.post("/api/apps/launch", json!({"app": app})).await?, outcome_text),
+        CtlCommand::Launch { app } => (
+            api.post("/api/apps/launch", json!({"app": app})).await?,
+            outcome_text,
+        ),
         CtlCommand::Screenshot {
             out,
             window,
@@ -341,21 +383,45 @@ async fn execute(api: &Api, command: CtlCommand, json: bool) -> anyhow::Result<(
             }
             std::fs::write(&out, &bytes).with_context(|| format!("writing {}", out.display()))?;
             let summary = json!({"path": out, "bytes": bytes.len(), "area": area});
-            (summary, |v| format!("{} bytes -> {}", v["bytes"], v["path"].as_str().unwrap_or("")))
+            (summary, |v| {
+                format!(
+                    "{} bytes -> {}",
+                    v["bytes"],
+                    v["path"].as_str().unwrap_or("")
+                )
+            })
         }
         CtlCommand::Task(task) => match task {
-            TaskCommand::Submit { goal } => (api.post("/api/tasks", json!({"goal": goal})).await?, task_text),
-            TaskCommand::List { limit } => (api.get(&format!("/api/tasks?limit={limit}")).await?, tasks_text),
+            TaskCommand::Submit { goal } => (
+                api.post("/api/tasks", json!({"goal": goal})).await?,
+                task_text,
+            ),
+            TaskCommand::List { limit } => (
+                api.get(&format!("/api/tasks?limit={limit}")).await?,
+                tasks_text,
+            ),
             TaskCommand::Show { id } => (api.get(&format!("/api/tasks/{id}")).await?, task_text),
-            TaskCommand::Cancel { id } => (api.post(&format!("/api/tasks/{id}/cancel"), json!({})).await?, task_text),
+            TaskCommand::Cancel { id } => (
+                api.post(&format!("/api/tasks/{id}/cancel"), json!({}))
+                    .await?,
+                task_text,
+            ),
             TaskCommand::Confirm { id, deny } => (
-                api.post(&format!("/api/tasks/{id}/confirm"), json!({"approve": !deny})).await?,
+                api.post(
+                    &format!("/api/tasks/{id}/confirm"),
+                    json!({"approve": !deny}),
+                )
+                .await?,
                 task_text,
             ),
         },
         CtlCommand::Memory(memory) => match memory {
             MemoryCommand::Search { query, limit } => (
-                api.get(&format!("/api/memory/search?q={}&limit={limit}", encode(&query))).await?,
+                api.get(&format!(
+                    "/api/memory/search?q={}&limit={limit}",
+                    encode(&query)
+                ))
+                .await?,
                 hits_text,
             ),
             MemoryCommand::Facts => (api.get("/api/memory/facts").await?, facts_text),
@@ -366,19 +432,36 @@ async fn execute(api: &Api, command: CtlCommand, json: bool) -> anyhow::Result<(
                     Some(json!({"value": value})),
                 )
                 .await?,
-                |v| format!("{} {} = {}", v["kind"].as_str().unwrap_or(""), v["key"].as_str().unwrap_or(""), v["value"].as_str().unwrap_or("")),
+                |v| {
+                    format!(
+                        "{} {} = {}",
+                        v["kind"].as_str().unwrap_or(""),
+                        v["key"].as_str().unwrap_or(""),
+                        v["value"].as_str().unwrap_or("")
+                    )
+                },
             ),
             MemoryCommand::Forget { kind, key } => (
-                api.json(Method::DELETE, &format!("/api/memory/facts/{kind}/{}", encode(&key)), None)
-                    .await?,
+                api.json(
+                    Method::DELETE,
+                    &format!("/api/memory/facts/{kind}/{}", encode(&key)),
+                    None,
+                )
+                .await?,
                 |_| "forgotten".to_string(),
             ),
         },
         CtlCommand::Models(models) => match models {
             ModelsCommand::List => (api.get("/api/models").await?, models_text),
             ModelsCommand::Pull { id } => (
-                api.post(&format!("/api/models/{}/pull", encode(&id)), json!({})).await?,
-                |v| format!("pulling {}; progress on the `downloads` event topic", v["model"].as_str().unwrap_or("")),
+                api.post(&format!("/api/models/{}/pull", encode(&id)), json!({}))
+                    .await?,
+                |v| {
+                    format!(
+                        "pulling {}; progress on the `downloads` event topic",
+                        v["model"].as_str().unwrap_or("")
+                    )
+                },
             ),
         },
     };
@@ -409,8 +492,15 @@ fn status_text(v: &Value) -> String {
         v["uptime_seconds"].as_f64().unwrap_or(0.0)
     )];
     for service in v["services"].as_array().into_iter().flatten() {
-        let detail = service["detail"].as_str().map(|d| format!(" ({d})")).unwrap_or_default();
-        lines.push(format!("  {}: {}{detail}", str_of(service, "name"), str_of(service, "state")));
+        let detail = service["detail"]
+            .as_str()
+            .map(|d| format!(" ({d})"))
+            .unwrap_or_default();
+        lines.push(format!(
+            "  {}: {}{detail}",
+            str_of(service, "name"),
+            str_of(service, "state")
+        ));
     }
     lines.join("\n")
 }
@@ -419,7 +509,14 @@ fn actions_text(v: &Value) -> String {
     v.as_array()
         .into_iter()
         .flatten()
-        .map(|a| format!("{}\t{}\t{}", str_of(a, "action_type"), str_of(a, "risk"), str_of(a, "description")))
+        .map(|a| {
+            format!(
+                "{}\t{}\t{}",
+                str_of(a, "action_type"),
+                str_of(a, "risk"),
+                str_of(a, "description")
+            )
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -461,7 +558,12 @@ fn windows_text(v: &Value) -> String {
 }
 
 fn task_text(v: &Value) -> String {
-    let mut lines = vec![format!("task {} [{}] {}", v["id"], str_of(v, "state"), str_of(v, "goal"))];
+    let mut lines = vec![format!(
+        "task {} [{}] {}",
+        v["id"],
+        str_of(v, "state"),
+        str_of(v, "goal")
+    )];
     if let Some(result) = v["result"].as_str() {
         lines.push(format!("  result: {result}"));
     }
@@ -493,7 +595,14 @@ fn hits_text(v: &Value) -> String {
     v.as_array()
         .into_iter()
         .flatten()
-        .map(|h| format!("{} {}\t{}", str_of(h, "kind"), h["id"], str_of(h, "snippet")))
+        .map(|h| {
+            format!(
+                "{} {}\t{}",
+                str_of(h, "kind"),
+                h["id"],
+                str_of(h, "snippet")
+            )
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -502,7 +611,14 @@ fn facts_text(v: &Value) -> String {
     v.as_array()
         .into_iter()
         .flatten()
-        .map(|f| format!("{}\t{}\t{}", str_of(f, "kind"), str_of(f, "key"), str_of(f, "value")))
+        .map(|f| {
+            format!(
+                "{}\t{}\t{}",
+                str_of(f, "kind"),
+                str_of(f, "key"),
+                str_of(f, "value")
+            )
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -512,8 +628,17 @@ fn models_text(v: &Value) -> String {
         .into_iter()
         .flatten()
         .map(|m| {
-            let pulling = if m["pulling"] == true { " (pulling)" } else { "" };
-            format!("{}\t{}{pulling}\t{}", str_of(m, "id"), str_of(m, "state"), str_of(m, "description"))
+            let pulling = if m["pulling"] == true {
+                " (pulling)"
+            } else {
+                ""
+            };
+            format!(
+                "{}\t{}{pulling}\t{}",
+                str_of(m, "id"),
+                str_of(m, "state"),
+                str_of(m, "description")
+            )
         })
         .collect::<Vec<_>>()
         .join("\n")
