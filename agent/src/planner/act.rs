@@ -77,7 +77,9 @@ pub async fn act(ctx: &TaskCtx, action: Action, params: Value, step_index: i64) 
         risk: risk.clone(),
         decision: Decision::Allowed,
     };
-    let decision = parts.policy.decide(action_type, &[]);
+    let paths = action.paths(&parts.actions);
+    let paths: Vec<&std::path::Path> = paths.iter().map(|p| p.as_path()).collect();
+    let decision = parts.policy.decide(action_type, &paths);
     match decision.verdict {
         PolicyVerdict::Allow => {}
         PolicyVerdict::Deny => {
