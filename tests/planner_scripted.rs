@@ -586,3 +586,23 @@ async fn a_fast_path_hands_the_rest_of_the_goal_to_the_model() {
         "{first_turn}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_models_word_alone_does_not_make_a_success() {
+    let rig = rig(
+        vec![call("finish", json!({"summary": "everything is perfect"}))],
+        config(),
+        PolicyConfig::default(),
+    )
+    .await;
+    let id = rig.planner.submit(GOAL, None).await.unwrap().task.id;
+    let view = finished(&rig, id).await;
+    assert_eq!(view.task.state, TaskState::Failed, "{view:?}");
+    assert!(
+        view.task
+            .result
+            .as_deref()
+            .unwrap()
+            .contains("without doing anything")
+    );
+}

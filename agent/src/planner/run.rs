@@ -570,6 +570,8 @@ async fn run_model(ctx: &TaskCtx, handed_over: Option<(String, String)>) -> End 
     // The same call again with nothing changed: tiny models loop.
     let mut previous_call: Option<Value> = None;
     let mut repeats = 0;
+    // Whether anything was done: a finish with nothing done is only words.
+    let mut acted = handed_over.is_some();
     for _ in 0..parts.config.max_steps {
         if let Err(engaged) = parts.kill_switch.check_task() {
             return End::Stopped(engaged.to_string());
@@ -662,6 +664,9 @@ async fn run_model(ctx: &TaskCtx, handed_over: Option<(String, String)>) -> End 
                     Some(failure) => End::Failed(format!(
                         "the model ended the task, but its last action did not work: {failure}"
                     )),
+                    None if !acted => End::Failed(format!(
+                        "the model ended the task without doing anything (it said: {summary:?})"
+                    )),
                     None if summary.is_empty() => End::Succeeded("done".into()),
                     None => End::Succeeded(summary),
                 };
@@ -681,6 +686,7 @@ async fn run_model(ctx: &TaskCtx, handed_over: Option<(String, String)>) -> End 
                 let result = perform_step(ctx, request, thought, started).await;
                 let mut result_text = match &result {
                     ActResult::Done { verdict, outcome } => {
+                        acted = true;
                         last_failure = verdict.failed().then(|| verdict.describe());
                         format!("{}; {}", verdict.describe(), outcome.result)
                     }
