@@ -85,7 +85,7 @@ fn bench(only: &[String]) -> Result<(), String> {
     let threads: Vec<u32> = ours.iter().map(|(t, _, _)| *t).collect();
     let anchors = bench_llama::measure(&venv, &target, &model, &threads)?;
     println!(
-        "LLM benchmark: SmolLM2-135M Q4_1, our llama.cpp backend against llama-bench (pp64/tg64, 3 runs) on the same GGUF and libraries"
+        "LLM benchmark: SmolLM2-135M Q4_1, our llama.cpp backend against llama-bench (pp64/tg64, batch 16, 3 runs) on the same GGUF, libraries and thread counts"
     );
     for (threads, prompt, generation) in ours {
         let Some(anchor) = anchors.iter().find(|a| a.threads == threads) else {
