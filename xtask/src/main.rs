@@ -66,5 +66,8 @@ fn bench() -> Result<(), String> {
         "digios-agent",
         "--bench",
         "llm_throughput",
-    ])
+    ])?;
+    // The shell's benchmark runs a compositor and an agent from this build.
+    setup::cargo(&["build", "--package", "digios-boot"])?;
+    setup::cargo(&["bench", "--package", "digios-shell", "--bench", "shell"])
 }
