@@ -67,7 +67,22 @@ fn bench() -> Result<(), String> {
         "--bench",
         "llm_throughput",
     ])?;
-    // The shell's benchmark runs a compositor and an agent from this build.
-    setup::cargo(&["build", "--package", "digios-boot"])?;
+    // The planner benchmark drives a real headless compositor from this build.
+    setup::cargo(&[
+        "build",
+        "--release",
+        "--package",
+        "digios-boot",
+        "--bin",
+        "digios",
+    ])?;
+    setup::cargo(&[
+        "bench",
+        "--package",
+        "digios-agent",
+        "--bench",
+        "planner_step",
+    ])?;
+    // The shell's benchmark runs that compositor and agent too.
     setup::cargo(&["bench", "--package", "digios-shell", "--bench", "shell"])
 }
