@@ -94,11 +94,11 @@ fn software_frame(ctx: &egui::Context, textures: &mut Textures, canvas: &mut Can
         screen_rect: Some(egui::Rect::from_min_size(egui::Pos2::ZERO, size)),
         ..Default::default()
     };
-    let output = ctx.run_ui(input, |ui| view(ui, model));
-    textures.set(&output.textures_delta);
+    let mut output = ctx.run_ui(input, |ui| view(ui, model));
+    textures.set(&mut output.textures_delta);
     let primitives = ctx.tessellate(output.shapes, output.pixels_per_point);
     canvas.paint(&primitives, textures, output.pixels_per_point);
-    textures.free(&output.textures_delta);
+    textures.free(&mut output.textures_delta);
 }
 
 fn frame_times() {

@@ -142,10 +142,10 @@ impl Step {
     pub fn action_line(&self) -> Option<String> {
         let call = self.tool_call.as_ref()?;
         let name = call
-            .get("action_type")
-            .or_else(|| call.get("name"))
+            .get("action")
+            .or_else(|| call.get("action_type"))
             .and_then(Value::as_str);
-        let params = call.get("params").or_else(|| call.get("arguments"));
+        let params = call.get("params");
         Some(match (name, params) {
             (Some(name), Some(params)) => format!("{name} {params}"),
             (Some(name), None) => name.to_string(),

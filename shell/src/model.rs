@@ -335,6 +335,29 @@ impl Model {
                     self.outbox.push(Command::LoadTask(step.task_id));
                 }
             }
+            ("tasks", "confirmation_requested") => {
+                let id = event.data.get("task_id").and_then(|v| v.as_i64());
+                let pending = event
+                    .data
+                    .get("pending_confirmation")
+                    .cloned()
+                    .and_then(|p| serde_json::from_value(p).ok());
+                let Some(id) = id else {
+                    return;
+                };
+                self.selected_task = Some(id);
+                match self.tasks.iter_mut().find(|t| t.id == id) {
+                    Some(task) if pending.is_some() => {
+                        task.state = TaskState::AwaitingConfirmation;
+                        task.pending_confirmation = pending;
+                    }
+                    _ => self.outbox.push(Command::LoadTask(id)),
+                }
+                if let Some(task) = self.task(id) {
+                    let goal = task.goal.clone();
+                    self.notify(Severity::Info, "Confirmation needed", goal);
+                }
+            }
             ("tasks", kind) => {
                 let task = event
                     .data

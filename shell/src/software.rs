@@ -24,9 +24,9 @@ pub struct Textures {
 }
 
 impl Textures {
-    /// Applies a frame's new and changed textures; call before painting.
-    pub fn set(&mut self, delta: &TexturesDelta) {
-        for (id, deltas) in &delta.set {
+    /// Applies (and takes) a frame's new and changed textures; call before painting.
+    pub fn set(&mut self, delta: &mut TexturesDelta) {
+        for (id, deltas) in std::mem::take(&mut delta.set) {
             for image_delta in deltas {
                 let egui::ImageData::Color(image) = &image_delta.image;
                 let [w, h] = image.size;
@@ -35,7 +35,7 @@ impl Textures {
                 match image_delta.pos {
                     None => {
                         self.map.insert(
-                            *id,
+                            id,
                             Texture {
                                 width: w,
                                 height: h,
@@ -45,7 +45,7 @@ impl Textures {
                         );
                     }
                     Some([x0, y0]) => {
-                        let Some(texture) = self.map.get_mut(id) else {
+                        let Some(texture) = self.map.get_mut(&id) else {
                             continue;
                         };
                         for (i, texel) in texels.enumerate() {
@@ -60,10 +60,10 @@ impl Textures {
         }
     }
 
-    /// Frees the textures a frame let go of; call after painting.
-    pub fn free(&mut self, delta: &TexturesDelta) {
-        for id in &delta.free {
-            self.map.remove(id);
+    /// Frees (and takes) the textures a frame let go of; call after painting.
+    pub fn free(&mut self, delta: &mut TexturesDelta) {
+        for id in std::mem::take(&mut delta.free) {
+            self.map.remove(&id);
         }
     }
 }
@@ -282,7 +282,8 @@ mod tests {
     #[test]
     fn a_filled_rect_covers_exactly_its_pixels() {
         let ctx = egui::Context::default();
-        let output = ctx.run_ui(egui::RawInput {
+        ctx.tessellation_options_mut(|o| o.feathering = false);
+        let mut output = ctx.run_ui(egui::RawInput {
             screen_rect: Some(egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(20.0, 10.0))),
             ..Default::default()
         }, |ui| {
@@ -298,10 +299,11 @@ mod tests {
             );
         });
         let mut textures = Textures::default();
-        textures.set(&output.textures_delta);
+        textures.set(&mut output.textures_delta);
         let primitives = ctx.tessellate(output.shapes, 1.0);
         let mut canvas = Canvas::new(20, 10);
         canvas.paint(&primitives, &textures, 1.0);
+        textures.free(&mut output.textures_delta);
         let at = |x: usize, y: usize| to_color32(canvas.pixels[y * 20 + x]);
         assert_eq!(at(5, 4), Color32::from_rgb(10, 200, 30));
         assert_eq!(at(6, 4), Color32::TRANSPARENT);

@@ -10,7 +10,7 @@ use std::time::Duration;
 use common::{Api, harness, shell, shows, wait_for};
 use digios_shell::api::TaskState;
 use digios_shell::model::{Connection, Drawer};
-use digios_tests::digios::start_desktop;
+use digios_tests::digios::{start_desktop, start_desktop_with_config};
 use egui_kittest::kittest::Queryable;
 use serde_json::json;
 
@@ -152,4 +152,82 @@ fn empty_goals_long_text_and_large_histories_stay_responsive() {
         h.get_by_label_contains("goal number 9999").scroll_down();
         h.run_ok();
     }
+}
+
+#[test]
+fn a_goal_typed_into_the_chat_runs_and_confirmations_are_answered_there() {
+    // launch_app asks first, so the fast path for "open a terminal" waits for a yes.
+    let desktop = start_desktop_with_config(
+        "[[policy.rules]]\naction = \"launch_app\"\nverdict = \"confirm\"\n",
+    );
+    let api = Api::new(&desktop.url);
+    let mut h = harness(shell(&desktop.url));
+    wait_for(&mut h, "the tasks API", |h| {
+        let model = &h.state().model;
+        model.connection == Connection::Up && model.tasks_supported == Some(true)
+    });
+    h.get_by_label("Chat").click();
+    h.run_ok();
+    assert!(shows(&h, "no tasks yet"));
+
+    let submit = |h: &mut egui_kittest::Harness<'_, digios_shell::Shell>, goal: &str| {
+        let input = h.get_by_label("Goal");
+        input.focus();
+        input.type_text(goal);
+        h.run_ok();
+        h.key_press(egui::Key::Enter);
+        h.run_ok();
+    };
+    submit(&mut h, "open a terminal");
+    wait_for(&mut h, "the confirmation in the chat", |h| {
+        shows(h, "Confirmation needed") && h.get_all_by_label("Approve").count() == 1
+    });
+    assert!(shows(&h, "agent: waiting for confirmation"));
+    assert!(shows(&h, "launch_app"));
+    assert!(api.windows().is_empty(), "nothing runs before the yes");
+    h.snapshot("chat_confirmation");
+
+    h.get_by_label("Approve").click();
+    h.run_ok();
+    wait_for(&mut h, "the task to succeed with its steps shown", |h| {
+        let model = &h.state().model;
+        let done = model
+            .tasks
+            .iter()
+            .any(|t| t.goal == "open a terminal" && t.state == TaskState::Succeeded && !t.steps.is_empty());
+        done && shows(h, "Step 1") && shows(h, "Result:")
+    });
+    assert!(api.windows().iter().any(|w| w["app_id"] == json!("foot")));
+    assert!(shows(&h, "Done: open a terminal"), "a notification tells the result");
+
+    // The same goal again, denied this time: nothing starts.
+    submit(&mut h, "open a terminal");
+    wait_for(&mut h, "the second confirmation", |h| {
+        h.get_all_by_label("Deny").count() == 1
+    });
+    h.get_by_label("Deny").click();
+    h.run_ok();
+    wait_for(&mut h, "the denied task to end", |h| {
+        let tasks = &h.state().model.tasks;
+        tasks.len() == 2 && tasks[0].state.is_finished()
+    });
+    let denied = &h.state().model.tasks[0];
+    assert_ne!(denied.state, TaskState::Succeeded, "{denied:?}");
+    assert_eq!(api.windows().len(), 1, "the denied launch opened nothing");
+    assert!(shows(&h, "History"));
+}
+
+#[test]
+fn the_kill_switch_button_engages_and_releases() {
+    let desktop = start_desktop();
+    let api = Api::new(&desktop.url);
+    let mut h = harness(shell(&desktop.url));
+    wait_for(&mut h, "the kill switch state", |h| h.state().model.kill_switch() == Some(false));
+    h.get_by_label("Kill switch").click();
+    h.run_ok();
+    wait_for(&mut h, "the switch to engage", |h| h.state().model.kill_switch() == Some(true));
+    assert_eq!(api.get("/api/status")["kill_switch"]["engaged"], json!(true));
+    h.get_by_label("Release kill switch").click();
+    h.run_ok();
+    wait_for(&mut h, "the switch to release", |h| h.state().model.kill_switch() == Some(false));
 }

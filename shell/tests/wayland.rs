@@ -65,6 +65,17 @@ fn share(shot: &(u32, u32, Vec<u8>), rows: std::ops::Range<u32>, cols: std::ops:
     hits as f64 / all as f64
 }
 
+/// Share of the pixels in `rows` × `cols` that differ between two screenshots.
+fn changed(a: &(u32, u32, Vec<u8>), b: &(u32, u32, Vec<u8>), rows: std::ops::Range<u32>, cols: std::ops::Range<u32>) -> f64 {
+    let w = a.0;
+    let all = rows.len() * cols.len();
+    let differ = rows
+        .flat_map(|y| cols.clone().map(move |x| ((y * w + x) * 4) as usize))
+        .filter(|&i| a.2[i..i + 3] != b.2[i..i + 3])
+        .count();
+    differ as f64 / all as f64
+}
+
 #[test]
 fn the_shell_maps_as_a_panel_and_its_launcher_starts_foot() {
     let desktop = start_desktop();
@@ -90,19 +101,7 @@ fn the_shell_maps_as_a_panel_and_its_launcher_starts_foot() {
     let closed = api.screenshot();
     api.action("click", json!({"x": apps_button.x.round(), "y": apps_button.y.round()}));
     api.wait_until("the launcher to open", |api| {
-        let shot = api.screenshot();
-        let unchanged = share(&closed, drawer_rows.clone(), drawer_cols.clone(), [0, 0, 0]);
-        let differs = {
-            let (w, _, now) = &shot;
-            let (_, _, then) = &closed;
-            drawer_rows
-                .clone()
-                .flat_map(|y| drawer_cols.clone().map(move |x| ((y * w + x) * 4) as usize))
-                .filter(|&i| now[i..i + 3] != then[i..i + 3])
-                .count()
-        };
-        let _ = unchanged;
-        differs > (drawer_rows.len() * drawer_cols.len()) / 2
+        changed(&closed, &api.screenshot(), drawer_rows.clone(), drawer_cols.clone()) > 0.5
     });
 
     // The launcher has the keyboard: type to filter, Enter starts the match.
@@ -125,4 +124,36 @@ fn the_shell_maps_as_a_panel_and_its_launcher_starts_foot() {
         "new windows go below the panel's exclusive zone: {foot}"
     );
     assert!(height > views::PANEL_HEIGHT as u32);
+
+    // The chat: a click on its button, a goal typed, Enter; the task runs
+    // and its steps are in memory.
+    let chat_button = panel_position(width as f32, "Chat");
+    let chat_cols = width - drawer.x as u32 + 10..width - 10;
+    let closed = api.screenshot();
+    api.action("click", json!({"x": chat_button.x.round(), "y": chat_button.y.round()}));
+    api.wait_until("the chat to open", |api| {
+        changed(&closed, &api.screenshot(), drawer_rows.clone(), chat_cols.clone()) > 0.5
+    });
+    let goal = "close the terminal window";
+    api.action("type_text", json!({"text": goal}));
+    api.action("key", json!({"keys": "Return"}));
+    api.wait_until("the task the chat started", |api| {
+        tasks(api).iter().any(|t| t["goal"] == json!(goal))
+    });
+    let id = tasks(&api)
+        .into_iter()
+        .find(|t| t["goal"] == json!(goal))
+        .and_then(|t| t["id"].as_i64())
+        .unwrap();
+    api.wait_until("the task to finish with steps", |api| {
+        let task = api.get(&format!("/api/tasks/{id}"));
+        task["state"] == json!("succeeded") && task["steps"].as_array().is_some_and(|s| !s.is_empty())
+    });
+    api.wait_until("foot to close", |api| {
+        !api.windows().iter().any(|w| w["app_id"] == json!("foot"))
+    });
+}
+
+fn tasks(api: &Api) -> Vec<serde_json::Value> {
+    api.get("/api/tasks?limit=20").as_array().cloned().unwrap_or_default()
 }

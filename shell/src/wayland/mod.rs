@@ -363,7 +363,7 @@ impl App {
         };
         let view = surface.view;
         let model = &mut self.shell.model;
-        let output = surface.ctx.run_ui(raw_input, |ui| match view {
+        let mut output = surface.ctx.run_ui(raw_input, |ui| match view {
             View::Panel => views::panel(ui, model),
             View::Drawer(drawer) => views::drawer_frame(ui, |ui| match drawer {
                 Drawer::Launcher => views::launcher(ui, model),
@@ -371,13 +371,13 @@ impl App {
             }),
             View::Notifications => views::notifications(ui, model),
         });
-        surface.textures.set(&output.textures_delta);
+        surface.textures.set(&mut output.textures_delta);
         let primitives = surface.ctx.tessellate(output.shapes, output.pixels_per_point);
         if surface.canvas.width != width as usize || surface.canvas.height != height as usize {
             surface.canvas.resize(width as usize, height as usize);
         }
         surface.canvas.paint(&primitives, &surface.textures, output.pixels_per_point);
-        surface.textures.free(&output.textures_delta);
+        surface.textures.free(&mut output.textures_delta);
 
         let now = Instant::now();
         surface.dirty = false;

@@ -129,7 +129,7 @@ impl Api {
             .expect("screenshot body");
         let decoder = png::Decoder::new(std::io::Cursor::new(bytes));
         let mut reader = decoder.read_info().expect("PNG header");
-        let mut pixels = vec![0; reader.output_buffer_size().expect("PNG size")];
+        let mut pixels = vec![0; reader.output_buffer_size()];
         let info = reader.next_frame(&mut pixels).expect("PNG frame");
         pixels.truncate(info.buffer_size());
         let rgba = match info.color_type {
