@@ -149,7 +149,7 @@ fn empty_goals_long_text_and_large_histories_stay_responsive() {
     assert!(h.state().model.tasks.len() <= digios_shell::model::TASKS_KEPT);
     // Scrolling the history keeps working.
     for _ in 0..5 {
-        h.get_by_label_contains("goal number 9999").scroll_down();
+        h.query_all_by_label_contains("#").next().expect("a history row").scroll_down();
         h.run_ok();
     }
 }
@@ -180,7 +180,7 @@ fn a_goal_typed_into_the_chat_runs_and_confirmations_are_answered_there() {
     };
     submit(&mut h, "open a terminal");
     wait_for(&mut h, "the confirmation in the chat", |h| {
-        shows(h, "Confirmation needed") && h.get_all_by_label("Approve").count() == 1
+        shows(h, "Confirmation needed") && h.query_all_by_label("Approve").count() == 1
     });
     assert!(shows(&h, "agent: waiting for confirmation"));
     assert!(shows(&h, "launch_app"));
@@ -203,7 +203,7 @@ fn a_goal_typed_into_the_chat_runs_and_confirmations_are_answered_there() {
     // The same goal again, denied this time: nothing starts.
     submit(&mut h, "open a terminal");
     wait_for(&mut h, "the second confirmation", |h| {
-        h.get_all_by_label("Deny").count() == 1
+        h.query_all_by_label("Deny").count() == 1
     });
     h.get_by_label("Deny").click();
     h.run_ok();

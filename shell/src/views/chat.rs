@@ -37,6 +37,8 @@ pub fn chat(ui: &mut egui::Ui, model: &mut Model) {
 fn goal_input(ui: &mut egui::Ui, model: &mut Model) {
     let label = ui.label("Goal");
     let mut submit = false;
+    // Read before the text field consumes it.
+    let enter = ui.input(|i| i.key_pressed(Key::Enter));
     ui.horizontal(|ui| {
         let enabled = !model.goal_input.trim().is_empty();
         let run_width = 56.0;
@@ -50,7 +52,7 @@ fn goal_input(ui: &mut egui::Ui, model: &mut Model) {
         if !ui.ctx().memory(|m| m.focused().is_some()) {
             edit.request_focus();
         }
-        if edit.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter)) {
+        if enter && (edit.has_focus() || edit.lost_focus()) {
             submit = true;
             edit.request_focus();
         }

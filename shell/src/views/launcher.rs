@@ -9,6 +9,8 @@ pub fn launcher(ui: &mut egui::Ui, model: &mut Model) {
     ui.horizontal(|ui| {
         ui.heading("Apps");
     });
+    // Read before the text field consumes it.
+    let enter = ui.input(|i| i.key_pressed(Key::Enter));
     let label = ui.label("Filter apps");
     let filter = ui.add(
         egui::TextEdit::singleline(&mut model.launcher_filter)
@@ -19,7 +21,7 @@ pub fn launcher(ui: &mut egui::Ui, model: &mut Model) {
     if !filter.has_focus() && !ui.ctx().memory(|m| m.focused().is_some()) {
         filter.request_focus();
     }
-    let enter = filter.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter));
+    let enter = enter && (filter.has_focus() || filter.lost_focus());
     if ui.input(|i| i.key_pressed(Key::Escape)) {
         model.drawer = None;
         return;

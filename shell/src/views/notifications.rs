@@ -16,6 +16,7 @@ pub fn notifications(ui: &mut egui::Ui, model: &mut Model) {
                 .stroke(egui::Stroke::new(1.5, stroke))
                 .show(ui, |ui| {
                     ui.set_width(ui.available_width().min(super::NOTIFICATION_WIDTH) - 16.0);
+                    ui.with_layout(egui::Layout::top_down(egui::Align::Min), |ui| {
                     ui.horizontal(|ui| {
                         ui.add(egui::Label::new(RichText::new(&note.title).strong()).truncate());
                         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
@@ -28,6 +29,7 @@ pub fn notifications(ui: &mut egui::Ui, model: &mut Model) {
                         let body: String = note.body.chars().take(400).collect();
                         ui.add(egui::Label::new(body).wrap());
                     }
+                    });
                 });
         }
     });

@@ -59,7 +59,13 @@ pub fn wait_for(harness: &mut Harness<'_, Shell>, what: &str, done: impl Fn(&Har
         if done(harness) {
             return;
         }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        if Instant::now() > deadline {
+            let model = &harness.state().model;
+            panic!(
+                "timed out waiting for {what}; connection {:?}, tasks {:#?}, notifications {:#?}",
+                model.connection, model.tasks, model.notifications
+            );
+        }
         std::thread::sleep(Duration::from_millis(25));
     }
 }
@@ -67,7 +73,7 @@ pub fn wait_for(harness: &mut Harness<'_, Shell>, what: &str, done: impl Fn(&Har
 /// Whether any node's accessible name contains `text`.
 pub fn shows(harness: &Harness<'_, Shell>, text: &str) -> bool {
     use egui_kittest::kittest::Queryable;
-    harness.query_by_label_contains(text).is_some()
+    harness.query_all_by_label_contains(text).next().is_some()
 }
 
 /// A plain HTTP client for what the test itself asks of the API.
