@@ -89,7 +89,14 @@ fn chat_view(ui: &mut egui::Ui, model: &mut Model) {
 }
 
 /// One full software frame: layout, tessellation, painting.
-fn software_frame(ctx: &egui::Context, textures: &mut Textures, canvas: &mut Canvas, model: &mut Model, view: View, size: egui::Vec2) {
+fn software_frame(
+    ctx: &egui::Context,
+    textures: &mut Textures,
+    canvas: &mut Canvas,
+    model: &mut Model,
+    view: View,
+    size: egui::Vec2,
+) {
     let input = egui::RawInput {
         screen_rect: Some(egui::Rect::from_min_size(egui::Pos2::ZERO, size)),
         ..Default::default()
@@ -103,7 +110,12 @@ fn software_frame(ctx: &egui::Context, textures: &mut Textures, canvas: &mut Can
 
 fn frame_times() {
     for (name, view, size, frames) in [
-        ("panel 1280x30", panel_view as View, egui::vec2(1280.0, views::PANEL_HEIGHT), 200),
+        (
+            "panel 1280x30",
+            panel_view as View,
+            egui::vec2(1280.0, views::PANEL_HEIGHT),
+            200,
+        ),
         ("chat 440x560", chat_view as View, views::DRAWER_SIZE, 100),
     ] {
         let mut model = busy_model();
@@ -179,7 +191,12 @@ impl Drop for Killed {
 /// CPU seconds (user + system) a process has used.
 fn cpu_seconds(pid: u32) -> Result<f64, String> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).map_err(|e| e.to_string())?;
-    let fields: Vec<&str> = stat.rsplit_once(')').ok_or("bad stat")?.1.split_whitespace().collect();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .ok_or("bad stat")?
+        .1
+        .split_whitespace()
+        .collect();
     let ticks: f64 = fields[11].parse::<f64>().map_err(|e| e.to_string())?
         + fields[12].parse::<f64>().map_err(|e| e.to_string())?;
     // SAFETY: sysconf has no preconditions.
@@ -188,7 +205,8 @@ fn cpu_seconds(pid: u32) -> Result<f64, String> {
 }
 
 fn memory_kib(pid: u32, field: &str) -> Result<u64, String> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).map_err(|e| e.to_string())?;
+    let status =
+        std::fs::read_to_string(format!("/proc/{pid}/status")).map_err(|e| e.to_string())?;
     status
         .lines()
         .find_map(|l| l.strip_prefix(field))
@@ -215,7 +233,13 @@ fn idle_figures() -> Result<(), String> {
     env(&mut compositor);
     let _compositor = Killed(
         compositor
-            .args(["compositor", "--headless", "--socket-name", display, "--control-socket"])
+            .args([
+                "compositor",
+                "--headless",
+                "--socket-name",
+                display,
+                "--control-socket",
+            ])
             .arg(&control)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -245,7 +269,10 @@ fn idle_figures() -> Result<(), String> {
     let url = BufReader::new(stdout)
         .lines()
         .map_while(Result::ok)
-        .find_map(|l| l.strip_prefix("digios-agent listening on ").map(str::to_string))
+        .find_map(|l| {
+            l.strip_prefix("digios-agent listening on ")
+                .map(str::to_string)
+        })
         .ok_or("the agent did not start")?;
 
     let frames = Arc::new(AtomicU64::new(0));
@@ -315,7 +342,10 @@ fn idle_figures() -> Result<(), String> {
         idle_frames,
         percent(foot_cpu)
     );
-    let (shell_rss, foot_rss) = (memory_kib(shell_pid, "VmRSS:")?, memory_kib(foot_pid, "VmRSS:")?);
+    let (shell_rss, foot_rss) = (
+        memory_kib(shell_pid, "VmRSS:")?,
+        memory_kib(foot_pid, "VmRSS:")?,
+    );
     println!(
         "memory: digios-shell RSS {:.1} MiB (peak {:.1} MiB); foot RSS {:.1} MiB (anchor), ratio {:.2}",
         shell_rss as f64 / 1024.0,

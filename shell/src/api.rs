@@ -220,7 +220,11 @@ impl Client {
             .base
             .strip_prefix("https://")
             .map(|r| format!("wss://{r}"))
-            .or_else(|| self.base.strip_prefix("http://").map(|r| format!("ws://{r}")))
+            .or_else(|| {
+                self.base
+                    .strip_prefix("http://")
+                    .map(|r| format!("ws://{r}"))
+            })
             .unwrap_or_else(|| self.base.clone());
         format!("{rest}/api/ws")
     }
@@ -293,7 +297,11 @@ impl Client {
         self.read(path, request.call())
     }
 
-    fn post<T: serde::de::DeserializeOwned>(&self, path: &str, body: &Value) -> Result<T, ApiError> {
+    fn post<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &Value,
+    ) -> Result<T, ApiError> {
         let mut request = self.agent.post(format!("{}{path}", self.base));
         if let Some(token) = &self.token {
             request = request.header("authorization", format!("Bearer {token}"));

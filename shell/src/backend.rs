@@ -28,10 +28,16 @@ pub enum Command {
     RefreshWindows,
     LoadTask(i64),
     SubmitGoal(String),
-    Confirm { task: i64, approve: bool },
+    Confirm {
+        task: i64,
+        approve: bool,
+    },
     Cancel(i64),
     SetKillSwitch(bool),
-    Launch { name: String, launch: Launch },
+    Launch {
+        name: String,
+        launch: Launch,
+    },
     FocusWindow(u64),
 }
 
@@ -49,7 +55,10 @@ pub enum Update {
     /// The event stream is (re)connected.
     Connected,
     /// The event stream broke; the next attempt is in `retry_in`.
-    Disconnected { reason: String, retry_in: Duration },
+    Disconnected {
+        reason: String,
+        retry_in: Duration,
+    },
     Status(Status),
     Model(Result<String, String>),
     Windows(Vec<Window>),
@@ -57,8 +66,13 @@ pub enum Update {
     History(Option<Vec<Task>>),
     Task(Task),
     Event(Event),
-    Launched { name: String },
-    Failed { what: String, error: ApiError },
+    Launched {
+        name: String,
+    },
+    Failed {
+        what: String,
+        error: ApiError,
+    },
 }
 
 pub type Notify = Arc<dyn Fn(Update) + Send + Sync>;
@@ -264,7 +278,9 @@ fn read_events(socket: &mut Socket, notify: &Notify, refresh: &Sender<Command>) 
     loop {
         let message = match socket.read() {
             Ok(message) => message,
-            Err(tungstenite::Error::ConnectionClosed) => return "the agent closed the connection".into(),
+            Err(tungstenite::Error::ConnectionClosed) => {
+                return "the agent closed the connection".into();
+            }
             Err(err) => return err.to_string(),
         };
         let text = match message {

@@ -21,7 +21,9 @@ pub fn now_text() -> String {
 
 /// Time until the minute changes, so the clock redraws once a minute.
 pub fn until_next_minute() -> Duration {
-    let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     let into_minute = Duration::from_millis((since.as_millis() % 60_000) as u64);
     Duration::from_secs(60) - into_minute + Duration::from_millis(5)
 }

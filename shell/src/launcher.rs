@@ -62,7 +62,12 @@ pub fn application_dirs() -> Vec<PathBuf> {
         .ok()
         .filter(|d| !d.is_empty())
         .unwrap_or_else(|| "/usr/local/share:/usr/share".into());
-    dirs.extend(data_dirs.split(':').filter(|d| !d.is_empty()).map(PathBuf::from));
+    dirs.extend(
+        data_dirs
+            .split(':')
+            .filter(|d| !d.is_empty())
+            .map(PathBuf::from),
+    );
     dirs.into_iter().map(|d| d.join("applications")).collect()
 }
 
@@ -135,7 +140,11 @@ pub fn parse_desktop_entry(text: &str) -> Option<AppEntry> {
         }
     }
     let yes = |key: &str| fields.get(key).is_some_and(|v| *v == "true");
-    if fields.get("Type") != Some(&"Application") || yes("NoDisplay") || yes("Hidden") || yes("Terminal") {
+    if fields.get("Type") != Some(&"Application")
+        || yes("NoDisplay")
+        || yes("Hidden")
+        || yes("Terminal")
+    {
         return None;
     }
     let name = fields.get("Name")?.to_string();
@@ -177,13 +186,13 @@ fn split_exec(exec: &str) -> Option<Vec<String>> {
                     has_arg = false;
                 }
             }
-            '%' => match chars.next() {
-                Some('%') => {
+            '%' => {
+                // `%%` is a literal percent; any other field code is dropped.
+                if chars.next() == Some('%') {
                     current.push('%');
                     has_arg = true;
                 }
-                _ => {}
-            },
+            }
             c => {
                 current.push(c);
                 has_arg = true;
@@ -206,14 +215,20 @@ mod tests {
         assert_eq!(split_exec("foot"), Some(vec!["foot".into()]));
         assert_eq!(
             split_exec(r#"env "A B" prog --x=%% %U"#),
-            Some(vec!["env".into(), "A B".into(), "prog".into(), "--x=%".into()])
+            Some(vec![
+                "env".into(),
+                "A B".into(),
+                "prog".into(),
+                "--x=%".into()
+            ])
         );
         assert_eq!(split_exec("%F"), None);
     }
 
     #[test]
     fn hidden_and_terminal_entries_are_left_out() {
-        let entry = "[Desktop Entry]\nType=Application\nName=Foot\nExec=foot\nKeywords=shell;prompt;\n";
+        let entry =
+            "[Desktop Entry]\nType=Application\nName=Foot\nExec=foot\nKeywords=shell;prompt;\n";
         let app = parse_desktop_entry(entry).unwrap();
         assert_eq!(app.launch, Launch::Command(vec!["foot".into()]));
         assert!(app.matches("PROMPT"));
@@ -228,11 +243,27 @@ mod tests {
     fn earlier_directories_hide_later_ones() {
         let first = tempfile::tempdir().unwrap();
         let second = tempfile::tempdir().unwrap();
-        let write = |dir: &Path, name: &str, body: &str| std::fs::write(dir.join(name), body).unwrap();
-        write(first.path(), "editor.desktop", "[Desktop Entry]\nType=Application\nName=Mine\nExec=mine\n");
-        write(second.path(), "editor.desktop", "[Desktop Entry]\nType=Application\nName=System\nExec=sys\n");
-        write(second.path(), "foot.desktop", "[Desktop Entry]\nType=Application\nName=foot\nExec=foot\n");
-        let apps = discover(configured_apps(), &[first.path().into(), second.path().into()]);
+        let write =
+            |dir: &Path, name: &str, body: &str| std::fs::write(dir.join(name), body).unwrap();
+        write(
+            first.path(),
+            "editor.desktop",
+            "[Desktop Entry]\nType=Application\nName=Mine\nExec=mine\n",
+        );
+        write(
+            second.path(),
+            "editor.desktop",
+            "[Desktop Entry]\nType=Application\nName=System\nExec=sys\n",
+        );
+        write(
+            second.path(),
+            "foot.desktop",
+            "[Desktop Entry]\nType=Application\nName=foot\nExec=foot\n",
+        );
+        let apps = discover(
+            configured_apps(),
+            &[first.path().into(), second.path().into()],
+        );
         let names: Vec<&str> = apps.iter().map(|a| a.name.as_str()).collect();
         assert_eq!(names, ["foot", "Mine"]);
     }

@@ -29,7 +29,11 @@ pub struct Shell {
 impl Shell {
     /// Connects to the API at `base`; `wake` is called from network threads
     /// whenever an update waits in [`Shell::poll`].
-    pub fn connect(client: api::Client, apps: Vec<launcher::AppEntry>, wake: Arc<dyn Fn() + Send + Sync>) -> Self {
+    pub fn connect(
+        client: api::Client,
+        apps: Vec<launcher::AppEntry>,
+        wake: Arc<dyn Fn() + Send + Sync>,
+    ) -> Self {
         let (sender, updates) = mpsc::channel();
         let notify: backend::Notify = Arc::new(move |update| {
             if sender.send(update).is_ok() {

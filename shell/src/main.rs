@@ -19,7 +19,8 @@ struct Args {
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut api = std::env::var("DIGIOS_API_URL").unwrap_or_else(|_| "http://127.0.0.1:8765".into());
+    let mut api =
+        std::env::var("DIGIOS_API_URL").unwrap_or_else(|_| "http://127.0.0.1:8765".into());
     let mut wayland_display = None;
     let mut token_file = std::env::var_os("DIGIOS_API_TOKEN_FILE").map(std::path::PathBuf::from);
     let mut args = std::env::args().skip(1);
@@ -28,13 +29,21 @@ fn parse_args() -> Result<Args, String> {
             Some((flag, value)) => (flag.to_string(), Some(value.to_string())),
             None => (arg.clone(), None),
         };
-        let mut value = || inline.clone().or_else(|| args.next()).ok_or(format!("{flag} needs a value"));
+        let mut value = || {
+            inline
+                .clone()
+                .or_else(|| args.next())
+                .ok_or(format!("{flag} needs a value"))
+        };
         match flag.as_str() {
             "--api" => api = value()?,
             "--wayland-display" => wayland_display = Some(value()?),
             "--token-file" => token_file = Some(value()?.into()),
             "-h" | "--help" => {
-                return Err("usage: digios-shell [--api URL] [--wayland-display NAME] [--token-file PATH]".into());
+                return Err(
+                    "usage: digios-shell [--api URL] [--wayland-display NAME] [--token-file PATH]"
+                        .into(),
+                );
             }
             other => return Err(format!("unknown argument {other:?}; see --help")),
         }
@@ -62,7 +71,8 @@ fn parse_args() -> Result<Args, String> {
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("DIGIOS_LOG").unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_env("DIGIOS_LOG")
+                .unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
         .init();

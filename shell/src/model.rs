@@ -151,7 +151,12 @@ impl Model {
 
     /// The voice service's state as `/api/status` reports it, if there is one.
     pub fn voice_state(&self) -> Option<String> {
-        let service = self.status.as_ref()?.services.iter().find(|s| s.name == "voice")?;
+        let service = self
+            .status
+            .as_ref()?
+            .services
+            .iter()
+            .find(|s| s.name == "voice")?;
         Some(match &service.detail {
             Some(detail) => format!("{}: {detail}", service.state),
             None => service.state.clone(),
@@ -164,7 +169,9 @@ impl Model {
 
     /// The app entries the launcher's filter lets through.
     pub fn filtered_apps(&self) -> impl Iterator<Item = &AppEntry> {
-        self.apps.iter().filter(|a| a.matches(&self.launcher_filter))
+        self.apps
+            .iter()
+            .filter(|a| a.matches(&self.launcher_filter))
     }
 
     pub fn toggle_drawer(&mut self, drawer: Drawer) {
@@ -178,7 +185,12 @@ impl Model {
         }
     }
 
-    pub fn notify(&mut self, severity: Severity, title: impl Into<String>, body: impl Into<String>) {
+    pub fn notify(
+        &mut self,
+        severity: Severity,
+        title: impl Into<String>,
+        body: impl Into<String>,
+    ) {
         while self.notifications.len() >= NOTIFICATIONS_MAX {
             self.notifications.pop_front();
         }
@@ -200,7 +212,10 @@ impl Model {
     pub fn expire_notifications(&mut self, now: Instant) -> Option<Instant> {
         self.notifications
             .retain(|n| now.duration_since(n.shown_at) < NOTIFICATION_TTL);
-        self.notifications.iter().map(|n| n.shown_at + NOTIFICATION_TTL).min()
+        self.notifications
+            .iter()
+            .map(|n| n.shown_at + NOTIFICATION_TTL)
+            .min()
     }
 
     /// Queues a goal from the chat's input; an empty goal is refused in place.
@@ -267,7 +282,11 @@ impl Model {
                 self.notify(Severity::Info, format!("Started {name}"), "");
             }
             Update::Failed { what, error } => {
-                self.notify(Severity::Error, format!("Could not {what}"), error.to_string());
+                self.notify(
+                    Severity::Error,
+                    format!("Could not {what}"),
+                    error.to_string(),
+                );
             }
         }
     }
@@ -404,7 +423,11 @@ impl Model {
             _ => Severity::Error,
         };
         let body = task.result.clone().unwrap_or_default();
-        self.notify(severity, format!("{}: {}", capitalised(task.state.label()), task.goal), body);
+        self.notify(
+            severity,
+            format!("{}: {}", capitalised(task.state.label()), task.goal),
+            body,
+        );
     }
 }
 

@@ -92,7 +92,12 @@ impl Canvas {
     }
 
     /// Clears to transparent and paints `primitives` at `pixels_per_point`.
-    pub fn paint(&mut self, primitives: &[ClippedPrimitive], textures: &Textures, pixels_per_point: f32) {
+    pub fn paint(
+        &mut self,
+        primitives: &[ClippedPrimitive],
+        textures: &Textures,
+        pixels_per_point: f32,
+    ) {
         self.pixels.fill(0);
         for primitive in primitives {
             let Primitive::Mesh(mesh) = &primitive.primitive else {
@@ -113,9 +118,11 @@ impl Canvas {
             }
             for triangle in mesh.indices.chunks_exact(3) {
                 let vertex = |i: u32| mesh.vertices.get(i as usize);
-                let (Some(a), Some(b), Some(c)) =
-                    (vertex(triangle[0]), vertex(triangle[1]), vertex(triangle[2]))
-                else {
+                let (Some(a), Some(b), Some(c)) = (
+                    vertex(triangle[0]),
+                    vertex(triangle[1]),
+                    vertex(triangle[2]),
+                ) else {
                     continue;
                 };
                 self.triangle([a, b, c], texture, pixels_per_point, clip);
@@ -159,11 +166,13 @@ impl Canvas {
             let (dx, dy) = (to.0 - from.0, to.1 - from.1);
             (dy == 0.0 && dx > 0.0) || dy < 0.0
         };
-        let bias = [top_left(b, c), top_left(c, a), top_left(a, b)].map(|tl| if tl { 0.0 } else { f32::MIN_POSITIVE });
+        let bias = [top_left(b, c), top_left(c, a), top_left(a, b)]
+            .map(|tl| if tl { 0.0 } else { f32::MIN_POSITIVE });
 
         let same_uv = va.uv == vb.uv && va.uv == vc.uv;
         let same_color = va.color == vb.color && va.color == vc.color;
-        let flat = same_uv.then(|| modulate(va.color.to_array(), sample(texture, va.uv.x, va.uv.y)));
+        let flat =
+            same_uv.then(|| modulate(va.color.to_array(), sample(texture, va.uv.x, va.uv.y)));
         if flat.is_some_and(|c| c[3] == 0 && c[0] == 0 && c[1] == 0 && c[2] == 0) && same_color {
             return;
         }
@@ -236,7 +245,12 @@ fn sample(texture: &Texture, u: f32, v: f32) -> [u8; 4] {
     if tx < 1e-3 && ty < 1e-3 {
         return at(xi, yi);
     }
-    let [p00, p10, p01, p11] = [at(xi, yi), at(xi + 1, yi), at(xi, yi + 1), at(xi + 1, yi + 1)];
+    let [p00, p10, p01, p11] = [
+        at(xi, yi),
+        at(xi + 1, yi),
+        at(xi, yi + 1),
+        at(xi + 1, yi + 1),
+    ];
     std::array::from_fn(|k| {
         let top = f32::from(p00[k]) * (1.0 - tx) + f32::from(p10[k]) * tx;
         let bottom = f32::from(p01[k]) * (1.0 - tx) + f32::from(p11[k]) * tx;
@@ -283,21 +297,27 @@ mod tests {
     fn a_filled_rect_covers_exactly_its_pixels() {
         let ctx = egui::Context::default();
         ctx.tessellation_options_mut(|o| o.feathering = false);
-        let mut output = ctx.run_ui(egui::RawInput {
-            screen_rect: Some(egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(20.0, 10.0))),
-            ..Default::default()
-        }, |ui| {
-            ui.painter().rect_filled(
-                egui::Rect::from_min_max(egui::pos2(2.0, 2.0), egui::pos2(6.0, 5.0)),
-                0.0,
-                Color32::from_rgb(10, 200, 30),
-            );
-            ui.painter().rect_filled(
-                egui::Rect::from_min_max(egui::pos2(2.0, 2.0), egui::pos2(4.0, 3.0)),
-                0.0,
-                Color32::from_black_alpha(128),
-            );
-        });
+        let mut output = ctx.run_ui(
+            egui::RawInput {
+                screen_rect: Some(egui::Rect::from_min_size(
+                    egui::Pos2::ZERO,
+                    egui::vec2(20.0, 10.0),
+                )),
+                ..Default::default()
+            },
+            |ui| {
+                ui.painter().rect_filled(
+                    egui::Rect::from_min_max(egui::pos2(2.0, 2.0), egui::pos2(6.0, 5.0)),
+                    0.0,
+                    Color32::from_rgb(10, 200, 30),
+                );
+                ui.painter().rect_filled(
+                    egui::Rect::from_min_max(egui::pos2(2.0, 2.0), egui::pos2(4.0, 3.0)),
+                    0.0,
+                    Color32::from_black_alpha(128),
+                );
+            },
+        );
         let mut textures = Textures::default();
         textures.set(&mut output.textures_delta);
         let primitives = ctx.tessellate(output.shapes, 1.0);

@@ -39,19 +39,33 @@ fn the_panel_shows_the_agent_and_the_launcher_starts_foot() {
     assert!(shows(&h, "Simple SHM"));
     h.get_by_label("Filter apps").type_text("term");
     h.run_ok();
-    assert!(!shows(&h, "Simple SHM"), "the filter hides what does not match");
+    assert!(
+        !shows(&h, "Simple SHM"),
+        "the filter hides what does not match"
+    );
     h.snapshot("launcher_filtered");
     h.get_by_label_contains("foot").click();
     h.run_ok();
-    assert_eq!(h.state().model.drawer, None, "choosing an app closes the launcher");
+    assert_eq!(
+        h.state().model.drawer,
+        None,
+        "choosing an app closes the launcher"
+    );
 
     api.wait_until("foot to open a window", |api| {
         api.windows().iter().any(|w| w["app_id"] == json!("foot"))
     });
     wait_for(&mut h, "foot in the panel's window list", |h| {
-        h.state().model.windows.iter().any(|w| w.app_id.as_deref() == Some("foot"))
+        h.state()
+            .model
+            .windows
+            .iter()
+            .any(|w| w.app_id.as_deref() == Some("foot"))
     });
-    assert!(shows(&h, "Started foot"), "a notification says the app started");
+    assert!(
+        shows(&h, "Started foot"),
+        "a notification says the app started"
+    );
 
     // Clicking a window's button focuses it through the API.
     let foot = h.state().model.windows[0].clone();
@@ -63,7 +77,11 @@ fn the_panel_shows_the_agent_and_the_launcher_starts_foot() {
     h.get_by_label(&foot.label()).click();
     h.run_ok();
     wait_for(&mut h, "foot focused again", |h| {
-        h.state().model.windows.iter().any(|w| w.id == foot.id && w.focused)
+        h.state()
+            .model
+            .windows
+            .iter()
+            .any(|w| w.id == foot.id && w.focused)
     });
 }
 
@@ -96,7 +114,9 @@ fn an_unreachable_agent_is_shown_and_retried_until_it_answers() {
 fn empty_goals_long_text_and_large_histories_stay_responsive() {
     let desktop = start_desktop();
     let mut h = harness(shell(&desktop.url));
-    wait_for(&mut h, "the connection", |h| h.state().model.connection == Connection::Up);
+    wait_for(&mut h, "the connection", |h| {
+        h.state().model.connection == Connection::Up
+    });
     h.get_by_label("Chat").click();
     h.run_ok();
     assert_eq!(h.state().model.drawer, Some(Drawer::Chat));
@@ -138,18 +158,25 @@ fn empty_goals_long_text_and_large_histories_stay_responsive() {
     h.state_mut().model.selected_task = Some(10_000);
     h.run_ok();
     assert!(shows(&h, "goal number 10000"));
-    assert_eq!(h.state().model.task(10_000).unwrap().state, TaskState::Succeeded);
+    assert_eq!(
+        h.state().model.task(10_000).unwrap().state,
+        TaskState::Succeeded
+    );
     assert!(h.state().model.tasks.len() <= digios_shell::backend::HISTORY_LIMIT);
     // Tasks streaming in one by one stay bounded too.
     for id in 10_001..12_001 {
-        let task = serde_json::from_value(json!({"id": id, "goal": "again", "state": "succeeded"})).unwrap();
+        let task = serde_json::from_value(json!({"id": id, "goal": "again", "state": "succeeded"}))
+            .unwrap();
         h.state_mut().model.apply(digios_shell::Update::Task(task));
     }
     h.run_ok();
     assert!(h.state().model.tasks.len() <= digios_shell::model::TASKS_KEPT);
     // Scrolling the history keeps working.
     for _ in 0..5 {
-        h.query_all_by_label_contains("#").next().expect("a history row").scroll_down();
+        h.query_all_by_label_contains("#")
+            .next()
+            .expect("a history row")
+            .scroll_down();
         h.run_ok();
     }
 }
@@ -191,14 +218,16 @@ fn a_goal_typed_into_the_chat_runs_and_confirmations_are_answered_there() {
     h.run_ok();
     wait_for(&mut h, "the task to succeed with its steps shown", |h| {
         let model = &h.state().model;
-        let done = model
-            .tasks
-            .iter()
-            .any(|t| t.goal == "open a terminal" && t.state == TaskState::Succeeded && !t.steps.is_empty());
+        let done = model.tasks.iter().any(|t| {
+            t.goal == "open a terminal" && t.state == TaskState::Succeeded && !t.steps.is_empty()
+        });
         done && shows(h, "Step 1") && shows(h, "Result:")
     });
     assert!(api.windows().iter().any(|w| w["app_id"] == json!("foot")));
-    assert!(shows(&h, "Done: open a terminal"), "a notification tells the result");
+    assert!(
+        shows(&h, "Done: open a terminal"),
+        "a notification tells the result"
+    );
 
     // The same goal again, denied this time: nothing starts.
     submit(&mut h, "open a terminal");
@@ -222,12 +251,21 @@ fn the_kill_switch_button_engages_and_releases() {
     let desktop = start_desktop();
     let api = Api::new(&desktop.url);
     let mut h = harness(shell(&desktop.url));
-    wait_for(&mut h, "the kill switch state", |h| h.state().model.kill_switch() == Some(false));
+    wait_for(&mut h, "the kill switch state", |h| {
+        h.state().model.kill_switch() == Some(false)
+    });
     h.get_by_label("Kill switch").click();
     h.run_ok();
-    wait_for(&mut h, "the switch to engage", |h| h.state().model.kill_switch() == Some(true));
-    assert_eq!(api.get("/api/status")["kill_switch"]["engaged"], json!(true));
+    wait_for(&mut h, "the switch to engage", |h| {
+        h.state().model.kill_switch() == Some(true)
+    });
+    assert_eq!(
+        api.get("/api/status")["kill_switch"]["engaged"],
+        json!(true)
+    );
     h.get_by_label("Release kill switch").click();
     h.run_ok();
-    wait_for(&mut h, "the switch to release", |h| h.state().model.kill_switch() == Some(false));
+    wait_for(&mut h, "the switch to release", |h| {
+        h.state().model.kill_switch() == Some(false)
+    });
 }

@@ -30,7 +30,12 @@ fn start_shell(desktop: &Desktop, home: &std::path::Path) -> ShellProcess {
         .env("HOME", home)
         .env("XDG_DATA_HOME", home.join("data"))
         .env("XDG_DATA_DIRS", home.join("system"))
-        .args(["--api", &desktop.url, "--wayland-display", &desktop.wayland_display])
+        .args([
+            "--api",
+            &desktop.url,
+            "--wayland-display",
+            &desktop.wayland_display,
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
@@ -44,12 +49,20 @@ fn panel_position(width: f32, label: &str) -> egui::Pos2 {
     let harness = Harness::builder()
         .with_size(egui::vec2(width, views::PANEL_HEIGHT))
         .with_context_setup(views::configure)
-        .build_ui_state(|ui, model: &mut Model| views::panel(ui, model), Model::new(apps()));
+        .build_ui_state(
+            |ui, model: &mut Model| views::panel(ui, model),
+            Model::new(apps()),
+        );
     harness.get_by_label(label).rect().center()
 }
 
 /// Share of the pixels in `rows` × `cols` equal to `rgb`.
-fn share(shot: &(u32, u32, Vec<u8>), rows: std::ops::Range<u32>, cols: std::ops::Range<u32>, rgb: [u8; 3]) -> f64 {
+fn share(
+    shot: &(u32, u32, Vec<u8>),
+    rows: std::ops::Range<u32>,
+    cols: std::ops::Range<u32>,
+    rgb: [u8; 3],
+) -> f64 {
     let (w, _, pixels) = shot;
     let mut hits = 0;
     let mut all = 0;
@@ -66,7 +79,12 @@ fn share(shot: &(u32, u32, Vec<u8>), rows: std::ops::Range<u32>, cols: std::ops:
 }
 
 /// Share of the pixels in `rows` × `cols` that differ between two screenshots.
-fn changed(a: &(u32, u32, Vec<u8>), b: &(u32, u32, Vec<u8>), rows: std::ops::Range<u32>, cols: std::ops::Range<u32>) -> f64 {
+fn changed(
+    a: &(u32, u32, Vec<u8>),
+    b: &(u32, u32, Vec<u8>),
+    rows: std::ops::Range<u32>,
+    cols: std::ops::Range<u32>,
+) -> f64 {
     let w = a.0;
     let all = rows.len() * cols.len();
     let differ = rows
@@ -96,12 +114,21 @@ fn the_shell_maps_as_a_panel_and_its_launcher_starts_foot() {
     // A click where the panel's Apps button is opens the launcher below it.
     let apps_button = panel_position(width as f32, "Apps");
     let drawer = views::DRAWER_SIZE;
-    let drawer_rows = views::PANEL_HEIGHT as u32 + 40..views::PANEL_HEIGHT as u32 + drawer.y as u32 - 10;
+    let drawer_rows =
+        views::PANEL_HEIGHT as u32 + 40..views::PANEL_HEIGHT as u32 + drawer.y as u32 - 10;
     let drawer_cols = 10..drawer.x as u32 - 10;
     let closed = api.screenshot();
-    api.action("click", json!({"x": apps_button.x.round(), "y": apps_button.y.round()}));
+    api.action(
+        "click",
+        json!({"x": apps_button.x.round(), "y": apps_button.y.round()}),
+    );
     api.wait_until("the launcher to open", |api| {
-        changed(&closed, &api.screenshot(), drawer_rows.clone(), drawer_cols.clone()) > 0.5
+        changed(
+            &closed,
+            &api.screenshot(),
+            drawer_rows.clone(),
+            drawer_cols.clone(),
+        ) > 0.5
     });
 
     // The launcher has the keyboard: type to filter, Enter starts the match.
@@ -130,9 +157,17 @@ fn the_shell_maps_as_a_panel_and_its_launcher_starts_foot() {
     let chat_button = panel_position(width as f32, "Chat");
     let chat_cols = width - drawer.x as u32 + 10..width - 10;
     let closed = api.screenshot();
-    api.action("click", json!({"x": chat_button.x.round(), "y": chat_button.y.round()}));
+    api.action(
+        "click",
+        json!({"x": chat_button.x.round(), "y": chat_button.y.round()}),
+    );
     api.wait_until("the chat to open", |api| {
-        changed(&closed, &api.screenshot(), drawer_rows.clone(), chat_cols.clone()) > 0.5
+        changed(
+            &closed,
+            &api.screenshot(),
+            drawer_rows.clone(),
+            chat_cols.clone(),
+        ) > 0.5
     });
     let goal = "close the terminal window";
     api.action("type_text", json!({"text": goal}));
@@ -147,7 +182,8 @@ fn the_shell_maps_as_a_panel_and_its_launcher_starts_foot() {
         .unwrap();
     api.wait_until("the task to finish with steps", |api| {
         let task = api.get(&format!("/api/tasks/{id}"));
-        task["state"] == json!("succeeded") && task["steps"].as_array().is_some_and(|s| !s.is_empty())
+        task["state"] == json!("succeeded")
+            && task["steps"].as_array().is_some_and(|s| !s.is_empty())
     });
     api.wait_until("foot to close", |api| {
         !api.windows().iter().any(|w| w["app_id"] == json!("foot"))
@@ -155,5 +191,8 @@ fn the_shell_maps_as_a_panel_and_its_launcher_starts_foot() {
 }
 
 fn tasks(api: &Api) -> Vec<serde_json::Value> {
-    api.get("/api/tasks?limit=20").as_array().cloned().unwrap_or_default()
+    api.get("/api/tasks?limit=20")
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
 }

@@ -99,7 +99,13 @@ fn task_detail(ui: &mut egui::Ui, model: &mut Model, task: &Task) {
             .show(ui, |ui| {
                 ui.set_width(ui.available_width());
                 ui.label(RichText::new("Confirmation needed").strong());
-                ui.add(egui::Label::new(shown(&format!("{} {}", pending.action_type, pending.params))).wrap());
+                ui.add(
+                    egui::Label::new(shown(&format!(
+                        "{} {}",
+                        pending.action_type, pending.params
+                    )))
+                    .wrap(),
+                );
                 if !pending.reason.is_empty() {
                     ui.add(egui::Label::new(format!("why: {}", shown(&pending.reason))).wrap());
                 }
@@ -108,10 +114,16 @@ fn task_detail(ui: &mut egui::Ui, model: &mut Model, task: &Task) {
                 }
                 ui.horizontal(|ui| {
                     if ui.button("Approve").clicked() {
-                        model.outbox.push(Command::Confirm { task: task.id, approve: true });
+                        model.outbox.push(Command::Confirm {
+                            task: task.id,
+                            approve: true,
+                        });
                     }
                     if ui.button("Deny").clicked() {
-                        model.outbox.push(Command::Confirm { task: task.id, approve: false });
+                        model.outbox.push(Command::Confirm {
+                            task: task.id,
+                            approve: false,
+                        });
                     }
                 });
             });
@@ -122,7 +134,10 @@ fn task_detail(ui: &mut egui::Ui, model: &mut Model, task: &Task) {
         } else {
             Color32::from_rgb(230, 110, 90)
         };
-        ui.add(egui::Label::new(RichText::new(format!("Result: {}", shown(result))).color(color)).wrap());
+        ui.add(
+            egui::Label::new(RichText::new(format!("Result: {}", shown(result))).color(color))
+                .wrap(),
+        );
     }
     if !task.state.is_finished() && ui.button("Cancel task").clicked() {
         model.outbox.push(Command::Cancel(task.id));
@@ -145,7 +160,10 @@ fn history(ui: &mut egui::Ui, model: &mut Model) {
                 let text = format!("#{} {} · {}", task.id, task.goal, task.state.label());
                 let selected = model.selected_task == Some(task.id);
                 let button = egui::Button::selectable(selected, text).truncate();
-                if ui.add_sized([ui.available_width(), row_height], button).clicked() {
+                if ui
+                    .add_sized([ui.available_width(), row_height], button)
+                    .clicked()
+                {
                     picked = Some(task.id);
                 }
             }

@@ -49,7 +49,8 @@ pub fn launcher(ui: &mut egui::Ui, model: &mut Model) {
                 } else {
                     RichText::new(format!("{}\n{}", app.name, app.comment))
                 };
-                let button = egui::Button::new(text).min_size(egui::vec2(ui.available_width(), row_height - 4.0));
+                let button = egui::Button::new(text)
+                    .min_size(egui::vec2(ui.available_width(), row_height - 4.0));
                 if ui.add(button).clicked() {
                     chosen = Some(index);
                 }

@@ -25,7 +25,9 @@ pub const NOTIFICATION_WIDTH: f32 = 360.0;
 pub fn desktop(ui: &mut egui::Ui, model: &mut Model) {
     let full = ui.max_rect();
     let panel_rect = egui::Rect::from_min_size(full.min, egui::vec2(full.width(), PANEL_HEIGHT));
-    ui.scope_builder(egui::UiBuilder::new().max_rect(panel_rect), |ui| panel(ui, model));
+    ui.scope_builder(egui::UiBuilder::new().max_rect(panel_rect), |ui| {
+        panel(ui, model)
+    });
     let below = full.min + egui::vec2(0.0, PANEL_HEIGHT);
     if let Some(drawer) = model.drawer {
         let x = match drawer {
@@ -45,7 +47,9 @@ pub fn desktop(ui: &mut egui::Ui, model: &mut Model) {
             egui::pos2(full.max.x - NOTIFICATION_WIDTH, full.max.y - 260.0),
             full.max,
         );
-        ui.scope_builder(egui::UiBuilder::new().max_rect(rect), |ui| notifications(ui, model));
+        ui.scope_builder(egui::UiBuilder::new().max_rect(rect), |ui| {
+            notifications(ui, model)
+        });
     }
 }
 

@@ -17,18 +17,23 @@ pub fn notifications(ui: &mut egui::Ui, model: &mut Model) {
                 .show(ui, |ui| {
                     ui.set_width(ui.available_width().min(super::NOTIFICATION_WIDTH) - 16.0);
                     ui.with_layout(egui::Layout::top_down(egui::Align::Min), |ui| {
-                    ui.horizontal(|ui| {
-                        ui.add(egui::Label::new(RichText::new(&note.title).strong()).truncate());
-                        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                            if ui.small_button("Dismiss").clicked() {
-                                dismissed = Some(note.id);
-                            }
+                        ui.horizontal(|ui| {
+                            ui.add(
+                                egui::Label::new(RichText::new(&note.title).strong()).truncate(),
+                            );
+                            ui.with_layout(
+                                egui::Layout::right_to_left(egui::Align::Center),
+                                |ui| {
+                                    if ui.small_button("Dismiss").clicked() {
+                                        dismissed = Some(note.id);
+                                    }
+                                },
+                            );
                         });
-                    });
-                    if !note.body.is_empty() {
-                        let body: String = note.body.chars().take(400).collect();
-                        ui.add(egui::Label::new(body).wrap());
-                    }
+                        if !note.body.is_empty() {
+                            let body: String = note.body.chars().take(400).collect();
+                            ui.add(egui::Label::new(body).wrap());
+                        }
                     });
                 });
         }

@@ -16,11 +16,13 @@ pub fn panel(ui: &mut egui::Ui, model: &mut Model) {
             .max_rect(rect.shrink2(egui::vec2(6.0, 3.0)))
             .layout(Layout::left_to_right(Align::Center)),
         |ui| {
-            let apps = ui.add(egui::Button::new("Apps").selected(model.drawer == Some(Drawer::Launcher)));
+            let apps =
+                ui.add(egui::Button::new("Apps").selected(model.drawer == Some(Drawer::Launcher)));
             if apps.clicked() {
                 model.toggle_drawer(Drawer::Launcher);
             }
-            let chat = ui.add(egui::Button::new("Chat").selected(model.drawer == Some(Drawer::Chat)));
+            let chat =
+                ui.add(egui::Button::new("Chat").selected(model.drawer == Some(Drawer::Chat)));
             if chat.clicked() {
                 model.toggle_drawer(Drawer::Chat);
             }
@@ -66,9 +68,10 @@ fn status_area(ui: &mut egui::Ui, model: &mut Model) {
     if let Some(Err(reason)) = &model.model_name {
         label.on_hover_text(reason.as_str());
     }
-    let voice = model
-        .voice_state()
-        .map_or_else(|| "voice: unavailable".to_string(), |v| format!("voice: {v}"));
+    let voice = model.voice_state().map_or_else(
+        || "voice: unavailable".to_string(),
+        |v| format!("voice: {v}"),
+    );
     ui.label(voice);
     let state = model.agent_state();
     let color = match state {
@@ -102,7 +105,8 @@ fn window_list(ui: &mut egui::Ui, model: &mut Model) {
         return;
     }
     let width = ui.available_width();
-    let each = (width / model.windows.len() as f32 - ui.spacing().item_spacing.x).clamp(24.0, 180.0);
+    let each =
+        (width / model.windows.len() as f32 - ui.spacing().item_spacing.x).clamp(24.0, 180.0);
     let mut focus = None;
     for window in &model.windows {
         let label = window.label();

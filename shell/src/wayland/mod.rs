@@ -19,7 +19,9 @@ use smithay_client_toolkit::reexports::client::protocol::{
 };
 use smithay_client_toolkit::reexports::client::{Connection, QueueHandle};
 use smithay_client_toolkit::registry::{ProvidesRegistryState, RegistryState};
-use smithay_client_toolkit::seat::keyboard::{KeyEvent, KeyboardHandler, Keysym, Modifiers, RawModifiers};
+use smithay_client_toolkit::seat::keyboard::{
+    KeyEvent, KeyboardHandler, Keysym, Modifiers, RawModifiers,
+};
 use smithay_client_toolkit::seat::pointer::{PointerEvent, PointerEventKind, PointerHandler};
 use smithay_client_toolkit::seat::{Capability, SeatHandler, SeatState};
 use smithay_client_toolkit::shell::WaylandSurface;
@@ -142,9 +144,10 @@ struct App {
 /// Connects to the Wayland display in the environment and runs the shell
 /// until the compositor goes away.
 pub fn run(options: Options) -> Result<(), WaylandError> {
-    let connection = Connection::connect_to_env().map_err(|e| WaylandError::Connect(e.to_string()))?;
-    let (globals, queue) =
-        registry_queue_init::<App>(&connection).map_err(|e| WaylandError::Protocol(e.to_string()))?;
+    let connection =
+        Connection::connect_to_env().map_err(|e| WaylandError::Connect(e.to_string()))?;
+    let (globals, queue) = registry_queue_init::<App>(&connection)
+        .map_err(|e| WaylandError::Protocol(e.to_string()))?;
     let qh = queue.handle();
     let mut event_loop: EventLoop<App> =
         EventLoop::try_new().map_err(|e| WaylandError::Protocol(e.to_string()))?;
@@ -153,12 +156,15 @@ pub fn run(options: Options) -> Result<(), WaylandError> {
         .insert(handle.clone())
         .map_err(|e| WaylandError::Protocol(e.to_string()))?;
 
-    let compositor = CompositorState::bind(&globals, &qh).map_err(|_| WaylandError::MissingGlobal("wl_compositor"))?;
-    let layer_shell = LayerShell::bind(&globals, &qh).map_err(|_| WaylandError::MissingGlobal("zwlr_layer_shell_v1"))?;
+    let compositor = CompositorState::bind(&globals, &qh)
+        .map_err(|_| WaylandError::MissingGlobal("wl_compositor"))?;
+    let layer_shell = LayerShell::bind(&globals, &qh)
+        .map_err(|_| WaylandError::MissingGlobal("zwlr_layer_shell_v1"))?;
     let shm = Shm::bind(&globals, &qh).map_err(|_| WaylandError::MissingGlobal("wl_shm"))?;
     let pool = SlotPool::new(1 << 20, &shm).map_err(|e| WaylandError::Protocol(e.to_string()))?;
 
-    let (ping, ping_source) = calloop::ping::make_ping().map_err(|e| WaylandError::Protocol(e.to_string()))?;
+    let (ping, ping_source) =
+        calloop::ping::make_ping().map_err(|e| WaylandError::Protocol(e.to_string()))?;
     handle
         .insert_source(ping_source, |_, _, _| {})
         .map_err(|e| WaylandError::Protocol(e.to_string()))?;
@@ -245,7 +251,12 @@ impl App {
             self.next_clock = now + clock::until_next_minute();
             self.touch(View::Panel);
         }
-        if self.reconnect_tick(now).is_some() || matches!(self.shell.model.connection, crate::model::Connection::Down { .. }) {
+        if self.reconnect_tick(now).is_some()
+            || matches!(
+                self.shell.model.connection,
+                crate::model::Connection::Down { .. }
+            )
+        {
             self.touch(View::Panel);
         }
         let before = self.shell.model.notifications.len();
@@ -296,10 +307,10 @@ impl App {
             closed |= !keep;
             keep
         });
-        if let Some(view) = wanted_drawer {
-            if !self.surfaces.iter().any(|s| s.view == view) {
-                self.open(view, qh);
-            }
+        if let Some(view) = wanted_drawer
+            && !self.surfaces.iter().any(|s| s.view == view)
+        {
+            self.open(view, qh);
         }
         if wants_notes && !self.surfaces.iter().any(|s| s.view == View::Notifications) {
             self.open(View::Notifications, qh);
@@ -317,9 +328,9 @@ impl App {
             View::Drawer(Drawer::Chat) => (Layer::Top, "digios-chat"),
             View::Notifications => (Layer::Overlay, "digios-notifications"),
         };
-        let surface = self
-            .layer_shell
-            .create_layer_surface(qh, wl_surface, layer, Some(namespace), None);
+        let surface =
+            self.layer_shell
+                .create_layer_surface(qh, wl_surface, layer, Some(namespace), None);
         let drawer = views::DRAWER_SIZE;
         match view {
             View::Panel => {
@@ -329,7 +340,11 @@ impl App {
                 surface.set_keyboard_interactivity(KeyboardInteractivity::None);
             }
             View::Drawer(side) => {
-                let edge = if side == Drawer::Launcher { Anchor::LEFT } else { Anchor::RIGHT };
+                let edge = if side == Drawer::Launcher {
+                    Anchor::LEFT
+                } else {
+                    Anchor::RIGHT
+                };
                 surface.set_anchor(Anchor::TOP | edge);
                 surface.set_size(drawer.x as u32, drawer.y as u32);
                 surface.set_keyboard_interactivity(KeyboardInteractivity::Exclusive);
@@ -372,11 +387,15 @@ impl App {
             View::Notifications => views::notifications(ui, model),
         });
         surface.textures.set(&mut output.textures_delta);
-        let primitives = surface.ctx.tessellate(output.shapes, output.pixels_per_point);
+        let primitives = surface
+            .ctx
+            .tessellate(output.shapes, output.pixels_per_point);
         if surface.canvas.width != width as usize || surface.canvas.height != height as usize {
             surface.canvas.resize(width as usize, height as usize);
         }
-        surface.canvas.paint(&primitives, &surface.textures, output.pixels_per_point);
+        surface
+            .canvas
+            .paint(&primitives, &surface.textures, output.pixels_per_point);
         surface.textures.free(&mut output.textures_delta);
 
         let now = Instant::now();
@@ -389,10 +408,12 @@ impl App {
             .map(|delay| now + delay);
 
         let stride = width as i32 * 4;
-        let Ok((buffer, bytes)) =
-            self.pool
-                .create_buffer(width as i32, height as i32, stride, wl_shm::Format::Argb8888)
-        else {
+        let Ok((buffer, bytes)) = self.pool.create_buffer(
+            width as i32,
+            height as i32,
+            stride,
+            wl_shm::Format::Argb8888,
+        ) else {
             tracing::warn!("no shared memory for a {width}x{height} buffer");
             return;
         };
@@ -414,15 +435,43 @@ impl App {
 }
 
 impl CompositorHandler for App {
-    fn scale_factor_changed(&mut self, _: &Connection, _: &QueueHandle<Self>, _: &wl_surface::WlSurface, _: i32) {}
-    fn transform_changed(&mut self, _: &Connection, _: &QueueHandle<Self>, _: &wl_surface::WlSurface, _: wl_output::Transform) {}
+    fn scale_factor_changed(
+        &mut self,
+        _: &Connection,
+        _: &QueueHandle<Self>,
+        _: &wl_surface::WlSurface,
+        _: i32,
+    ) {
+    }
+    fn transform_changed(
+        &mut self,
+        _: &Connection,
+        _: &QueueHandle<Self>,
+        _: &wl_surface::WlSurface,
+        _: wl_output::Transform,
+    ) {
+    }
     fn frame(&mut self, _: &Connection, _: &QueueHandle<Self>, wl: &wl_surface::WlSurface, _: u32) {
         if let Some(surface) = self.surface_mut(wl) {
             surface.frame_pending = None;
         }
     }
-    fn surface_enter(&mut self, _: &Connection, _: &QueueHandle<Self>, _: &wl_surface::WlSurface, _: &wl_output::WlOutput) {}
-    fn surface_leave(&mut self, _: &Connection, _: &QueueHandle<Self>, _: &wl_surface::WlSurface, _: &wl_output::WlOutput) {}
+    fn surface_enter(
+        &mut self,
+        _: &Connection,
+        _: &QueueHandle<Self>,
+        _: &wl_surface::WlSurface,
+        _: &wl_output::WlOutput,
+    ) {
+    }
+    fn surface_leave(
+        &mut self,
+        _: &Connection,
+        _: &QueueHandle<Self>,
+        _: &wl_surface::WlSurface,
+        _: &wl_output::WlOutput,
+    ) {
+    }
 }
 
 impl OutputHandler for App {
@@ -436,7 +485,12 @@ impl OutputHandler for App {
 
 impl LayerShellHandler for App {
     fn closed(&mut self, _: &Connection, _: &QueueHandle<Self>, layer: &LayerSurface) {
-        let Some(view) = self.surfaces.iter().find(|s| &s.layer == layer).map(|s| s.view) else {
+        let Some(view) = self
+            .surfaces
+            .iter()
+            .find(|s| &s.layer == layer)
+            .map(|s| s.view)
+        else {
             return;
         };
         match view {
@@ -479,7 +533,13 @@ impl SeatHandler for App {
         &mut self.seats
     }
     fn new_seat(&mut self, _: &Connection, _: &QueueHandle<Self>, _: wl_seat::WlSeat) {}
-    fn new_capability(&mut self, _: &Connection, qh: &QueueHandle<Self>, seat: wl_seat::WlSeat, capability: Capability) {
+    fn new_capability(
+        &mut self,
+        _: &Connection,
+        qh: &QueueHandle<Self>,
+        seat: wl_seat::WlSeat,
+        capability: Capability,
+    ) {
         if capability == Capability::Keyboard && self.keyboard.is_none() {
             match self.seats.get_keyboard(qh, &seat, None) {
                 Ok(keyboard) => self.keyboard = Some(keyboard),
@@ -493,16 +553,22 @@ impl SeatHandler for App {
             }
         }
     }
-    fn remove_capability(&mut self, _: &Connection, _: &QueueHandle<Self>, _: wl_seat::WlSeat, capability: Capability) {
-        if capability == Capability::Keyboard {
-            if let Some(keyboard) = self.keyboard.take() {
-                keyboard.release();
-            }
+    fn remove_capability(
+        &mut self,
+        _: &Connection,
+        _: &QueueHandle<Self>,
+        _: wl_seat::WlSeat,
+        capability: Capability,
+    ) {
+        if capability == Capability::Keyboard
+            && let Some(keyboard) = self.keyboard.take()
+        {
+            keyboard.release();
         }
-        if capability == Capability::Pointer {
-            if let Some(pointer) = self.pointer.take() {
-                pointer.release();
-            }
+        if capability == Capability::Pointer
+            && let Some(pointer) = self.pointer.take()
+        {
+            pointer.release();
         }
     }
     fn remove_seat(&mut self, _: &Connection, _: &QueueHandle<Self>, _: wl_seat::WlSeat) {}
@@ -527,22 +593,50 @@ impl KeyboardHandler for App {
         }
     }
 
-    fn leave(&mut self, _: &Connection, _: &QueueHandle<Self>, _: &wl_keyboard::WlKeyboard, wl: &wl_surface::WlSurface, _: u32) {
+    fn leave(
+        &mut self,
+        _: &Connection,
+        _: &QueueHandle<Self>,
+        _: &wl_keyboard::WlKeyboard,
+        wl: &wl_surface::WlSurface,
+        _: u32,
+    ) {
         if let Some(surface) = self.surface_mut(wl) {
             surface.has_keyboard = false;
             surface.dirty = true;
         }
     }
 
-    fn press_key(&mut self, _: &Connection, _: &QueueHandle<Self>, _: &wl_keyboard::WlKeyboard, _: u32, event: KeyEvent) {
+    fn press_key(
+        &mut self,
+        _: &Connection,
+        _: &QueueHandle<Self>,
+        _: &wl_keyboard::WlKeyboard,
+        _: u32,
+        event: KeyEvent,
+    ) {
         self.key(event, true, false);
     }
 
-    fn repeat_key(&mut self, _: &Connection, _: &QueueHandle<Self>, _: &wl_keyboard::WlKeyboard, _: u32, event: KeyEvent) {
+    fn repeat_key(
+        &mut self,
+        _: &Connection,
+        _: &QueueHandle<Self>,
+        _: &wl_keyboard::WlKeyboard,
+        _: u32,
+        event: KeyEvent,
+    ) {
         self.key(event, true, true);
     }
 
-    fn release_key(&mut self, _: &Connection, _: &QueueHandle<Self>, _: &wl_keyboard::WlKeyboard, _: u32, event: KeyEvent) {
+    fn release_key(
+        &mut self,
+        _: &Connection,
+        _: &QueueHandle<Self>,
+        _: &wl_keyboard::WlKeyboard,
+        _: u32,
+        event: KeyEvent,
+    ) {
         self.key(event, false, false);
     }
 
@@ -579,17 +673,25 @@ impl App {
                 modifiers,
             });
         }
-        if pressed && !modifiers.ctrl && !modifiers.alt {
-            if let Some(text) = event.utf8.filter(|t| t.chars().all(|c| !c.is_control())) {
-                surface.events.push(egui::Event::Text(text));
-            }
+        if pressed
+            && !modifiers.ctrl
+            && !modifiers.alt
+            && let Some(text) = event.utf8.filter(|t| t.chars().all(|c| !c.is_control()))
+        {
+            surface.events.push(egui::Event::Text(text));
         }
         surface.dirty = true;
     }
 }
 
 impl PointerHandler for App {
-    fn pointer_frame(&mut self, _: &Connection, _: &QueueHandle<Self>, _: &wl_pointer::WlPointer, events: &[PointerEvent]) {
+    fn pointer_frame(
+        &mut self,
+        _: &Connection,
+        _: &QueueHandle<Self>,
+        _: &wl_pointer::WlPointer,
+        events: &[PointerEvent],
+    ) {
         let modifiers = self.modifiers;
         let mut clicked = false;
         for event in events {
@@ -598,9 +700,12 @@ impl PointerHandler for App {
             };
             let pos = egui::pos2(event.position.0 as f32, event.position.1 as f32);
             let egui_event = match event.kind {
-                PointerEventKind::Enter { .. } | PointerEventKind::Motion { .. } => egui::Event::PointerMoved(pos),
+                PointerEventKind::Enter { .. } | PointerEventKind::Motion { .. } => {
+                    egui::Event::PointerMoved(pos)
+                }
                 PointerEventKind::Leave { .. } => egui::Event::PointerGone,
-                PointerEventKind::Press { button, .. } | PointerEventKind::Release { button, .. } => {
+                PointerEventKind::Press { button, .. }
+                | PointerEventKind::Release { button, .. } => {
                     let Some(button) = input::pointer_button(button) else {
                         continue;
                     };

@@ -51,7 +51,11 @@ pub fn harness(shell: Shell) -> Harness<'static, Shell> {
 }
 
 /// Feeds API updates into the harness until `done` holds; panics naming `what`.
-pub fn wait_for(harness: &mut Harness<'_, Shell>, what: &str, done: impl Fn(&Harness<'_, Shell>) -> bool) {
+pub fn wait_for(
+    harness: &mut Harness<'_, Shell>,
+    what: &str,
+    done: impl Fn(&Harness<'_, Shell>) -> bool,
+) {
     let deadline = Instant::now() + WAIT;
     loop {
         harness.state_mut().poll();
@@ -117,7 +121,10 @@ impl Api {
     }
 
     pub fn windows(&self) -> Vec<Value> {
-        self.get("/api/windows").as_array().cloned().unwrap_or_default()
+        self.get("/api/windows")
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// The screen as RGBA rows.
@@ -140,7 +147,10 @@ impl Api {
         pixels.truncate(info.buffer_size());
         let rgba = match info.color_type {
             png::ColorType::Rgba => pixels,
-            png::ColorType::Rgb => pixels.chunks(3).flat_map(|p| [p[0], p[1], p[2], 255]).collect(),
+            png::ColorType::Rgb => pixels
+                .chunks(3)
+                .flat_map(|p| [p[0], p[1], p[2], 255])
+                .collect(),
             other => panic!("unexpected PNG colour type {other:?}"),
         };
         (info.width, info.height, rgba)
