@@ -52,8 +52,7 @@ impl Shell {
     pub fn poll(&mut self) -> bool {
         let mut changed = false;
         while let Ok(update) = self.updates.try_recv() {
-            self.model.apply(update);
-            changed = true;
+            changed |= self.model.apply(update);
         }
         changed |= self.flush();
         changed

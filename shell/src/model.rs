@@ -229,8 +229,16 @@ impl Model {
         true
     }
 
-    /// Applies what the network threads reported.
-    pub fn apply(&mut self, update: Update) {
+    /// Applies what the network threads reported; returns whether anything
+    /// shown may have changed (a status poll that reads the same is not a
+    /// reason to draw).
+    pub fn apply(&mut self, update: Update) -> bool {
+        match &update {
+            Update::Status(status) if self.status.as_ref() == Some(status) => return false,
+            Update::Windows(windows) if &self.windows == windows => return false,
+            Update::Model(model) if self.model_name.as_ref() == Some(model) => return false,
+            _ => {}
+        }
         match update {
             Update::Connected => {
                 if self.was_connected && self.connection != Connection::Up {
@@ -289,6 +297,7 @@ impl Model {
                 );
             }
         }
+        true
     }
 
     fn upsert_task(&mut self, mut task: Task) {
