@@ -101,13 +101,23 @@ fn an_unreachable_agent_is_shown_and_retried_until_it_answers() {
     assert!(shows(&h, "agent: offline"));
     // Several attempts fail, then the agent comes up on that port.
     std::thread::sleep(Duration::from_millis(1500));
-    let (_agent, agent_url) =
-        digios_tests::digios::start_agent(&["--bind", &format!("127.0.0.1:{port}")]);
+    let bind = format!("127.0.0.1:{port}");
+    let (agent, agent_url) = digios_tests::digios::start_agent(&["--bind", &bind]);
     assert_eq!(agent_url, url);
-    wait_for(&mut h, "the shell to reconnect", |h| {
+    wait_for(&mut h, "the shell to connect", |h| {
         h.state().model.connection == Connection::Up && shows(h, "agent: idle")
     });
     assert!(!shows(&h, "unreachable"));
+
+    // The agent dies and comes back: the panel says so, then reconnects.
+    drop(agent);
+    wait_for(&mut h, "the panel to notice the restart", |h| {
+        shows(h, "agent restarting: reconnecting")
+    });
+    let (_agent, _) = digios_tests::digios::start_agent(&["--bind", &bind]);
+    wait_for(&mut h, "the shell to reconnect", |h| {
+        h.state().model.connection == Connection::Up && shows(h, "Agent reconnected")
+    });
 }
 
 #[test]
