@@ -6,46 +6,23 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use digios_tests::api_client::ApiClient;
 use digios_tests::digios::{Desktop, start_desktop_with_config};
 use serde_json::{Value, json};
 
-struct Api {
-    http: reqwest::blocking::Client,
-    url: String,
+/// The API client plus what these tests ask of tasks.
+struct Api(ApiClient);
+
+impl std::ops::Deref for Api {
+    type Target = ApiClient;
+    fn deref(&self) -> &ApiClient {
+        &self.0
+    }
 }
 
 impl Api {
     fn new(desktop: &Desktop) -> Self {
-        Self {
-            http: reqwest::blocking::Client::builder()
-                .timeout(Duration::from_secs(60))
-                .build()
-                .unwrap(),
-            url: desktop.url.clone(),
-        }
-    }
-
-    fn get(&self, path: &str) -> (u16, Value) {
-        let response = self.http.get(format!("{}{path}", self.url)).send().unwrap();
-        let status = response.status().as_u16();
-        (status, response.json().unwrap_or(Value::Null))
-    }
-
-    fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        let response = self
-            .http
-            .post(format!("{}{path}", self.url))
-            .json(&body)
-            .send()
-            .unwrap();
-        let status = response.status().as_u16();
-        (status, response.json().unwrap_or(Value::Null))
-    }
-
-    fn windows(&self) -> Vec<Value> {
-        let (status, body) = self.get("/api/windows");
-        assert_eq!(status, 200, "{body}");
-        body.as_array().unwrap().clone()
+        Self(ApiClient::new(&desktop.url))
     }
 
     fn terminals(&self) -> Vec<Value> {
@@ -67,6 +44,14 @@ impl Api {
             assert_eq!(status, 200, "{view}");
             if view["finished_at_ms"].is_i64() {
                 return view;
+            }
+            // A confirm-tier step the model chose (a shell command): say no.
+            if view["state"] == "awaiting_confirmation" {
+                let (status, body) = self.post(
+                    &format!("/api/tasks/{id}/confirm"),
+                    json!({"approve": false}),
+                );
+                assert_eq!(status, 200, "{body}");
             }
             assert!(Instant::now() < deadline, "{goal}: not finished: {view}");
             std::thread::sleep(Duration::from_millis(200));
@@ -136,7 +121,10 @@ fn simple_commands_act_on_the_desktop_and_a_free_goal_ends_clearly() {
     let view = api.run_task(goal);
     println!("{goal:?} with the model: {view:#}");
     let state = view["state"].as_str().unwrap();
-    assert!(["succeeded", "failed"].contains(&state), "{goal}: {view:#}");
+    assert!(
+        ["succeeded", "failed", "cancelled"].contains(&state),
+        "{goal}: {view:#}"
+    );
     assert!(view["result"].is_string(), "{view:#}");
     let steps = view["steps"].as_array().unwrap();
     assert!(!steps.is_empty(), "{view:#}");
@@ -284,4 +272,23 @@ fn the_kill_switch_blocks_input_and_tasks_until_released() {
     ] {
         assert!(doc["paths"].get(path).is_some(), "{path} missing");
     }
+}
+
+#[test]
+fn without_a_model_fast_paths_run_and_other_goals_get_a_clear_503() {
+    let out_dir = tempfile::tempdir().unwrap();
+    let mut config = config(&out_dir.path().join("unused"));
+    config.push_str("\n[llm.local]\npath = \"/nonexistent/model.gguf\"\n");
+    let desktop = start_desktop_with_config(&config);
+    let api = Api::new(&desktop);
+
+    let (status, body) = api.post("/api/tasks", json!({"goal": "write a haiku about rain"}));
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"]["code"], "unavailable");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("digios model pull"), "{message}");
+
+    let view = api.run_task("please open a terminal");
+    succeeded("please open a terminal", &view);
+    assert_eq!(api.terminals().len(), 1);
 }

@@ -403,6 +403,11 @@ async fn a_confirm_tier_action_waits_for_the_user() {
         ActionOutcome::Succeeded
     );
     assert_eq!(rig.desktop.windows().await.unwrap().len(), 1);
+    // The second task was shown what memory holds about the same goal.
+    let requests = rig.model.requests.lock().unwrap();
+    let first_turn = &requests[1].messages[1].content;
+    assert!(first_turn.contains("From memory:"), "{first_turn}");
+    assert!(first_turn.contains(GOAL), "{first_turn}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -476,5 +481,128 @@ async fn a_model_repeating_itself_is_stopped() {
             .unwrap()
             .content
             .contains("same call as before")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timeouts_end_the_task_clearly() {
+    // A decision that never comes runs into the per-step limit.
+    let silent = rig(
+        vec![Reply::Hang],
+        PlannerConfig {
+            step_timeout_secs: 1,
+            ..config()
+        },
+        PolicyConfig::default(),
+    )
+    .await;
+    let id = silent.planner.submit(GOAL, None).await.unwrap().task.id;
+    let view = finished(&silent, id).await;
+    assert_eq!(view.task.state, TaskState::Failed);
+    assert!(
+        view.task.result.as_deref().unwrap().contains("within 1 s"),
+        "{view:?}"
+    );
+    assert_eq!(outcomes(&view), vec![StepOutcome::TimedOut]);
+
+    // The whole task has its own limit.
+    let slow = rig(
+        vec![call("move_pointer", json!({"x": 2, "y": 2})), Reply::Hang],
+        PlannerConfig {
+            task_timeout_secs: 2,
+            ..config()
+        },
+        PolicyConfig::default(),
+    )
+    .await;
+    let id = slow.planner.submit(GOAL, None).await.unwrap().task.id;
+    let view = finished(&slow, id).await;
+    assert_eq!(view.task.state, TaskState::Failed);
+    assert!(
+        view.task
+            .result
+            .as_deref()
+            .unwrap()
+            .contains("ran out of time"),
+        "{view:?}"
+    );
+
+    // An unanswered confirmation counts as declined, and its wait does not
+    // count against the task's own limit.
+    let policy = PolicyConfig {
+        rules: vec![RuleConfig {
+            action: "move_pointer".into(),
+            path: None,
+            verdict: Verdict::Confirm,
+        }],
+        ..PolicyConfig::default()
+    };
+    let unanswered = rig(
+        vec![call("move_pointer", json!({"x": 1, "y": 1}))],
+        PlannerConfig {
+            confirmation_timeout_secs: 2,
+            task_timeout_secs: 1,
+            ..config()
+        },
+        policy,
+    )
+    .await;
+    let id = unanswered.planner.submit(GOAL, None).await.unwrap().task.id;
+    let view = finished(&unanswered, id).await;
+    assert_eq!(view.task.state, TaskState::Cancelled, "{view:?}");
+    assert!(
+        view.task
+            .result
+            .as_deref()
+            .unwrap()
+            .contains("nobody confirmed")
+    );
+    let audit = unanswered.memory.list_audit(Some(id), 10).await.unwrap();
+    assert_eq!(audit[0].decision, Decision::Denied);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fast_path_hands_the_rest_of_the_goal_to_the_model() {
+    let rig = rig(
+        vec![call("finish", json!({"summary": "the demo is open"}))],
+        config(),
+        PolicyConfig::default(),
+    )
+    .await;
+    let goal = "open the demo and then make it feel like home";
+    let id = rig.planner.submit(goal, None).await.unwrap().task.id;
+    let view = finished(&rig, id).await;
+    assert_eq!(view.task.state, TaskState::Succeeded, "{view:?}");
+    let steps = view.steps.unwrap();
+    assert_eq!(steps[0].tool_call.as_ref().unwrap()["action"], "launch_app");
+    assert!(steps[0].thought.starts_with("fast path"));
+    assert_eq!(steps[1].tool_call.as_ref().unwrap()["action"], "finish");
+    assert_eq!(rig.desktop.windows().await.unwrap().len(), 1);
+    let requests = rig.model.requests.lock().unwrap();
+    assert_eq!(requests.len(), 1);
+    let first_turn = &requests[0].messages[1].content;
+    assert!(
+        first_turn.contains("Still to do: make it feel like home"),
+        "{first_turn}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_models_word_alone_does_not_make_a_success() {
+    let rig = rig(
+        vec![call("finish", json!({"summary": "everything is perfect"}))],
+        config(),
+        PolicyConfig::default(),
+    )
+    .await;
+    let id = rig.planner.submit(GOAL, None).await.unwrap().task.id;
+    let view = finished(&rig, id).await;
+    assert_eq!(view.task.state, TaskState::Failed, "{view:?}");
+    assert!(
+        view.task
+            .result
+            .as_deref()
+            .unwrap()
+            .contains("without doing anything")
     );
 }

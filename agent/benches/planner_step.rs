@@ -120,6 +120,8 @@ async fn main() {
             max_steps: MODEL_STEPS,
             max_invalid_tool_calls: MODEL_STEPS,
             verify_timeout_secs: 5,
+            // A confirm-tier call the model picks is declined after this.
+            confirmation_timeout_secs: 5,
             ..PlannerConfig::default()
         },
         memory: memory.clone(),

@@ -69,7 +69,13 @@ pub fn command(home: &Path) -> Command {
 /// Starts `digios agent` with `args` and waits for its "listening" line;
 /// returns the process and the base URL.
 pub fn start_agent(args: &[&str]) -> (Process, String) {
+    start_agent_with_config("", args)
+}
+
+/// Like [`start_agent`], the agent reading `config` as its `digios.toml`.
+pub fn start_agent_with_config(config: &str, args: &[&str]) -> (Process, String) {
     let home = tempfile::tempdir().expect("temp home");
+    write_config(home.path(), config);
     let mut child = command(home.path())
         .arg("agent")
         .args(args)
@@ -145,7 +151,7 @@ pub fn start_desktop() -> Desktop {
     start_desktop_with_config("")
 }
 
-/// Like [`start_desktop`], with `config` as the agent's `digios.toml`.
+/// Like [`start_desktop`], the agent reading `config` as its `digios.toml`.
 pub fn start_desktop_with_config(config: &str) -> Desktop {
     let Compositor {
         process: compositor,
@@ -154,9 +160,7 @@ pub fn start_desktop_with_config(config: &str) -> Desktop {
         control_socket,
     } = start_compositor();
     let home = tempfile::tempdir().expect("agent home");
-    let config_dir = home.path().join("config/digios");
-    std::fs::create_dir_all(&config_dir).expect("config dir");
-    std::fs::write(config_dir.join("digios.toml"), config).expect("write digios.toml");
+    write_config(home.path(), config);
     let (child, url) = spawn_agent(
         home.path(),
         runtime_dir.path(),
@@ -203,6 +207,28 @@ impl Desktop {
         self.agent.child = child;
         self.url = url;
     }
+}
+
+/// Writes `config` where `digios` run by [`command`] with this home reads it.
+pub fn write_config(home: &Path, config: &str) {
+    let dir = home.join("config/digios");
+    std::fs::create_dir_all(&dir).expect("config dir");
+    std::fs::write(dir.join("digios.toml"), config).expect("write digios.toml");
+}
+
+/// The Python tools the set-up installed (`cargo xtask setup`): `<cache>/venv/bin/NAME`.
+pub fn python_tool(name: &str) -> PathBuf {
+    let cache = std::env::var_os("DIGIOS_CACHE_DIR")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/digios")))
+        .expect("HOME or DIGIOS_CACHE_DIR");
+    let path = cache.join("venv/bin").join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo xtask setup`",
+        path.display()
+    );
+    path
 }
 
 /// Every URL the agent (and each restart of it) reports on `child`'s piped stdout.

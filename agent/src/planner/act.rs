@@ -52,7 +52,6 @@ fn risk_name(risk: Risk) -> String {
 pub async fn act(ctx: &TaskCtx, action: Action, params: Value, step_index: i64) -> ActResult {
     let parts = ctx.parts();
     let action_type = action.action_type();
-    let before = super::observe::windows(&parts.desktop).await;
     let target = match window_selector(&action) {
         Some((id, name)) => match actions::resolve(&parts.desktop, id, name).await {
             Ok(window) => Some(window.id),
@@ -78,7 +77,9 @@ pub async fn act(ctx: &TaskCtx, action: Action, params: Value, step_index: i64) 
         risk: risk.clone(),
         decision: Decision::Allowed,
     };
-    let decision = parts.policy.decide(action_type, &[]);
+    let paths = action.paths(&parts.actions);
+    let paths: Vec<&std::path::Path> = paths.iter().map(|p| p.as_path()).collect();
+    let decision = parts.policy.decide(action_type, &paths);
     match decision.verdict {
         PolicyVerdict::Allow => {}
         PolicyVerdict::Deny => {
@@ -113,6 +114,8 @@ pub async fn act(ctx: &TaskCtx, action: Action, params: Value, step_index: i64) 
             .await;
         return ActResult::Failed(detail);
     }
+    // What was there just before, so a launch can tell its new window.
+    let before = super::observe::windows(&parts.desktop).await;
     let audit_id = match ctx.record_decision(&entry).await {
         Ok(id) => id,
         Err(why) => return ActResult::Failed(why),

@@ -170,10 +170,21 @@ struct Token {
 /// Parses `goal` into intents grounded in `windows`, or `None` when any part
 /// of it is not understood with confidence.
 pub fn parse_goal(goal: &str, actions: &ActionsConfig, windows: &[Window]) -> Option<Vec<Intent>> {
-    let clauses = split_clauses(tokenize(goal));
-    if clauses.is_empty() {
-        return None;
+    match parse_prefix(goal, actions, windows) {
+        (intents, None) if !intents.is_empty() => Some(intents),
+        _ => None,
     }
+}
+
+/// Parses as many leading clauses of `goal` as it understands: their
+/// intents, and the rest of the goal in the user's words (`None` when
+/// nothing is left), for the model to take over.
+pub fn parse_prefix(
+    goal: &str,
+    actions: &ActionsConfig,
+    windows: &[Window],
+) -> (Vec<Intent>, Option<String>) {
+    let clauses = split_clauses(tokenize(goal));
     let mut parser = Parser {
         actions,
         windows,
@@ -181,14 +192,45 @@ pub fn parse_goal(goal: &str, actions: &ActionsConfig, windows: &[Window]) -> Op
         last_target: None,
         launched_kind: None,
     };
-    for clause in clauses {
-        let clause = strip_politeness(clause);
+    for (index, clause) in clauses.iter().enumerate() {
+        let clause = strip_politeness(clause.clone());
         if clause.is_empty() {
             continue;
         }
-        parser.clause(&clause)?;
+        let saved = (
+            parser.intents.len(),
+            parser.last_target.clone(),
+            parser.launched_kind,
+        );
+        if parser.clause(&clause).is_none() {
+            parser.intents.truncate(saved.0);
+            let rest = clauses[index..]
+                .iter()
+                .map(|clause| written(clause))
+                .collect::<Vec<_>>()
+                .join(", ");
+            return (parser.intents, Some(rest));
+        }
     }
-    (!parser.intents.is_empty()).then_some(parser.intents)
+    if parser.intents.is_empty() {
+        return (Vec::new(), Some(goal.trim().to_string()));
+    }
+    (parser.intents, None)
+}
+
+/// A clause as the user wrote it, quotes restored.
+fn written(clause: &[Token]) -> String {
+    clause
+        .iter()
+        .map(|token| {
+            if token.quoted {
+                format!("\"{}\"", token.text)
+            } else {
+                token.text.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn tokenize(goal: &str) -> Vec<Token> {
@@ -446,6 +488,10 @@ impl Parser<'_> {
             // A bare key name: "enter", "escape", "ctrl c".
             return self.key(keys, None);
         }
+        // An app named on its own ("terminal, please") means open it.
+        if self.app_named(&object_phrase(words)).is_some() {
+            return self.launch(words);
+        }
         if let Some(verb) = LAUNCH.iter().find(|v| starts_with(words, v)) {
             let rest = &words[verb.len()..];
             return self.launch(rest);
@@ -478,7 +524,9 @@ impl Parser<'_> {
         }
         if let Some(verb) = RUN.iter().find(|v| starts_with(words, v)) {
             let rest = &words[verb.len()..];
-            if rest.is_empty() || (rest.len() == 1 && DEICTIC.contains(&rest[0].norm.as_str())) {
+            if rest.is_empty()
+                || (rest.len() == 1 && matches!(rest[0].norm.as_str(), "it" | "this" | "that"))
+            {
                 // "run it": submit what was just typed.
                 return self.submit_last();
             }
@@ -1008,11 +1056,11 @@ fn key_chord(words: &[Token]) -> Option<String> {
             .map(|next| format!("{} {next}", parts[index]));
         match pair.as_deref() {
             Some("page up") => {
-                merged.push("Page_Up".into());
+                merged.push("page_up".into());
                 index += 2;
             }
             Some("page down") => {
-                merged.push("Page_Down".into());
+                merged.push("page_down".into());
                 index += 2;
             }
             Some("space bar") => {

@@ -29,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 use utoipa::ToSchema;
 
 pub use config::PlannerConfig;
-pub use intent::{Intent, WindowOp, WindowRef, parse_goal};
+pub use intent::{Intent, WindowOp, WindowRef, parse_goal, parse_prefix};
 pub use observe::{Observation, WindowSummary};
 pub use prompt::system_prompt;
 pub use tools::{ToolCall, tool_schema};
@@ -248,7 +248,9 @@ impl Planner {
         };
         let finished = control.finished.notified();
         control.cancel.cancel();
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(10), finished).await;
+        if self.control(id).is_some() {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(10), finished).await;
+        }
         self.view(id).await
     }
 

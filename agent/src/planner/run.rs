@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use super::act::{self, ActResult};
-use super::intent::{Intent, WindowOp, WindowRef, parse_goal};
+use super::intent::{Intent, WindowOp, WindowRef, parse_prefix};
 use super::observe::{self, Observation};
 use super::tools::{self, ToolCall};
 use super::{PendingConfirmation, Planner, PlannerParts, TaskControl, TaskView, prompt};
@@ -317,15 +317,25 @@ async fn finish(ctx: &TaskCtx, end: End) {
     }
 }
 
+/// Runs what the intent parser understands without the model; the model
+/// takes whatever is left ("open a terminal and write a poem in it").
 async fn drive(ctx: &TaskCtx) -> End {
     let parts = ctx.parts();
     if parts.config.fast_paths {
         let windows = observe::windows(&parts.desktop).await.windows;
-        if let Some(intents) = parse_goal(&ctx.goal, &parts.actions, &windows) {
-            return run_plan(ctx, intents).await;
+        let (intents, rest) = parse_prefix(&ctx.goal, &parts.actions, &windows);
+        match rest {
+            None => return run_plan(ctx, intents).await,
+            Some(rest) if !intents.is_empty() && parts.model.get().is_ok() => {
+                return match run_plan(ctx, intents).await {
+                    End::Succeeded(done) => run_model(ctx, Some((done, rest))).await,
+                    other => other,
+                };
+            }
+            Some(_) => {}
         }
     }
-    run_model(ctx).await
+    run_model(ctx, None).await
 }
 
 /// One step's action: audited, performed, verified, stored and published.
@@ -533,7 +543,8 @@ async fn decide(
 }
 
 /// The model loop: observe, ask for one tool call, act, observe again.
-async fn run_model(ctx: &TaskCtx) -> End {
+/// `handed_over` is what a fast path already did and what is left of the goal.
+async fn run_model(ctx: &TaskCtx, handed_over: Option<(String, String)>) -> End {
     let parts = ctx.parts();
     let model = match parts.model.get() {
         Ok(model) => model,
@@ -547,13 +558,20 @@ async fn run_model(ctx: &TaskCtx) -> End {
     let mut observation = ctx.observe().await;
     let mut messages = vec![
         ChatMessage::system(prompt::system_prompt()),
-        prompt::first_turn(&ctx.goal, &observation, &parts.actions),
+        prompt::first_turn(
+            &ctx.goal,
+            handed_over.as_ref(),
+            &observation,
+            &parts.actions,
+        ),
     ];
     let mut invalid_in_row = 0;
     let mut last_failure: Option<String> = None;
     // The same call again with nothing changed: tiny models loop.
     let mut previous_call: Option<Value> = None;
     let mut repeats = 0;
+    // Whether anything was done: a finish with nothing done is only words.
+    let mut acted = handed_over.is_some();
     for _ in 0..parts.config.max_steps {
         if let Err(engaged) = parts.kill_switch.check_task() {
             return End::Stopped(engaged.to_string());
@@ -646,6 +664,9 @@ async fn run_model(ctx: &TaskCtx) -> End {
                     Some(failure) => End::Failed(format!(
                         "the model ended the task, but its last action did not work: {failure}"
                     )),
+                    None if !acted => End::Failed(format!(
+                        "the model ended the task without doing anything (it said: {summary:?})"
+                    )),
                     None if summary.is_empty() => End::Succeeded("done".into()),
                     None => End::Succeeded(summary),
                 };
@@ -665,6 +686,7 @@ async fn run_model(ctx: &TaskCtx) -> End {
                 let result = perform_step(ctx, request, thought, started).await;
                 let mut result_text = match &result {
                     ActResult::Done { verdict, outcome } => {
+                        acted = true;
                         last_failure = verdict.failed().then(|| verdict.describe());
                         format!("{}; {}", verdict.describe(), outcome.result)
                     }

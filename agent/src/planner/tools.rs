@@ -15,7 +15,7 @@ pub const FINISH: &str = "finish";
 const TEXT_MAX: u64 = 100;
 /// Bounds on numbers the model writes: pixels on any real screen.
 const COORDINATE: (i64, i64) = (-8192, 16384);
-const SHORT_MAX: u64 = 40;
+const SHORT_MAX: u64 = 80;
 const SUMMARY_MAX: u64 = 120;
 
 /// One decision of the model.
@@ -81,8 +81,10 @@ fn ground_params(schema: &Value, window_ids: &[Value], apps: &[Value]) -> Option
                 }
                 json!({"enum": window_ids})
             }
-            // Windows are named by id only; names are for people.
-            "window" | "command" => continue,
+            // Windows are named by id only; names are for people. A launch
+            // names a configured app, never a free command line.
+            "window" => continue,
+            "command" if !required.contains(name) => continue,
             "app" => {
                 if apps.is_empty() {
                     return None;
@@ -122,7 +124,10 @@ fn simplify(name: &str, property: &Value) -> Option<Value> {
     };
     match kind.as_str() {
         "string" => {
-            let max = if name == "text" { TEXT_MAX } else { SHORT_MAX };
+            let max = match name {
+                "text" | "content" | "command" => TEXT_MAX,
+                _ => SHORT_MAX,
+            };
             Some(json!({"type": "string", "minLength": 1, "maxLength": max}))
         }
         "integer" | "number" => {

@@ -52,7 +52,9 @@ pub fn run(args: AgentArgs, config: &Config) -> anyhow::Result<()> {
     let model = load_model(config);
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
-        let memory = Memory::open(&memory_path).await?;
+        let memory = Memory::open(&memory_path)
+            .await
+            .map_err(|err| anyhow::anyhow!("memory {}: {err}", memory_path.display()))?;
         let interrupted = memory.mark_interrupted_tasks().await?;
         if !interrupted.is_empty() {
             tracing::warn!(
@@ -75,7 +77,11 @@ pub fn run(args: AgentArgs, config: &Config) -> anyhow::Result<()> {
             policy,
             config: planner_config,
         };
-        let state = AppState::new(api_config, desktop, actions, memory, planning);
+        let mut state = AppState::new(api_config, desktop, actions, memory, planning);
+        match ModelStore::from_config(&config.models, config.models_dir()) {
+            Ok(store) => state = state.with_models(store),
+            Err(err) => tracing::warn!("no model store: {err}"),
+        }
         state.follow_compositor();
         let v1 = match model {
             Ok(model) => {
