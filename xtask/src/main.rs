@@ -102,8 +102,19 @@ fn bench() -> Result<(), String> {
         "--bench",
         "planner_step",
     ])?;
-    // The shell's benchmark runs that compositor and agent too.
-    setup::cargo(&["bench", "--package", "digios-shell", "--bench", "shell"])
+    // The shell's benchmark runs that compositor and agent too; the shell
+    // itself is optimised as it ships, since its painter is the figure.
+    setup::cargo(&[
+        "bench",
+        "--profile",
+        "dev",
+        "--config",
+        "profile.dev.package.digios-shell.opt-level=3",
+        "--package",
+        "digios-shell",
+        "--bench",
+        "shell",
+    ])
 }
 
 /// Runs our inference benchmark and reads its figures: (threads, prompt tok/s, generation tok/s).
