@@ -70,6 +70,9 @@ struct Surface {
     ctx: egui::Context,
     textures: Textures,
     canvas: Canvas,
+    /// The pixels last committed, so an unchanged frame is not sent and a
+    /// changed one damages only the rows that differ.
+    shown: Vec<u32>,
     size: (u32, u32),
     configured: bool,
     events: Vec<egui::Event>,
@@ -92,6 +95,7 @@ impl Surface {
             ctx,
             textures: Textures::default(),
             canvas: Canvas::new(0, 0),
+            shown: Vec::new(),
             size: (0, 0),
             configured: false,
             events: Vec::new(),
@@ -407,6 +411,11 @@ impl App {
             .filter(|delay| *delay < Duration::from_secs(3600))
             .map(|delay| now + delay);
 
+        let Some(rows) = changed_rows(&surface.shown, &surface.canvas) else {
+            return;
+        };
+        surface.shown.clone_from(&surface.canvas.pixels);
+
         let stride = width as i32 * 4;
         let Ok((buffer, bytes)) = self.pool.create_buffer(
             width as i32,
@@ -419,7 +428,7 @@ impl App {
         };
         bytes.copy_from_slice(surface.canvas.bytes());
         let wl_surface = surface.layer.wl_surface();
-        wl_surface.damage_buffer(0, 0, width as i32, height as i32);
+        wl_surface.damage_buffer(0, rows.start as i32, width as i32, rows.len() as i32);
         wl_surface.frame(qh, FrameCallbackData(wl_surface.clone()));
         if buffer.attach_to(wl_surface).is_err() {
             return;
@@ -432,6 +441,20 @@ impl App {
     fn surface_mut(&mut self, wl: &wl_surface::WlSurface) -> Option<&mut Surface> {
         self.surfaces.iter_mut().find(|s| s.is(wl))
     }
+}
+
+/// The rows of `canvas` that differ from `shown`; all of them after a
+/// resize, `None` when nothing changed.
+fn changed_rows(shown: &[u32], canvas: &Canvas) -> Option<std::ops::Range<usize>> {
+    if shown.len() != canvas.pixels.len() {
+        return Some(0..canvas.height);
+    }
+    let width = canvas.width.max(1);
+    let differs =
+        |y: &usize| shown[y * width..(y + 1) * width] != canvas.pixels[y * width..(y + 1) * width];
+    let first = (0..canvas.height).find(differs)?;
+    let last = (first..canvas.height).rev().find(differs)?;
+    Some(first..last + 1)
 }
 
 impl CompositorHandler for App {
@@ -525,6 +548,8 @@ impl LayerShellHandler for App {
         );
         surface.configured = true;
         surface.dirty = true;
+        // The next frame commits whatever it draws, which acks this configure.
+        surface.shown.clear();
     }
 }
 
