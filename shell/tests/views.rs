@@ -87,12 +87,12 @@ fn the_panel_shows_the_agent_and_the_launcher_starts_foot() {
 
 #[test]
 fn an_unreachable_agent_is_shown_and_retried_until_it_answers() {
-    // A port nothing listens on yet.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // A port nothing listens on yet, below the ephemeral range, so the
+    // agents other tests start on port 0 cannot take it meanwhile.
+    let port = (0..2000)
+        .map(|i| 20_000 + (std::process::id() as u16 % 5000 + i * 7) % 10_000)
+        .find(|port| std::net::TcpListener::bind(("127.0.0.1", *port)).is_ok())
+        .expect("a free port");
     let url = format!("http://127.0.0.1:{port}");
     let mut h = harness(shell(&url));
     wait_for(&mut h, "the panel to say the agent is unreachable", |h| {
