@@ -108,6 +108,19 @@ fn bench(only: &[String]) -> Result<(), String> {
         "digios-agent",
         "--bench",
         "planner_step",
+    ])?;
+    // The shell's benchmark runs that compositor and agent too; the shell
+    // itself is optimised as it ships, since its painter is the figure.
+    setup::cargo(&[
+        "bench",
+        "--profile",
+        "dev",
+        "--config",
+        "profile.dev.package.digios-shell.opt-level=3",
+        "--package",
+        "digios-shell",
+        "--bench",
+        "shell",
     ])
 }
 
