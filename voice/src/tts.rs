@@ -58,6 +58,7 @@ pub struct Speech {
 /// A loaded Piper voice; synthesis is serialised on it.
 pub struct TextToSpeech {
     piper: Mutex<piper_rs::Piper>,
+    sample_rate: u32,
 }
 
 /// ONNX Runtime can be initialised once per process, from one library.
@@ -126,7 +127,13 @@ impl TextToSpeech {
             })?;
         Ok(Self {
             piper: Mutex::new(piper),
+            sample_rate: voice_sample_rate(&config).unwrap_or(DEFAULT_SAMPLE_RATE),
         })
+    }
+
+    /// The rate this voice speaks at (from its `.onnx.json`).
+    pub fn sample_rate(&self) -> u32 {
+        self.sample_rate
     }
 
     /// Speaks one piece of text (best kept to a sentence: see [`sentences`]).
@@ -150,6 +157,15 @@ impl TextToSpeech {
             elapsed: started.elapsed(),
         })
     }
+}
+
+/// Piper's medium voices speak at 22,050 Hz.
+const DEFAULT_SAMPLE_RATE: u32 = 22_050;
+
+fn voice_sample_rate(config: &Path) -> Option<u32> {
+    let text = std::fs::read_to_string(config).ok()?;
+    let json: serde_json::Value = serde_json::from_str(&text).ok()?;
+    json["audio"]["sample_rate"].as_u64().map(|r| r as u32)
 }
 
 /// Splits a reply into sentences so speech can start before the whole reply

@@ -11,6 +11,7 @@ pub mod rate_limit;
 pub mod services;
 mod system;
 mod vision;
+pub mod voice;
 mod windows;
 mod ws;
 
@@ -105,6 +106,7 @@ pub struct StateInner {
     pub services: Services,
     pub desktop: Desktop,
     pub actions: ActionsConfig,
+    pub voice: voice::VoiceLink,
     /// The finished router, for WebSocket commands dispatched through it.
     router: OnceLock<Router>,
 }
@@ -128,6 +130,7 @@ impl AppState {
             services,
             desktop,
             actions,
+            voice: voice::VoiceLink::from_env(),
             router: OnceLock::new(),
         }))
     }
@@ -193,6 +196,7 @@ pub fn router(state: AppState, auth: Auth, extra: Router) -> Router {
         .merge(windows::routes())
         .merge(input::routes())
         .merge(vision::routes())
+        .merge(voice::routes())
         .split_for_parts();
     let openapi = Arc::new(openapi);
     let limiter = RateLimiter::new(

@@ -41,6 +41,7 @@ pub fn run(args: AgentArgs, config: &Config) -> anyhow::Result<()> {
         Auth::open()
     };
     let actions = config.actions.clone();
+    let voice_socket = config.voice.socket_path();
     let model = load_model(config);
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
@@ -52,6 +53,8 @@ pub fn run(args: AgentArgs, config: &Config) -> anyhow::Result<()> {
         tracing::info!("compositor control socket: {}", desktop.socket().display());
         let state = AppState::new(api_config, desktop, actions);
         state.follow_compositor();
+        state.voice.set_socket(voice_socket);
+        state.follow_voice();
         let v1 = match model {
             Ok(model) => {
                 state.services.set("model", ServiceState::Up, None);
