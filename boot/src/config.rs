@@ -20,6 +20,7 @@ pub struct Config {
     pub actions: digios_agent::actions::ActionsConfig,
     pub policy: digios_agent::policy::PolicyConfig,
     pub llm: digios_agent::llm::LlmConfig,
+    pub planner: digios_agent::planner::PlannerConfig,
     pub voice: digios_voice_ipc::VoiceConfig,
     pub log: Log,
 }
@@ -139,6 +140,9 @@ impl Config {
         self.llm
             .validate()
             .map_err(|(key, message)| invalid(&format!("llm.{key}"), message))?;
+        self.planner
+            .validate()
+            .map_err(|(key, message)| invalid(&format!("planner.{key}"), message))?;
         self.voice
             .validate()
             .map_err(|(key, message)| invalid(&format!("voice.{key}"), message))

@@ -200,6 +200,23 @@ action_table! {
     "close_window" => CloseWindow(WindowParams), High, "Ask a window to close.";
 }
 
+impl Action {
+    /// Whether this action sends pointer or keyboard input, which the kill
+    /// switch blocks.
+    pub fn injects_input(&self) -> bool {
+        matches!(
+            self,
+            Action::Click(_)
+                | Action::DoubleClick(_)
+                | Action::MovePointer(_)
+                | Action::Drag(_)
+                | Action::Scroll(_)
+                | Action::Key(_)
+                | Action::TypeText(_)
+        )
+    }
+}
+
 pub(super) async fn perform(
     desktop: &Desktop,
     config: &ActionsConfig,

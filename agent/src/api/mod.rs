@@ -10,6 +10,7 @@ mod input;
 pub mod rate_limit;
 pub mod services;
 mod system;
+mod tasks;
 mod vision;
 pub mod voice;
 mod windows;
@@ -37,6 +38,10 @@ use self::rate_limit::RateLimiter;
 use self::services::{ServiceState, Services};
 use crate::actions::{Action, ActionOutcome, ActionsConfig};
 use crate::desktop::Desktop;
+use crate::llm::ModelSlot;
+use crate::memory::Memory;
+use crate::planner::{Planner, PlannerParts, PlannerSetup};
+use crate::policy::KillSwitch;
 
 /// The `[api]` section of `digios.toml`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -102,10 +107,15 @@ pub struct AppState(Arc<StateInner>);
 pub struct StateInner {
     pub config: ApiConfig,
     pub started: Instant,
-    pub events: EventBus,
+    pub events: Arc<EventBus>,
     pub services: Services,
     pub desktop: Desktop,
     pub actions: ActionsConfig,
+    pub memory: Memory,
+    /// The language model in use; empty (with the reason) while none is loaded.
+    pub model: ModelSlot,
+    pub kill_switch: KillSwitch,
+    pub planner: Planner,
     pub voice: voice::VoiceLink,
     /// The finished router, for WebSocket commands dispatched through it.
     router: OnceLock<Router>,
@@ -119,24 +129,50 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    pub fn new(config: ApiConfig, desktop: Desktop, actions: ActionsConfig) -> Self {
+    pub fn new(
+        config: ApiConfig,
+        desktop: Desktop,
+        actions: ActionsConfig,
+        memory: Memory,
+        planning: PlannerSetup,
+    ) -> Self {
         let services = Services::default();
         services.set("api", ServiceState::Up, None);
         services.set("compositor", ServiceState::Starting, None);
+        let events = Arc::new(EventBus::default());
+        let kill_switch = KillSwitch::new();
+        let planner = Planner::new(PlannerParts {
+            config: planning.config,
+            memory: memory.clone(),
+            desktop: desktop.clone(),
+            actions: actions.clone(),
+            events: events.clone(),
+            policy: Arc::new(planning.policy),
+            kill_switch: kill_switch.clone(),
+            model: planning.model.clone(),
+        });
         Self(Arc::new(StateInner {
             config,
             started: Instant::now(),
-            events: EventBus::default(),
+            events,
             services,
             desktop,
             actions,
+            memory,
+            model: planning.model,
+            kill_switch,
+            planner,
             voice: voice::VoiceLink::from_env(),
             router: OnceLock::new(),
         }))
     }
 
-    /// Carries out an action through the action engine.
+    /// Carries out an action through the action engine. Input injection is
+    /// refused while the kill switch is engaged.
     pub async fn perform(&self, action: Action) -> Result<ActionOutcome, ApiError> {
+        if action.injects_input() {
+            self.kill_switch.check_input()?;
+        }
         Ok(crate::actions::perform(&self.desktop, &self.actions, action).await?)
     }
 
@@ -196,6 +232,7 @@ pub fn router(state: AppState, auth: Auth, extra: Router) -> Router {
         .merge(windows::routes())
         .merge(input::routes())
         .merge(vision::routes())
+        .merge(tasks::routes())
         .merge(voice::routes())
         .split_for_parts();
     let openapi = Arc::new(openapi);

@@ -11,8 +11,11 @@ use axum::response::IntoResponse;
 use digios_agent::api::error::ApiError;
 use digios_agent::api::services::ServiceState;
 use digios_agent::api::{self, AppState, auth::Auth};
-use digios_agent::llm::{BackendKind, LanguageModel};
+use digios_agent::llm::{BackendKind, LanguageModel, ModelSlot};
+use digios_agent::memory::Memory;
 use digios_agent::models::ModelStore;
+use digios_agent::planner::PlannerSetup;
+use digios_agent::policy::Policy;
 
 use crate::config::Config;
 
@@ -41,17 +44,39 @@ pub fn run(args: AgentArgs, config: &Config) -> anyhow::Result<()> {
         Auth::open()
     };
     let actions = config.actions.clone();
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let policy = Policy::new(&config.policy, home.as_deref())
+        .map_err(|err| anyhow::anyhow!("policy: {err}"))?;
+    let memory_path = config.data_dir().join("memory.db");
+    let planner_config = config.planner.clone();
     let voice_socket = config.voice.socket_path();
     let model = load_model(config);
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
+        let memory = Memory::open(&memory_path).await?;
+        let interrupted = memory.mark_interrupted_tasks().await?;
+        if !interrupted.is_empty() {
+            tracing::warn!(
+                "{} task(s) were unfinished when digiOS last stopped; marked interrupted",
+                interrupted.len()
+            );
+        }
         let listener = tokio::net::TcpListener::bind(api_config.bind)
             .await
             .map_err(|err| anyhow::anyhow!("cannot listen on {}: {err}", api_config.bind))?;
         let local = listener.local_addr()?;
         let desktop = digios_agent::desktop::Desktop::from_env();
         tracing::info!("compositor control socket: {}", desktop.socket().display());
-        let state = AppState::new(api_config, desktop, actions);
+        let slot = match &model {
+            Ok(model) => ModelSlot::new(model.clone()),
+            Err(reason) => ModelSlot::empty(reason.clone()),
+        };
+        let planning = PlannerSetup {
+            model: slot,
+            policy,
+            config: planner_config,
+        };
+        let state = AppState::new(api_config, desktop, actions, memory, planning);
         state.follow_compositor();
         state.voice.set_socket(voice_socket);
         state.follow_voice();
