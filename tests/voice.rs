@@ -29,10 +29,10 @@ fn transcribe(http: &reqwest::blocking::Client, url: &str, wav: Vec<u8>) -> (u16
     (response.status().as_u16(), response.json().unwrap())
 }
 
-fn speak(http: &reqwest::blocking::Client, url: &str, text: &str) -> Vec<u8> {
+fn speak(http: &reqwest::blocking::Client, url: &str, text: &str, speed: f32) -> Vec<u8> {
     let response = http
         .post(format!("{url}/api/voice/speak"))
-        .json(&json!({ "text": text }))
+        .json(&json!({ "text": text, "speed": speed }))
         .send()
         .unwrap();
     assert_eq!(response.status(), 200);
@@ -60,7 +60,10 @@ fn wait_for_voice_service(http: &reqwest::blocking::Client, url: &str, state: &s
         if voice["state"] == state {
             return voice;
         }
-        assert!(Instant::now() < deadline, "voice service never {state}: {voice}");
+        assert!(
+            Instant::now() < deadline,
+            "voice service never {state}: {voice}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -99,19 +102,29 @@ fn voice_routes_are_503_while_the_voice_service_is_down() {
     let (_agent, url) = start_agent_in(runtime.path());
     let http = client();
     let voice = wait_for_voice_service(&http, &url, "disabled");
-    assert!(voice["detail"].as_str().unwrap().contains("not running"), "{voice}");
+    assert!(
+        voice["detail"].as_str().unwrap().contains("not running"),
+        "{voice}"
+    );
 
     let silence = wav_of(std::iter::repeat_n(0.0, 16_000), 16_000);
     let (status, body) = transcribe(&http, &url, silence.clone());
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["error"]["code"], "unavailable");
     let message = body["error"]["message"].as_str().unwrap();
-    assert!(message.contains("voice unavailable") && message.contains("digios-voice"), "{message}");
+    assert!(
+        message.contains("voice unavailable") && message.contains("digios-voice"),
+        "{message}"
+    );
     for (path, body) in [
         ("/api/voice/speak", json!({"text": "hello"})),
         ("/api/voice/listen", json!({})),
     ] {
-        let response = http.post(format!("{url}{path}")).json(&body).send().unwrap();
+        let response = http
+            .post(format!("{url}{path}"))
+            .json(&body)
+            .send()
+            .unwrap();
         assert_eq!(response.status(), 503, "{path}");
     }
 
@@ -122,7 +135,10 @@ fn voice_routes_are_503_while_the_voice_service_is_down() {
     assert_eq!(status, 200, "{body}");
     drop(voice);
     let down = wait_for_voice_service(&http, &url, "down");
-    assert!(down["detail"].as_str().unwrap().contains("stopped"), "{down}");
+    assert!(
+        down["detail"].as_str().unwrap().contains("stopped"),
+        "{down}"
+    );
     let (status, _) = transcribe(&http, &url, silence);
     assert_eq!(status, 503);
 
@@ -140,7 +156,10 @@ fn voice_routes_are_503_while_the_voice_service_is_down() {
         "/api/voice/listen",
         "/api/voice/stop",
     ] {
-        assert!(openapi["paths"][path].is_object(), "{path} missing from OpenAPI");
+        assert!(
+            openapi["paths"][path].is_object(),
+            "{path} missing from OpenAPI"
+        );
     }
 }
 
@@ -165,7 +184,10 @@ fn speech_is_heard_and_spoken_through_the_public_api() {
     let (mut errors, mut words) = (0.0f32, 0usize);
     let mut score = |reference: &str, heard: &Value, how: &str| {
         let wer = word_error_rate(reference, heard["normalized"].as_str().unwrap());
-        eprintln!("{how:>22} | WER {wer:.2} | {reference:?} -> {:?}", heard["text"]);
+        eprintln!(
+            "{how:>22} | WER {wer:.2} | {reference:?} -> {:?}",
+            heard["text"]
+        );
         let n = reference.split_whitespace().count();
         errors += wer * n as f32;
         words += n;
@@ -182,11 +204,12 @@ fn speech_is_heard_and_spoken_through_the_public_api() {
             score(command, &heard, &format!("espeak {voice} {wpm}"));
         }
     }
-    for command in COMMANDS {
-        let wav = speak(&http, &url, command);
+    for (c, command) in COMMANDS.iter().enumerate() {
+        let speed = [0.8, 1.0, 1.3][c % 3];
+        let wav = speak(&http, &url, command, speed);
         let (status, heard) = transcribe(&http, &url, wav);
         assert_eq!(status, 200, "{heard}");
-        score(command, &heard, "piper joe");
+        score(command, &heard, &format!("piper joe x{speed}"));
     }
     let wer = errors / words as f32;
     eprintln!("normalised WER over {words} words: {wer:.3}");
@@ -194,7 +217,7 @@ fn speech_is_heard_and_spoken_through_the_public_api() {
 
     // A spoken reply is real speech, and says what it was asked to.
     let reply = "I opened the terminal. It is ready for you.";
-    let wav = speak(&http, &url, reply);
+    let wav = speak(&http, &url, reply, 1.0);
     let (level, secs) = wav_level(&wav);
     assert!(level > -35.0 && secs > 1.0, "{level} dB, {secs} s");
     let (_, heard) = transcribe(&http, &url, wav);
@@ -224,30 +247,62 @@ fn bad_audio_and_text_are_clear_errors() {
     wait_for_voice_service(&http, &url, "up");
 
     let (status, body) = transcribe(&http, &url, b"RIFF\x24\x00\x00\x00WAVEjunk".to_vec());
-    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("bad_audio")), "{body}");
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("bad_audio")),
+        "{body}"
+    );
     let (status, body) = transcribe(&http, &url, b"not audio at all".to_vec());
-    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("bad_audio")), "{body}");
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("bad_audio")),
+        "{body}"
+    );
     let (status, body) = transcribe(&http, &url, Vec::new());
-    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("bad_audio")), "{body}");
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("bad_audio")),
+        "{body}"
+    );
     // A header that promises more than the file holds.
     let mut truncated = wav_of((0..16_000).map(|i| (i as f32 / 10.0).sin() * 0.3), 16_000);
     truncated.truncate(truncated.len() / 2 + 1);
     let (status, body) = transcribe(&http, &url, truncated);
     assert_eq!(status, 400, "{body}");
-    assert!(body["error"]["message"].as_str().unwrap().contains("truncated"), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("truncated"),
+        "{body}"
+    );
 
     // Silence is heard as nothing, without running Whisper.
-    let (status, body) = transcribe(&http, &url, wav_of(std::iter::repeat_n(0.0, 48_000), 16_000));
+    let (status, body) = transcribe(
+        &http,
+        &url,
+        wav_of(std::iter::repeat_n(0.0, 48_000), 16_000),
+    );
     assert_eq!(status, 200);
-    assert_eq!((body["silent"].as_bool(), body["text"].as_str()), (Some(true), Some("")));
+    assert_eq!(
+        (body["silent"].as_bool(), body["text"].as_str()),
+        (Some(true), Some(""))
+    );
 
     // Ten minutes of sound: refused by its length, without being decoded.
     let loud = (0..16_000 * 600).map(|i| if i / 40 % 2 == 0 { 0.3 } else { -0.3 });
     let started = Instant::now();
     let (status, body) = transcribe(&http, &url, wav_of(loud, 16_000));
     eprintln!("10-minute input refused in {:?}", started.elapsed());
-    assert_eq!((status, body["error"]["code"].as_str()), (413, Some("audio_too_long")), "{body}");
-    assert!(body["error"]["message"].as_str().unwrap().contains("30 s"), "{body}");
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (413, Some("audio_too_long")),
+        "{body}"
+    );
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("30 s"),
+        "{body}"
+    );
     // Past the upload limit: refused before it reaches the voice service.
     let huge = vec![0u8; 40 << 20];
     let (status, _) = {
@@ -264,6 +319,7 @@ fn bad_audio_and_text_are_clear_errors() {
         (json!({"text": "  "}), 422),
         (json!({"text": "x".repeat(5000)}), 422),
         (json!({"words": "hello"}), 422),
+        (json!({"text": "hello", "speed": 9.0}), 422),
     ] {
         let response = http
             .post(format!("{url}/api/voice/speak"))
@@ -293,7 +349,10 @@ fn bad_audio_and_text_are_clear_errors() {
         let response = http.post(format!("{url}/api/voice/listen")).send().unwrap();
         assert_eq!(response.status(), 503);
         let body: Value = response.json().unwrap();
-        assert_eq!(body["error"]["message"], "voice unavailable: no input device");
+        assert_eq!(
+            body["error"]["message"],
+            "voice unavailable: no input device"
+        );
         // Still serving.
         let (status, _) = transcribe(&http, &url, wav_of(std::iter::repeat_n(0.0, 1600), 16_000));
         assert_eq!(status, 200);
@@ -334,16 +393,27 @@ fn a_spoken_command_opens_the_terminal_and_the_reply_is_spoken() {
     let ws_url = format!("{}/api/ws", url.replace("http://", "ws://"));
     let (mut socket, _) = tungstenite::connect(ws_url).unwrap();
     if let tungstenite::stream::MaybeTlsStream::Plain(stream) = socket.get_ref() {
-        stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
     }
     socket
         .send(tungstenite::Message::Text(
-            json!({"type": "subscribe", "topics": ["voice"]}).to_string().into(),
+            json!({"type": "subscribe", "topics": ["voice"]})
+                .to_string()
+                .into(),
         ))
         .unwrap();
 
     let dir = tempfile::tempdir().unwrap();
-    let wav = std::fs::read(espeak(dir.path(), "command", "Open the terminal.", "en-us", 170)).unwrap();
+    let wav = std::fs::read(espeak(
+        dir.path(),
+        "command",
+        "Open the terminal.",
+        "en-us",
+        170,
+    ))
+    .unwrap();
     let response = http
         .post(format!("{url}/api/voice/converse"))
         .header("content-type", "audio/wav")
@@ -353,7 +423,10 @@ fn a_spoken_command_opens_the_terminal_and_the_reply_is_spoken() {
     assert_eq!(response.status(), 200);
     let turn: Value = response.json().unwrap();
     eprintln!("{turn:#}");
-    assert_eq!(turn["transcript"]["normalized"], "open the terminal", "{turn}");
+    assert_eq!(
+        turn["transcript"]["normalized"], "open the terminal",
+        "{turn}"
+    );
     assert_eq!(turn["command"], "open the terminal");
     assert_eq!(turn["task_state"], "succeeded", "{turn}");
     let task_id = turn["task_id"].as_i64().expect("a task was made");
@@ -375,7 +448,12 @@ fn a_spoken_command_opens_the_terminal_and_the_reply_is_spoken() {
             .unwrap()
             .json()
             .unwrap();
-        if windows.as_array().unwrap().iter().any(|w| w["app_id"] == "foot") {
+        if windows
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w["app_id"] == "foot")
+        {
             break;
         }
         assert!(Instant::now() < deadline, "no foot window: {windows}");
@@ -404,11 +482,26 @@ fn a_spoken_command_opens_the_terminal_and_the_reply_is_spoken() {
     let order: Vec<&str> = kinds
         .iter()
         .map(String::as_str)
-        .filter(|k| ["transcribing", "transcript", "thinking", "reply", "speaking"].contains(k))
+        .filter(|k| {
+            [
+                "transcribing",
+                "transcript",
+                "thinking",
+                "reply",
+                "speaking",
+            ]
+            .contains(k)
+        })
         .collect();
     assert_eq!(
         order,
-        ["transcribing", "transcript", "thinking", "reply", "speaking"],
+        [
+            "transcribing",
+            "transcript",
+            "thinking",
+            "reply",
+            "speaking"
+        ],
         "{kinds:?}"
     );
 }

@@ -50,8 +50,11 @@ fn espeak(dir: &Path, name: &str, text: &str, voice: &str, wpm: u32) -> Vec<f32>
         .status()
         .expect("espeak-ng");
     assert!(status.success());
-    let clip = AudioBuffer::read_all(&mut WavSource::open(&path).unwrap(), Duration::from_secs(30))
-        .unwrap();
+    let clip = AudioBuffer::read_all(
+        &mut WavSource::open(&path).unwrap(),
+        Duration::from_secs(30),
+    )
+    .unwrap();
     to_whisper_input(&clip).unwrap()
 }
 
@@ -69,7 +72,10 @@ fn main() {
         }
     }
 
-    println!("== speech to text: whisper tiny.en, 1 thread, audio_ctx 512, {} clips", clips.len());
+    println!(
+        "== speech to text: whisper tiny.en, 1 thread, audio_ctx 512, {} clips",
+        clips.len()
+    );
     let config = SttConfig::default();
     let stt = SpeechToText::load(&model, config.clone()).expect("whisper model");
     // One clip first: the first run pays for allocations neither side repeats.
@@ -77,7 +83,11 @@ fn main() {
     let mut ours = Vec::new();
     for (command, samples, _) in &clips {
         let t = stt.transcribe(samples).unwrap();
-        println!("  ours   {:>7.1} ms  {command:?} -> {:?}", t.elapsed.as_secs_f64() * 1e3, t.text);
+        println!(
+            "  ours   {:>7.1} ms  {command:?} -> {:?}",
+            t.elapsed.as_secs_f64() * 1e3,
+            t.text
+        );
         ours.push(t.elapsed.as_secs_f64() * 1e3);
     }
     match build_anchor(dir.path()) {
@@ -97,7 +107,10 @@ fn main() {
                 .skip(1)
                 .map(|line| {
                     let (ms, heard) = line.split_once('\t').unwrap_or((line, ""));
-                    println!("  anchor {:>7.1} ms  -> {heard:?}", ms.parse::<f64>().unwrap_or(0.0));
+                    println!(
+                        "  anchor {:>7.1} ms  -> {heard:?}",
+                        ms.parse::<f64>().unwrap_or(0.0)
+                    );
                     ms.parse().unwrap_or(0.0)
                 })
                 .collect();
@@ -118,11 +131,17 @@ fn main() {
         let speech = tts.synthesize(reply).unwrap();
         let secs = speech.audio.duration().as_secs_f64();
         let took = speech.elapsed.as_secs_f64();
-        println!("  {took:>5.2} s for {secs:>5.2} s of speech (RTF {:.2})  {reply:?}", took / secs);
+        println!(
+            "  {took:>5.2} s for {secs:>5.2} s of speech (RTF {:.2})  {reply:?}",
+            took / secs
+        );
         spent += took;
         spoken += secs;
     }
-    println!("TTS real-time factor: {:.3} (target <= 0.5)", spent / spoken);
+    println!(
+        "TTS real-time factor: {:.3} (target <= 0.5)",
+        spent / spoken
+    );
 
     println!("== end of speech -> first audio of the reply");
     let engine = Engine {
@@ -142,9 +161,9 @@ fn main() {
             None
         }
     };
-    let conversation = desktop.as_ref().map(|d| {
-        Conversation::new(TaskClient::new(&d.url, None), voice_config.clone())
-    });
+    let conversation = desktop
+        .as_ref()
+        .map(|d| Conversation::new(TaskClient::new(&d.url, None), voice_config.clone()));
     for command in ["open the terminal", "close this window"] {
         let samples = espeak(dir.path(), "eos", command, "en-us", 175);
         let hub = Hub::default();
@@ -152,11 +171,18 @@ fn main() {
         let transcript = engine.hear(&samples).unwrap();
         let heard = started.elapsed();
         let reply = match &conversation {
-            Some(conversation) => conversation.respond(transcript.clone(), Addressed::Directly, &hub).reply,
+            Some(conversation) => {
+                conversation
+                    .respond(transcript.clone(), Addressed::Directly, &hub)
+                    .reply
+            }
             None => "Done.".to_string(),
         };
         let acted = started.elapsed();
-        let first = sentences(&reply).first().map(|s| s.to_string()).unwrap_or_default();
+        let first = sentences(&reply)
+            .first()
+            .map(|s| s.to_string())
+            .unwrap_or_default();
         engine.tts.synthesize(&first).unwrap();
         let total = started.elapsed();
         println!(
@@ -180,7 +206,11 @@ fn build_anchor(dir: &Path) -> Result<PathBuf, String> {
     let out = std::fs::read_dir(&build)
         .map_err(|e| format!("{}: {e}", build.display()))?
         .filter_map(Result::ok)
-        .filter(|e| e.file_name().to_string_lossy().starts_with("whisper-rs-sys-"))
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("whisper-rs-sys-")
+        })
         .map(|e| e.path().join("out"))
         .filter(|out| out.join("lib/libwhisper.a").is_file())
         .max_by_key(|out| {
@@ -197,7 +227,16 @@ fn build_anchor(dir: &Path) -> Result<PathBuf, String> {
         .arg(&source)
         .arg(format!("-I{}", out.join("include").display()))
         .arg(format!("-L{}", out.join("lib").display()))
-        .args(["-lwhisper", "-lggml", "-lggml-cpu", "-lggml-base", "-lstdc++", "-lm", "-lpthread", "-fopenmp"])
+        .args([
+            "-lwhisper",
+            "-lggml",
+            "-lggml-cpu",
+            "-lggml-base",
+            "-lstdc++",
+            "-lm",
+            "-lpthread",
+            "-fopenmp",
+        ])
         .status()
         .map_err(|e| format!("cc: {e}"))?;
     if !status.success() {
@@ -225,7 +264,11 @@ impl Drop for Desktop {
 impl Desktop {
     fn start(dir: &Path) -> Result<Self, String> {
         let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-        let target = exe.parent().and_then(Path::parent).and_then(Path::parent).ok_or("no target dir")?;
+        let target = exe
+            .parent()
+            .and_then(Path::parent)
+            .and_then(Path::parent)
+            .ok_or("no target dir")?;
         let digios = ["release", "debug"]
             .iter()
             .map(|p| target.join(p).join("digios"))
@@ -246,7 +289,13 @@ impl Desktop {
         let mut compositor = Command::new(&digios);
         env(&mut compositor);
         let compositor = compositor
-            .args(["compositor", "--headless", "--socket-name", "wayland-voice-bench", "--control-socket"])
+            .args([
+                "compositor",
+                "--headless",
+                "--socket-name",
+                "wayland-voice-bench",
+                "--control-socket",
+            ])
             .arg(&control)
             .stdout(Stdio::null())
             .spawn()
@@ -282,7 +331,9 @@ impl Desktop {
                 }
             }
         });
-        desktop.url = receiver.recv_timeout(Duration::from_secs(120)).unwrap_or_default();
+        desktop.url = receiver
+            .recv_timeout(Duration::from_secs(120))
+            .unwrap_or_default();
         if desktop.url.is_empty() {
             return Err("the agent did not start".into());
         }

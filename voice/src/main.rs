@@ -14,7 +14,10 @@ use digios_voice::{NameMatcher, SpeechToText, SttConfig, TextToSpeech, TtsPaths,
 const WHISPER_FILE: &str = "ggml-tiny.en.bin";
 
 #[derive(Debug, Parser)]
-#[command(name = "digios-voice", about = "digiOS voice service: microphone, Whisper, Piper")]
+#[command(
+    name = "digios-voice",
+    about = "digiOS voice service: microphone, Whisper, Piper"
+)]
 struct Args {
     /// Configuration file (default: $DIGIOS_CONFIG, ~/.config/digios/digios.toml, /etc/digios/digios.toml).
     #[arg(long)]
@@ -38,7 +41,9 @@ struct Settings {
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let settings = load_settings(args.config.as_deref())?;
-    let filter = std::env::var("DIGIOS_LOG").unwrap_or(settings.log_filter.clone());
+    // ONNX Runtime logs every allocation at info.
+    let filter =
+        std::env::var("DIGIOS_LOG").unwrap_or_else(|_| format!("{},ort=warn", settings.log_filter));
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_new(filter)
@@ -63,12 +68,14 @@ fn main() -> anyhow::Result<()> {
         tts,
         names: NameMatcher::new(&config.names),
     };
-    let token = std::env::var("DIGIOS_API_TOKEN").ok().filter(|t| !t.is_empty());
+    let token = std::env::var("DIGIOS_API_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty());
     let conversation = Conversation::new(TaskClient::new(&api_url, token), config.clone());
     let service = VoiceService::new(engine, conversation, config);
     service.start_microphone();
-    let listener = service::bind(&socket)
-        .with_context(|| format!("cannot serve on {}", socket.display()))?;
+    let listener =
+        service::bind(&socket).with_context(|| format!("cannot serve on {}", socket.display()))?;
     // One machine-readable line on stdout tells supervisors and tests it is ready.
     println!("digios-voice listening on {}", socket.display());
     tracing::info!("voice service on {}; agent at {api_url}", socket.display());
@@ -99,10 +106,9 @@ fn load_settings(explicit: Option<&Path>) -> anyhow::Result<Settings> {
         .as_deref()
         .map_or("defaults".into(), |p| p.display().to_string());
     let voice: VoiceConfig = match table.get("voice") {
-        Some(section) => section
-            .clone()
-            .try_into()
-            .map_err(|err: toml::de::Error| anyhow::anyhow!("{origin}: [voice]: {}", err.message()))?,
+        Some(section) => section.clone().try_into().map_err(|err: toml::de::Error| {
+            anyhow::anyhow!("{origin}: [voice]: {}", err.message())
+        })?,
         None => VoiceConfig::default(),
     };
     voice

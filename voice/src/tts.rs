@@ -138,13 +138,23 @@ impl TextToSpeech {
 
     /// Speaks one piece of text (best kept to a sentence: see [`sentences`]).
     pub fn synthesize(&self, text: &str) -> Result<Speech, TtsError> {
+        self.synthesize_at(text, 1.0)
+    }
+
+    /// As [`TextToSpeech::synthesize`], `speed` times as fast (0.5 to 2).
+    pub fn synthesize_at(&self, text: &str, speed: f32) -> Result<Speech, TtsError> {
+        if !(MIN_SPEED..=MAX_SPEED).contains(&speed) {
+            return Err(TtsError::Synthesis(format!(
+                "speed {speed} is outside {MIN_SPEED} to {MAX_SPEED}"
+            )));
+        }
         let started = Instant::now();
         let mut piper = self
             .piper
             .lock()
             .map_err(|_| TtsError::Synthesis("an earlier synthesis panicked".into()))?;
         let (samples, sample_rate) = piper
-            .create(text, false, None, None, None, None)
+            .create(text, false, None, Some(1.0 / speed), None, None)
             .map_err(|err| TtsError::Synthesis(err.to_string()))?;
         Ok(Speech {
             audio: AudioBuffer {
@@ -158,6 +168,10 @@ impl TextToSpeech {
         })
     }
 }
+
+/// Slowest and fastest speech offered, relative to the voice's own pace.
+pub const MIN_SPEED: f32 = 0.5;
+pub const MAX_SPEED: f32 = 2.0;
 
 /// Piper's medium voices speak at 22,050 Hz.
 const DEFAULT_SAMPLE_RATE: u32 = 22_050;

@@ -82,8 +82,9 @@ fn speech_while_speaking_stops_playback_and_is_heard() {
         let tts = tts();
         // The microphone: 0.6 s of quiet room, then "stop", then quiet.
         let word = espeak(dir.path(), "stop", "stop", "en-us", 175);
-        let word = AudioBuffer::read_all(&mut WavSource::open(&word).unwrap(), Duration::from_secs(5))
-            .unwrap();
+        let word =
+            AudioBuffer::read_all(&mut WavSource::open(&word).unwrap(), Duration::from_secs(5))
+                .unwrap();
         let rate = word.format.sample_rate as usize;
         let onset_samples = rate * 6 / 10;
         let mut samples = vec![0.0f32; onset_samples];
@@ -112,6 +113,7 @@ fn speech_while_speaking_stops_playback_and_is_heard() {
         let spoken = speak(
             &tts,
             REPLY,
+            1.0,
             &mut speaker,
             Some((&mut microphone, &vad)),
             &hub,
@@ -131,7 +133,10 @@ fn speech_while_speaking_stops_playback_and_is_heard() {
         let first_write = position("write").expect("audio written");
         let clear = position("clear").expect("playback cleared");
         let barge_in = position("event:barge_in").expect("barge-in announced");
-        assert!(speaking < first_write && first_write < clear && clear < barge_in, "{log:?}");
+        assert!(
+            speaking < first_write && first_write < clear && clear < barge_in,
+            "{log:?}"
+        );
         assert!(!log.contains(&"finish".to_string()), "{log:?}");
         assert_eq!(speaker.played, 0);
 
@@ -141,10 +146,23 @@ fn speech_while_speaking_stops_playback_and_is_heard() {
         let written_secs = speaker.written as f32 / speaker_rate;
         let onset_secs = onset_samples as f32 / rate as f32;
         let after_onset = written_secs - onset_secs;
-        eprintln!("reply audio written: {written_secs:.3} s; after the user began: {after_onset:.3} s");
-        assert!(after_onset <= 0.2, "{after_onset:.3} s of reply audio after barge-in");
-        let whole_reply = tts.synthesize(REPLY).unwrap().audio.duration().as_secs_f32();
-        assert!(written_secs < whole_reply / 2.0, "{written_secs} s of {whole_reply} s");
+        eprintln!(
+            "reply audio written: {written_secs:.3} s; after the user began: {after_onset:.3} s"
+        );
+        assert!(
+            after_onset <= 0.2,
+            "{after_onset:.3} s of reply audio after barge-in"
+        );
+        let whole_reply = tts
+            .synthesize(REPLY)
+            .unwrap()
+            .audio
+            .duration()
+            .as_secs_f32();
+        assert!(
+            written_secs < whole_reply / 2.0,
+            "{written_secs} s of {whole_reply} s"
+        );
 
         // What interrupted is heard whole: the pre-roll plus the rest of the microphone.
         assert_eq!(heard.format, word.format);
@@ -181,8 +199,16 @@ fn a_reply_without_interruption_is_played_to_the_end() {
         });
         let never = AtomicBool::new(false);
         let vad = VadConfig::default();
-        let spoken = speak(&tts, REPLY, &mut speaker, Some((&mut microphone, &vad)), &hub, &never)
-            .unwrap();
+        let spoken = speak(
+            &tts,
+            REPLY,
+            1.0,
+            &mut speaker,
+            Some((&mut microphone, &vad)),
+            &hub,
+            &never,
+        )
+        .unwrap();
         assert!(matches!(spoken, Spoken::Finished), "{spoken:?}");
         let log = log.lock().unwrap().clone();
         assert_eq!(log.last().map(String::as_str), Some("finish"), "{log:?}");
@@ -195,7 +221,9 @@ fn a_reply_without_interruption_is_played_to_the_end() {
             format: speaker.format,
             samples: std::mem::take(&mut speaker.kept),
         };
-        let heard = stt().transcribe(&to_whisper_input(&played).unwrap()).unwrap();
+        let heard = stt()
+            .transcribe(&to_whisper_input(&played).unwrap())
+            .unwrap();
         let wer = word_error_rate(REPLY, &heard.text);
         eprintln!("heard {:?} (WER {wer:.2})", heard.text);
         assert!(wer <= 0.25, "heard {:?}", heard.text);

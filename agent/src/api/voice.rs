@@ -51,7 +51,12 @@ impl VoiceLink {
     }
 
     pub fn client(&self) -> VoiceClient {
-        VoiceClient::new(self.socket.read().unwrap_or_else(|e| e.into_inner()).clone())
+        VoiceClient::new(
+            self.socket
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+        )
     }
 }
 
@@ -107,9 +112,11 @@ impl AppState {
                         state
                             .services
                             .set("voice", ServiceState::Down, Some(detail.clone()));
-                        state
-                            .events
-                            .publish(Topic::Voice, "unavailable", json!({ "detail": detail }));
+                        state.events.publish(
+                            Topic::Voice,
+                            "unavailable",
+                            json!({ "detail": detail }),
+                        );
                     }
                     std::thread::sleep(Duration::from_millis(500));
                 }
@@ -138,15 +145,20 @@ async fn call(
 }
 
 fn unreachable(err: ClientError) -> ApiError {
-    ApiError::unavailable(format!(
-        "voice unavailable: {err}; start it with `digios-voice`"
-    ))
+    match err {
+        ClientError::Unreachable { .. } => ApiError::unavailable(format!(
+            "voice unavailable: {err}; start it with `digios-voice`"
+        )),
+        ClientError::Protocol(_) => ApiError::internal(err.to_string()),
+    }
 }
 
 fn service_error(kind: ErrorKind, message: String) -> ApiError {
     match kind {
         ErrorKind::BadAudio => ApiError::new(StatusCode::BAD_REQUEST, "bad_audio", message),
-        ErrorKind::TooLong => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "audio_too_long", message),
+        ErrorKind::TooLong => {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "audio_too_long", message)
+        }
         ErrorKind::BadText => ApiError::invalid_params(message),
         ErrorKind::Unavailable => ApiError::unavailable(message),
         ErrorKind::Busy => ApiError::conflict(message),
@@ -263,6 +275,8 @@ async fn transcribe(
 pub struct SpeakRequest {
     /// What to say (up to 4000 characters).
     pub text: String,
+    /// Pace relative to the voice's own, 0.5 to 2 (default: `voice.speech_rate`).
+    pub speed: Option<f32>,
 }
 
 /// Text to speech: text in, a WAV file of it spoken out.
@@ -277,7 +291,11 @@ async fn speak(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<SpeakRequest>,
 ) -> Result<Response, ApiError> {
-    match call(&state, Request::Speak { text: request.text }, Vec::new()).await? {
+    let request = Request::Speak {
+        text: request.text,
+        speed: request.speed,
+    };
+    match call(&state, request, Vec::new()).await? {
         (Reply::Audio { .. }, wav) => Ok(([(CONTENT_TYPE, "audio/wav")], wav).into_response()),
         (other, _) => Err(unexpected(other)),
     }
@@ -342,7 +360,9 @@ async fn converse(
     ))]
 async fn listen(State(state): State<AppState>) -> Result<Response, ApiError> {
     match call(&state, Request::Listen, Vec::new()).await? {
-        (Reply::Accepted, _) => Ok((StatusCode::ACCEPTED, Json(json!({"state": "listening"}))).into_response()),
+        (Reply::Accepted, _) => {
+            Ok((StatusCode::ACCEPTED, Json(json!({"state": "listening"}))).into_response())
+        }
         (other, _) => Err(unexpected(other)),
     }
 }
@@ -352,7 +372,9 @@ async fn listen(State(state): State<AppState>) -> Result<Response, ApiError> {
     responses((status = 202, description = "stopping"), (status = 503, body = ErrorBody)))]
 async fn stop(State(state): State<AppState>) -> Result<Response, ApiError> {
     match call(&state, Request::Stop, Vec::new()).await? {
-        (Reply::Accepted, _) => Ok((StatusCode::ACCEPTED, Json(json!({"state": "stopping"}))).into_response()),
+        (Reply::Accepted, _) => {
+            Ok((StatusCode::ACCEPTED, Json(json!({"state": "stopping"}))).into_response())
+        }
         (other, _) => Err(unexpected(other)),
     }
 }

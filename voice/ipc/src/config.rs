@@ -46,6 +46,8 @@ pub struct VoiceConfig {
     pub max_input_secs: f32,
     /// Names Whisper mishears, in their canonical spelling.
     pub names: Vec<String>,
+    /// Pace of digiOS's speech relative to the voice's own (0.5 to 2).
+    pub speech_rate: f32,
     /// How long a spoken question waits for "yes" or "no", in seconds.
     pub answer_timeout_secs: f32,
     /// How long the loop waits for a task to finish before saying so.
@@ -67,6 +69,7 @@ impl Default for VoiceConfig {
             audio_ctx: 512,
             max_input_secs: 30.0,
             names: vec!["digiOS".into()],
+            speech_rate: 1.0,
             answer_timeout_secs: 8.0,
             task_timeout_secs: 120.0,
             vad: VadConfig::default(),
@@ -88,6 +91,9 @@ impl VoiceConfig {
         }
         if !(1.0..=600.0).contains(&self.max_input_secs) {
             return Err(("max_input_secs".into(), "must be between 1 and 600".into()));
+        }
+        if !(0.5..=2.0).contains(&self.speech_rate) {
+            return Err(("speech_rate".into(), "must be between 0.5 and 2".into()));
         }
         if !(1.0..=120.0).contains(&self.answer_timeout_secs) {
             return Err((

@@ -13,7 +13,9 @@ use std::path::PathBuf;
 
 pub use client::{ClientError, EventStream, VoiceClient};
 pub use config::{Activation, VadConfig, VoiceConfig};
-pub use protocol::{ErrorKind, Reply, Request, TranscriptReply, TurnReply, VoiceEvent, VoiceState, VoiceStatus};
+pub use protocol::{
+    ErrorKind, Reply, Request, TranscriptReply, TurnReply, VoiceEvent, VoiceState, VoiceStatus,
+};
 
 /// Overrides where the voice service's socket is.
 pub const SOCKET_ENV: &str = "DIGIOS_VOICE_SOCKET";

@@ -19,12 +19,21 @@ pub const MAX_PAYLOAD_BYTES: u64 = 64 * 1024 * 1024;
 pub enum Request {
     Status,
     /// A WAV file of `bytes` follows; the reply is a [`Reply::Transcript`].
-    Transcribe { bytes: u64 },
+    Transcribe {
+        bytes: u64,
+    },
     /// The reply is a [`Reply::Audio`]: a WAV of the text spoken.
-    Speak { text: String },
+    Speak {
+        text: String,
+        /// Relative pace, 0.5 to 2; the configured `speech_rate` if absent.
+        #[serde(default)]
+        speed: Option<f32>,
+    },
     /// One whole turn on a WAV file of `bytes` that follows (a recording
     /// made elsewhere): hear it, act on it, answer with a [`Reply::Turn`].
-    Converse { bytes: u64 },
+    Converse {
+        bytes: u64,
+    },
     /// Push-to-talk: listen for one utterance on the microphone and act on it.
     Listen,
     /// Stop speaking and listening now.
@@ -34,7 +43,7 @@ pub enum Request {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "reply", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum Reply {
     Status(VoiceStatus),
     Transcript(TranscriptReply),
@@ -47,7 +56,10 @@ pub enum Reply {
     /// A WAV of the reply (`bytes`) follows.
     Turn(TurnReply),
     Accepted,
-    Error { kind: ErrorKind, message: String },
+    Error {
+        kind: ErrorKind,
+        message: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -171,7 +183,9 @@ pub fn write_message<T: Serialize>(
 }
 
 /// Reads one message line.
-pub fn read_message<T: for<'de> Deserialize<'de>>(input: &mut impl BufRead) -> Result<T, FrameError> {
+pub fn read_message<T: for<'de> Deserialize<'de>>(
+    input: &mut impl BufRead,
+) -> Result<T, FrameError> {
     let mut line = Vec::new();
     let read = input
         .take(MAX_LINE_BYTES as u64 + 1)
@@ -195,10 +209,12 @@ pub fn read_payload(input: &mut impl Read, bytes: u64) -> Result<Vec<u8>, FrameE
         return Err(FrameError::PayloadTooLarge(bytes));
     }
     let mut payload = vec![0; bytes as usize];
-    input.read_exact(&mut payload).map_err(|err| match err.kind() {
-        std::io::ErrorKind::UnexpectedEof => FrameError::Closed,
-        _ => FrameError::Io(err),
-    })?;
+    input
+        .read_exact(&mut payload)
+        .map_err(|err| match err.kind() {
+            std::io::ErrorKind::UnexpectedEof => FrameError::Closed,
+            _ => FrameError::Io(err),
+        })?;
     Ok(payload)
 }
 
@@ -215,11 +231,55 @@ mod tests {
         let first: Request = read_message(&mut input).unwrap();
         assert_eq!(first, Request::Transcribe { bytes: 3 });
         assert_eq!(read_payload(&mut input, 3).unwrap(), b"abc");
-        assert_eq!(read_message::<Request>(&mut input).unwrap(), Request::Status);
+        assert_eq!(
+            read_message::<Request>(&mut input).unwrap(),
+            Request::Status
+        );
         assert!(matches!(
             read_message::<Request>(&mut input),
             Err(FrameError::Closed)
         ));
+    }
+
+    #[test]
+    fn every_reply_round_trips() {
+        let transcript = TranscriptReply {
+            text: "Open the terminal.".into(),
+            normalized: "open the terminal".into(),
+            audio_ms: 1200,
+            elapsed_ms: 900,
+            silent: false,
+        };
+        let replies = [
+            Reply::Transcript(transcript.clone()),
+            Reply::Turn(TurnReply {
+                transcript,
+                command: Some("open the terminal".into()),
+                task_id: Some(3),
+                task_state: Some("succeeded".into()),
+                reply: "Opened foot.".into(),
+                awaiting_answer: false,
+                bytes: 10,
+                sample_rate: 22_050,
+                duration_ms: 800,
+            }),
+            Reply::Audio {
+                bytes: 4,
+                sample_rate: 22_050,
+                duration_ms: 1,
+            },
+            Reply::Accepted,
+            Reply::Error {
+                kind: ErrorKind::BadAudio,
+                message: "no".into(),
+            },
+        ];
+        for reply in replies {
+            let mut wire = Vec::new();
+            write_message(&mut wire, &reply, &[]).unwrap();
+            let back: Reply = read_message(&mut std::io::Cursor::new(wire)).unwrap();
+            assert_eq!(back, reply);
+        }
     }
 
     #[test]
@@ -229,8 +289,9 @@ mod tests {
         assert!(matches!(err, FrameError::LineTooLong), "{err}");
         let err = read_payload(&mut std::io::empty(), MAX_PAYLOAD_BYTES + 1).unwrap_err();
         assert!(matches!(err, FrameError::PayloadTooLarge(_)), "{err}");
-        let err = read_message::<Request>(&mut std::io::Cursor::new(b"{\"op\":\"fly\"}\n".to_vec()))
-            .unwrap_err();
+        let err =
+            read_message::<Request>(&mut std::io::Cursor::new(b"{\"op\":\"fly\"}\n".to_vec()))
+                .unwrap_err();
         assert!(matches!(err, FrameError::Malformed(_)), "{err}");
     }
 }

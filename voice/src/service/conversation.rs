@@ -104,9 +104,7 @@ impl Conversation {
         }
         let command = match addressed {
             Addressed::Directly => Some(heard),
-            Addressed::ByWakePhrase => {
-                dialogue::strip_wake_phrase(&heard, &self.config.wake_words)
-            }
+            Addressed::ByWakePhrase => dialogue::strip_wake_phrase(&heard, &self.config.wake_words),
         };
         let Some(command) = command else {
             return turn;

@@ -20,10 +20,7 @@ pub fn strip_wake_phrase(normalized: &str, wake_words: &[String]) -> Option<Stri
         .count();
     let rest = &words[skip.min(words.len())..];
     for wake in wake_words {
-        let wake_words: Vec<String> = wake
-            .split_whitespace()
-            .map(|w| w.to_lowercase())
-            .collect();
+        let wake_words: Vec<String> = wake.split_whitespace().map(|w| w.to_lowercase()).collect();
         let n = wake_words.len();
         if n > 0
             && rest.len() >= n
@@ -48,8 +45,19 @@ pub enum Answer {
 /// Reads a spoken answer to a yes-or-no question.
 pub fn answer(normalized: &str) -> Answer {
     const YES: &[&str] = &[
-        "yes", "yeah", "yep", "yup", "sure", "ok", "okay", "confirm", "confirmed", "affirmative",
-        "absolutely", "correct", "proceed",
+        "yes",
+        "yeah",
+        "yep",
+        "yup",
+        "sure",
+        "ok",
+        "okay",
+        "confirm",
+        "confirmed",
+        "affirmative",
+        "absolutely",
+        "correct",
+        "proceed",
     ];
     const NO: &[&str] = &[
         "no", "nope", "nah", "dont", "stop", "cancel", "negative", "abort", "never", "not",
@@ -141,7 +149,7 @@ pub fn task_summary(task: &TaskView) -> String {
 
 /// Cuts long text at a sentence end so a reply stays short to listen to.
 fn shorten(text: &str) -> String {
-    let text = sentence(text);
+    let text = speakable(text);
     if text.len() <= MAX_SPOKEN_CHARS {
         return text;
     }
@@ -165,6 +173,17 @@ fn shorten(text: &str) -> String {
         spoken.push('.');
     }
     spoken
+}
+
+/// Text written for reading made fit to hear: "done: open terminal" runs
+/// together when spoken, "Done. Open terminal." does not.
+fn speakable(text: &str) -> String {
+    let text = text.trim().replace(": ", ". ").replace(":\n", ". ");
+    crate::sentences(&text)
+        .into_iter()
+        .map(sentence)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Capitalised and ending in a stop, so TTS reads it as a sentence.
@@ -253,6 +272,8 @@ mod tests {
             pending_confirmation: None,
         };
         assert_eq!(task_summary(&task), "Opened foot.");
+        task.result = Some("done: open terminal, focus firefox".into());
+        assert_eq!(task_summary(&task), "Done. Open terminal, focus firefox.");
         task.result = Some("One. ".repeat(200));
         assert!(task_summary(&task).len() <= MAX_SPOKEN_CHARS + 1);
         task.state = "failed".into();

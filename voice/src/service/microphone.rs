@@ -9,9 +9,9 @@ use std::time::Duration;
 use digios_voice_ipc::{Activation, VoiceState};
 use serde_json::json;
 
+use super::VoiceService;
 use super::conversation::Addressed;
 use super::speaking::{Prefixed, Spoken, speak};
-use super::VoiceService;
 use crate::audio::{AudioError, AudioSource, DeviceSink, DeviceSource};
 use crate::capture::capture_utterance;
 
@@ -124,6 +124,7 @@ fn listen_on(
                     speak(
                         &service.engine.tts,
                         &turn.reply,
+                        service.config.speech_rate,
                         sink,
                         listen,
                         &service.hub,

@@ -67,9 +67,9 @@ impl From<AudioError> for ServiceError {
 
 fn audio_error(err: &AudioError, message: String) -> ServiceError {
     let kind = match err {
-        AudioError::CorruptWav { .. } | AudioError::UnsupportedWav { .. } | AudioError::BadFormat(_) => {
-            ErrorKind::BadAudio
-        }
+        AudioError::CorruptWav { .. }
+        | AudioError::UnsupportedWav { .. }
+        | AudioError::BadFormat(_) => ErrorKind::BadAudio,
         AudioError::TooLong { .. } => ErrorKind::TooLong,
         AudioError::Device(_) => ErrorKind::Unavailable,
         AudioError::Io { .. } | AudioError::Resample(_) => ErrorKind::Internal,
@@ -137,7 +137,9 @@ impl VoiceService {
         if let Err(err) = spawned {
             self.hub.set_resting(
                 VoiceState::Unavailable,
-                Some(format!("voice unavailable: cannot start the microphone loop: {err}")),
+                Some(format!(
+                    "voice unavailable: cannot start the microphone loop: {err}"
+                )),
             );
         }
     }
@@ -192,10 +194,28 @@ impl VoiceService {
     }
 
     /// Speaks `text` into a WAV file.
-    pub fn speak_to_wav(&self, text: &str) -> Result<(Vec<u8>, u32, u64), ServiceError> {
+    pub fn speak_to_wav(
+        &self,
+        text: &str,
+        speed: Option<f32>,
+    ) -> Result<(Vec<u8>, u32, u64), ServiceError> {
+        let speed = speed.unwrap_or(self.config.speech_rate);
+        if !(crate::tts::MIN_SPEED..=crate::tts::MAX_SPEED).contains(&speed) {
+            return Err(ServiceError::new(
+                ErrorKind::BadText,
+                format!(
+                    "speed must be between {} and {}",
+                    crate::tts::MIN_SPEED,
+                    crate::tts::MAX_SPEED
+                ),
+            ));
+        }
         let text = text.trim();
         if text.is_empty() {
-            return Err(ServiceError::new(ErrorKind::BadText, "there is no text to speak"));
+            return Err(ServiceError::new(
+                ErrorKind::BadText,
+                "there is no text to speak",
+            ));
         }
         if text.chars().count() > MAX_SPEAK_CHARS {
             return Err(ServiceError::new(
@@ -210,7 +230,15 @@ impl VoiceService {
         let mut sink = Recording::new(format);
         let never = AtomicBool::new(false);
         // A private hub: a WAV made for a client is not the loop speaking.
-        speak(&self.engine.tts, text, &mut sink, None, &Hub::default(), &never)?;
+        speak(
+            &self.engine.tts,
+            text,
+            speed,
+            &mut sink,
+            None,
+            &Hub::default(),
+            &never,
+        )?;
         sink.into_wav()
     }
 
@@ -235,7 +263,15 @@ impl VoiceService {
                 channels: 1,
             };
             let mut sink = Recording::new(format);
-            speak(&self.engine.tts, &turn.reply, &mut sink, None, &self.hub, &self.stop)?;
+            speak(
+                &self.engine.tts,
+                &turn.reply,
+                self.config.speech_rate,
+                &mut sink,
+                None,
+                &self.hub,
+                &self.stop,
+            )?;
             let (wav, sample_rate, duration_ms) = sink.into_wav()?;
             Ok(SpokenTurn {
                 turn,

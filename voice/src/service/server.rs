@@ -68,7 +68,9 @@ fn handle(service: &VoiceService, stream: UnixStream) -> Result<(), FrameError> 
         Err(err) => return Err(err),
     };
     match request {
-        Request::Status => protocol::write_message(&mut writer, &Reply::Status(service.status()), &[]),
+        Request::Status => {
+            protocol::write_message(&mut writer, &Reply::Status(service.status()), &[])
+        }
         Request::Transcribe { bytes } => {
             let wav = protocol::read_payload(&mut reader, bytes)?;
             match service.transcribe(wav) {
@@ -78,7 +80,7 @@ fn handle(service: &VoiceService, stream: UnixStream) -> Result<(), FrameError> 
                 Err(err) => reply_error(&mut writer, err),
             }
         }
-        Request::Speak { text } => match service.speak_to_wav(&text) {
+        Request::Speak { text, speed } => match service.speak_to_wav(&text, speed) {
             Ok((wav, sample_rate, duration_ms)) => {
                 let reply = Reply::Audio {
                     bytes: wav.len() as u64,

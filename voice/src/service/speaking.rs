@@ -10,7 +10,9 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::hub::Hub;
-use crate::audio::{AudioBuffer, AudioError, AudioFormat, AudioSink, AudioSource, StreamResampler, resample};
+use crate::audio::{
+    AudioBuffer, AudioError, AudioFormat, AudioSink, AudioSource, StreamResampler, resample,
+};
 use crate::tts::{TextToSpeech, TtsError, sentences};
 use crate::vad::{VadConfig, VadEvent, VoiceActivityDetector};
 use digios_voice_ipc::VoiceState;
@@ -35,7 +37,9 @@ pub enum Spoken {
     Finished,
     /// The user spoke over the reply; `heard` is their speech so far (the
     /// microphone's format), to be heard to its end and acted on.
-    Interrupted { heard: AudioBuffer },
+    Interrupted {
+        heard: AudioBuffer,
+    },
     /// Stopped on request.
     Stopped,
 }
@@ -45,6 +49,7 @@ pub enum Spoken {
 pub fn speak(
     tts: &TextToSpeech,
     text: &str,
+    speed: f32,
     sink: &mut dyn AudioSink,
     listen: Option<(&mut dyn AudioSource, &VadConfig)>,
     hub: &Hub,
@@ -69,7 +74,7 @@ pub fn speak(
                 if cancel.load(Ordering::Relaxed) {
                     break;
                 }
-                let speech = tts.synthesize(&part).map(|s| s.audio);
+                let speech = tts.synthesize_at(&part, speed).map(|s| s.audio);
                 if synthesised.send(speech).is_err() {
                     break;
                 }

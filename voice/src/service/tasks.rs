@@ -128,7 +128,10 @@ impl TaskClient {
     }
 
     pub fn cancel(&self, id: i64) -> Result<TaskView, TaskError> {
-        self.send(self.http.post(format!("{}/api/tasks/{id}/cancel", self.base)))
+        self.send(
+            self.http
+                .post(format!("{}/api/tasks/{id}/cancel", self.base)),
+        )
     }
 
     /// Waits until the task finishes or asks for confirmation; `None` after `timeout`.
