@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use digios_tests::digios::start_desktop;
+use digios_tests::digios::{start_desktop, start_desktop_configured};
 use digios_tests::voice::{
     espeak, socket_in, start_agent_in, start_voice, wav_level, word_error_rate,
 };
@@ -305,8 +305,9 @@ fn bad_audio_and_text_are_clear_errors() {
     );
     // Past the upload limit: refused before it reaches the voice service.
     let huge = vec![0u8; 40 << 20];
+    // Its own client: the server answers and closes before the body is sent.
     let (status, _) = {
-        let response = http
+        let response = client()
             .post(format!("{url}/api/voice/transcribe"))
             .body(huge)
             .send()
@@ -504,4 +505,85 @@ fn a_spoken_command_opens_the_terminal_and_the_reply_is_spoken() {
         ],
         "{kinds:?}"
     );
+}
+
+fn converse(http: &reqwest::blocking::Client, url: &str, wav: Vec<u8>) -> Value {
+    let response = http
+        .post(format!("{url}/api/voice/converse"))
+        .header("content-type", "audio/wav")
+        .body(wav)
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let turn: Value = response.json().unwrap();
+    eprintln!(
+        "heard {:?} -> task {} {} -> said {:?}",
+        turn["transcript"]["text"], turn["task_id"], turn["task_state"], turn["reply"]
+    );
+    turn
+}
+
+fn foot_windows(http: &reqwest::blocking::Client, url: &str) -> usize {
+    let windows: Value = http
+        .get(format!("{url}/api/windows"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    windows
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|w| w["app_id"] == "foot")
+        .count()
+}
+
+#[test]
+fn a_spoken_question_is_answered_by_voice() {
+    // Closing a window asks first here, so the task waits for a spoken yes or no.
+    let desktop = start_desktop_configured(Some(
+        "[policy]\nrules = [{ action = \"close_window\", verdict = \"confirm\" }]\n",
+    ));
+    let url = desktop.url.clone();
+    let _voice = start_voice(&socket_in(desktop.runtime_dir.path()), &url);
+    let http = client();
+    wait_for_voice_service(&http, &url, "up");
+    let dir = tempfile::tempdir().unwrap();
+    let say = |name: &str, text: &str| {
+        std::fs::read(espeak(dir.path(), name, text, "en-us", 165)).unwrap()
+    };
+
+    let opened = converse(&http, &url, say("open", "Open the terminal."));
+    assert_eq!(opened["task_state"], "succeeded", "{opened}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while foot_windows(&http, &url) == 0 {
+        assert!(Instant::now() < deadline, "foot never opened");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // "No" keeps the window.
+    let asked = converse(&http, &url, say("close", "Close the terminal."));
+    assert_eq!(asked["task_state"], "awaiting_confirmation", "{asked}");
+    assert_eq!(asked["awaiting_answer"], true);
+    let question = asked["reply"].as_str().unwrap();
+    assert!(question.ends_with("Say yes or no."), "{question}");
+    let answered = converse(&http, &url, say("no", "No."));
+    assert_eq!(answered["task_id"], asked["task_id"], "{answered}");
+    assert_ne!(answered["task_state"], "succeeded", "{answered}");
+    assert_eq!(foot_windows(&http, &url), 1);
+
+    // An unclear answer is asked again; "yes" closes it.
+    let asked = converse(&http, &url, say("close-again", "Close the terminal."));
+    assert_eq!(asked["awaiting_answer"], true, "{asked}");
+    let again = converse(&http, &url, say("maybe", "Banana."));
+    assert_eq!(again["awaiting_answer"], true, "{again}");
+    assert_eq!(again["reply"], "Please say yes or no.");
+    let answered = converse(&http, &url, say("yes", "Yes, go ahead."));
+    assert_eq!(answered["task_id"], asked["task_id"], "{answered}");
+    assert_eq!(answered["task_state"], "succeeded", "{answered}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while foot_windows(&http, &url) != 0 {
+        assert!(Instant::now() < deadline, "foot was not closed");
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }

@@ -94,6 +94,11 @@ pub struct Desktop {
 
 /// Starts `digios compositor --headless` and `digios agent` on a free port.
 pub fn start_desktop() -> Desktop {
+    start_desktop_configured(None)
+}
+
+/// As [`start_desktop`], the agent reading `config` as its `digios.toml`.
+pub fn start_desktop_configured(config: Option<&str>) -> Desktop {
     let runtime_dir = tempfile::tempdir().expect("runtime dir");
     let wayland_display = "wayland-digios-test".to_string();
     let control_socket = runtime_dir.path().join("control.sock");
@@ -125,6 +130,11 @@ pub fn start_desktop() -> Desktop {
         std::thread::sleep(Duration::from_millis(50));
     }
     let home = tempfile::tempdir().expect("agent home");
+    if let Some(config) = config {
+        let dir = home.path().join("config/digios");
+        std::fs::create_dir_all(&dir).expect("config dir");
+        std::fs::write(dir.join("digios.toml"), config).expect("digios.toml");
+    }
     let mut child = command(home.path())
         .env("XDG_RUNTIME_DIR", runtime_dir.path())
         .env("WAYLAND_DISPLAY", &wayland_display)

@@ -109,11 +109,9 @@ pub fn confirmation_question(pending: &PendingConfirmation) -> String {
     } else if let Some(target) = main_target(&pending.params) {
         words.push(target);
     }
+    // The policy's reason names rules and patterns: for reading, not hearing.
     let mut question = capitalise(&words.join(" "));
     question.push('?');
-    if let Some(reason) = pending.reason.as_deref().filter(|r| !r.trim().is_empty()) {
-        question = format!("{} {question}", sentence(reason));
-    }
     format!("{question} Say yes or no.")
 }
 
@@ -135,7 +133,16 @@ pub fn task_summary(task: &TaskView) -> String {
         .map(str::trim)
         .filter(|r| !r.is_empty());
     match task.state.as_str() {
-        "succeeded" => result.map(shorten).unwrap_or_else(|| "Done.".into()),
+        "succeeded" => match result {
+            // "done: open terminal" said alone is one short word Whisper
+            // and people both mishear; "All done." carries.
+            Some(result) => match strip_prefix_ignore_case(result, "done") {
+                Some(rest) if rest.is_empty() => "All done.".into(),
+                Some(rest) => shorten(&format!("All done: {rest}")),
+                None => shorten(result),
+            },
+            None => "All done.".into(),
+        },
         "failed" => match result {
             Some(reason) => format!("Sorry, that did not work. {}", shorten(reason)),
             None => "Sorry, that did not work.".into(),
@@ -145,6 +152,19 @@ pub fn task_summary(task: &TaskView) -> String {
         "interrupted" => "The task was interrupted.".into(),
         other => format!("The task is {}.", other.replace('_', " ")),
     }
+}
+
+/// `text` without a leading `word` (any case) and the punctuation after it.
+fn strip_prefix_ignore_case<'a>(text: &'a str, word: &str) -> Option<&'a str> {
+    let head = text.get(..word.len())?;
+    if !head.eq_ignore_ascii_case(word) {
+        return None;
+    }
+    let rest = &text[word.len()..];
+    if rest.starts_with(|c: char| c.is_alphanumeric()) {
+        return None;
+    }
+    Some(rest.trim_start_matches([':', '.', ',', ';', '!', ' ']))
 }
 
 /// Cuts long text at a sentence end so a reply stays short to listen to.
@@ -258,7 +278,7 @@ mod tests {
         };
         assert_eq!(
             confirmation_question(&pending),
-            "It has unsaved work. Close window? Say yes or no."
+            "Close window? Say yes or no."
         );
     }
 
@@ -273,7 +293,14 @@ mod tests {
         };
         assert_eq!(task_summary(&task), "Opened foot.");
         task.result = Some("done: open terminal, focus firefox".into());
-        assert_eq!(task_summary(&task), "Done. Open terminal, focus firefox.");
+        assert_eq!(
+            task_summary(&task),
+            "All done. Open terminal, focus firefox."
+        );
+        task.result = Some("done".into());
+        assert_eq!(task_summary(&task), "All done.");
+        task.result = Some("doneness checked".into());
+        assert_eq!(task_summary(&task), "Doneness checked.");
         task.result = Some("One. ".repeat(200));
         assert!(task_summary(&task).len() <= MAX_SPOKEN_CHARS + 1);
         task.state = "failed".into();

@@ -77,9 +77,6 @@ fn listen_on(
         let mut wait = wait;
         // A turn, and the turns that follow from it (an answer, a barge-in).
         loop {
-            let Ok(_turn) = service.turn_lock.lock() else {
-                return Ok(());
-            };
             if addressed == Addressed::Directly {
                 service.hub.set_state(VoiceState::Listening, None);
             }
@@ -88,6 +85,11 @@ fn listen_on(
             let Some(utterance) = heard else {
                 service.hub.rest();
                 break;
+            };
+            // Held while acting, not while waiting for speech, so a turn
+            // from the API is not kept waiting by an idle microphone.
+            let Ok(_turn) = service.turn_lock.lock() else {
+                return Ok(());
             };
             service.hub.set_state(VoiceState::Transcribing, None);
             let transcript = match service.engine.hear(&utterance.samples) {
