@@ -137,7 +137,7 @@ pub fn task_summary(task: &TaskView) -> String {
             // "done: open terminal" said alone is one short word Whisper
             // and people both mishear; "All done." carries.
             Some(result) => match strip_prefix_ignore_case(result, "done") {
-                Some(rest) if rest.is_empty() => "All done.".into(),
+                Some("") => "All done.".into(),
                 Some(rest) => shorten(&format!("All done: {rest}")),
                 None => shorten(result),
             },
