@@ -92,6 +92,7 @@ pub struct Desktop {
     pub control_socket: PathBuf,
 }
 
+<<<<<<< HEAD
 /// Starts `digios compositor --headless` and `digios agent` on a free port.
 pub fn start_desktop() -> Desktop {
     start_desktop_configured(None)
@@ -99,6 +100,18 @@ pub fn start_desktop() -> Desktop {
 
 /// As [`start_desktop`], the agent reading `config` as its `digios.toml`.
 pub fn start_desktop_configured(config: Option<&str>) -> Desktop {
+=======
+/// A headless `digios compositor` process and where to reach it.
+pub struct Compositor {
+    pub process: Process,
+    pub runtime_dir: tempfile::TempDir,
+    pub wayland_display: String,
+    pub control_socket: PathBuf,
+}
+
+/// Starts `digios compositor --headless` and waits for its control socket.
+pub fn start_compositor() -> Compositor {
+>>>>>>> planner
     let runtime_dir = tempfile::tempdir().expect("runtime dir");
     let wayland_display = "wayland-digios-test".to_string();
     let control_socket = runtime_dir.path().join("control.sock");
@@ -117,7 +130,7 @@ pub fn start_desktop_configured(config: Option<&str>) -> Desktop {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("spawn digios compositor");
-    let compositor = Process {
+    let process = Process {
         child,
         home: compositor_home,
     };
@@ -129,7 +142,29 @@ pub fn start_desktop_configured(config: Option<&str>) -> Desktop {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+    Compositor {
+        process,
+        runtime_dir,
+        wayland_display,
+        control_socket,
+    }
+}
+
+/// Starts `digios compositor --headless` and `digios agent` on a free port.
+pub fn start_desktop() -> Desktop {
+    start_desktop_with_config("")
+}
+
+/// Like [`start_desktop`], with `config` as the agent's `digios.toml`.
+pub fn start_desktop_with_config(config: &str) -> Desktop {
+    let Compositor {
+        process: compositor,
+        runtime_dir,
+        wayland_display,
+        control_socket,
+    } = start_compositor();
     let home = tempfile::tempdir().expect("agent home");
+<<<<<<< HEAD
     if let Some(config) = config {
         let dir = home.path().join("config/digios");
         std::fs::create_dir_all(&dir).expect("config dir");
@@ -145,6 +180,17 @@ pub fn start_desktop_configured(config: Option<&str>) -> Desktop {
         .spawn()
         .expect("spawn digios agent");
     let url = read_listening_line(&mut child);
+=======
+    let config_dir = home.path().join("config/digios");
+    std::fs::create_dir_all(&config_dir).expect("config dir");
+    std::fs::write(config_dir.join("digios.toml"), config).expect("write digios.toml");
+    let (child, url) = spawn_agent(
+        home.path(),
+        runtime_dir.path(),
+        &wayland_display,
+        &control_socket,
+    );
+>>>>>>> planner
     Desktop {
         agent: Process { child, home },
         compositor,
@@ -152,6 +198,38 @@ pub fn start_desktop_configured(config: Option<&str>) -> Desktop {
         runtime_dir,
         wayland_display,
         control_socket,
+    }
+}
+
+/// Starts `digios agent` on a free port, wired to a compositor.
+fn spawn_agent(home: &Path, runtime_dir: &Path, display: &str, control: &Path) -> (Child, String) {
+    let mut child = command(home)
+        .env("XDG_RUNTIME_DIR", runtime_dir)
+        .env("WAYLAND_DISPLAY", display)
+        .env("DIGIOS_COMPOSITOR_SOCKET", control)
+        .args(["agent", "--bind", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn digios agent");
+    let url = read_listening_line(&mut child);
+    (child, url)
+}
+
+impl Desktop {
+    /// Kills the agent (SIGKILL) and starts it again with the same home,
+    /// configuration and data; `url` follows the new process.
+    pub fn restart_agent(&mut self) {
+        let _ = self.agent.child.kill();
+        let _ = self.agent.child.wait();
+        let (child, url) = spawn_agent(
+            self.agent.home.path(),
+            self.runtime_dir.path(),
+            &self.wayland_display,
+            &self.control_socket,
+        );
+        self.agent.child = child;
+        self.url = url;
     }
 }
 

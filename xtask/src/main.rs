@@ -67,6 +67,22 @@ fn bench() -> Result<(), String> {
         "--bench",
         "llm_throughput",
     ])?;
+    // The planner benchmark drives a real headless compositor from this build.
+    setup::cargo(&[
+        "build",
+        "--release",
+        "--package",
+        "digios-boot",
+        "--bin",
+        "digios",
+    ])?;
+    setup::cargo(&[
+        "bench",
+        "--package",
+        "digios-agent",
+        "--bench",
+        "planner_step",
+    ])?;
     setup::cargo(&[
         "bench",
         "--package",

@@ -64,16 +64,20 @@ impl From<TaskError> for ApiError {
             TaskError::Memory(_) => ApiError::internal(message),
             TaskError::NoModel(_) => ApiError::unavailable(message),
             TaskError::KillSwitch(engaged) => engaged.into(),
-            TaskError::Finished { .. } | TaskError::NothingPending(_) | TaskError::NotRunning(_) => {
-                ApiError::conflict(message)
-            }
+            TaskError::Finished { .. }
+            | TaskError::NothingPending(_)
+            | TaskError::NotRunning(_) => ApiError::conflict(message),
         }
     }
 }
 
 impl From<crate::policy::KillSwitchEngaged> for ApiError {
     fn from(engaged: crate::policy::KillSwitchEngaged) -> Self {
-        ApiError::new(StatusCode::LOCKED, "kill_switch_engaged", engaged.to_string())
+        ApiError::new(
+            StatusCode::LOCKED,
+            "kill_switch_engaged",
+            engaged.to_string(),
+        )
     }
 }
 

@@ -52,7 +52,6 @@ fn risk_name(risk: Risk) -> String {
 pub async fn act(ctx: &TaskCtx, action: Action, params: Value, step_index: i64) -> ActResult {
     let parts = ctx.parts();
     let action_type = action.action_type();
-    let before = super::observe::windows(&parts.desktop).await;
     let target = match window_selector(&action) {
         Some((id, name)) => match actions::resolve(&parts.desktop, id, name).await {
             Ok(window) => Some(window.id),
@@ -109,9 +108,12 @@ pub async fn act(ctx: &TaskCtx, action: Action, params: Value, step_index: i64) 
         && let Err(engaged) = parts.kill_switch.check_input()
     {
         let detail = engaged.to_string();
-        ctx.record_action(&entry, AuditResult::NotRun, &detail).await;
+        ctx.record_action(&entry, AuditResult::NotRun, &detail)
+            .await;
         return ActResult::Failed(detail);
     }
+    // What was there just before, so a launch can tell its new window.
+    let before = super::observe::windows(&parts.desktop).await;
     let audit_id = match ctx.record_decision(&entry).await {
         Ok(id) => id,
         Err(why) => return ActResult::Failed(why),

@@ -31,8 +31,13 @@ pub enum WindowOp {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Intent {
     /// Start a configured app by its name in `[actions.apps]`.
-    Launch { app: String },
-    Window { op: WindowOp, target: WindowRef },
+    Launch {
+        app: String,
+    },
+    Window {
+        op: WindowOp,
+        target: WindowRef,
+    },
     /// Type text, into `target` (focused first) or the focused window;
     /// `submit` presses Return after it.
     Type {
@@ -165,10 +170,21 @@ struct Token {
 /// Parses `goal` into intents grounded in `windows`, or `None` when any part
 /// of it is not understood with confidence.
 pub fn parse_goal(goal: &str, actions: &ActionsConfig, windows: &[Window]) -> Option<Vec<Intent>> {
-    let clauses = split_clauses(tokenize(goal));
-    if clauses.is_empty() {
-        return None;
+    match parse_prefix(goal, actions, windows) {
+        (intents, None) if !intents.is_empty() => Some(intents),
+        _ => None,
     }
+}
+
+/// Parses as many leading clauses of `goal` as it understands: their
+/// intents, and the rest of the goal in the user's words (`None` when
+/// nothing is left), for the model to take over.
+pub fn parse_prefix(
+    goal: &str,
+    actions: &ActionsConfig,
+    windows: &[Window],
+) -> (Vec<Intent>, Option<String>) {
+    let clauses = split_clauses(tokenize(goal));
     let mut parser = Parser {
         actions,
         windows,
@@ -176,14 +192,45 @@ pub fn parse_goal(goal: &str, actions: &ActionsConfig, windows: &[Window]) -> Op
         last_target: None,
         launched_kind: None,
     };
-    for clause in clauses {
-        let clause = strip_politeness(clause);
+    for (index, clause) in clauses.iter().enumerate() {
+        let clause = strip_politeness(clause.clone());
         if clause.is_empty() {
             continue;
         }
-        parser.clause(&clause)?;
+        let saved = (
+            parser.intents.len(),
+            parser.last_target.clone(),
+            parser.launched_kind,
+        );
+        if parser.clause(&clause).is_none() {
+            parser.intents.truncate(saved.0);
+            let rest = clauses[index..]
+                .iter()
+                .map(|clause| written(clause))
+                .collect::<Vec<_>>()
+                .join(", ");
+            return (parser.intents, Some(rest));
+        }
     }
-    (!parser.intents.is_empty()).then_some(parser.intents)
+    if parser.intents.is_empty() {
+        return (Vec::new(), Some(goal.trim().to_string()));
+    }
+    (parser.intents, None)
+}
+
+/// A clause as the user wrote it, quotes restored.
+fn written(clause: &[Token]) -> String {
+    clause
+        .iter()
+        .map(|token| {
+            if token.quoted {
+                format!("\"{}\"", token.text)
+            } else {
+                token.text.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn tokenize(goal: &str) -> Vec<Token> {
@@ -261,14 +308,14 @@ fn tokenize(goal: &str) -> Vec<Token> {
 fn split_clauses(tokens: Vec<Token>) -> Vec<Vec<Token>> {
     let mut clauses = vec![Vec::new()];
     for token in tokens {
-        let splits =
-            !token.quoted && (JOINERS.contains(&token.norm.as_str()) || token.norm == "," || token.norm == ";");
+        let splits = !token.quoted
+            && (JOINERS.contains(&token.norm.as_str()) || token.norm == "," || token.norm == ";");
         if splits {
             clauses.push(Vec::new());
-        } else if !token.norm.is_empty() || token.quoted {
-            if let Some(last) = clauses.last_mut() {
-                last.push(token);
-            }
+        } else if (!token.norm.is_empty() || token.quoted)
+            && let Some(last) = clauses.last_mut()
+        {
+            last.push(token);
         }
     }
     clauses.retain(|c| !c.is_empty());
@@ -313,9 +360,7 @@ fn joined(words: &[Token]) -> String {
 /// The kind of app a phrase or program names (an index into [`APP_KINDS`]).
 fn app_kind(phrase: &str) -> Option<usize> {
     let phrase = phrase.trim();
-    APP_KINDS
-        .iter()
-        .position(|kind| kind.contains(&phrase))
+    APP_KINDS.iter().position(|kind| kind.contains(&phrase))
 }
 
 fn program_name(command: &[String]) -> String {
@@ -443,6 +488,10 @@ impl Parser<'_> {
             // A bare key name: "enter", "escape", "ctrl c".
             return self.key(keys, None);
         }
+        // An app named on its own ("terminal, please") means open it.
+        if self.app_named(&object_phrase(words)).is_some() {
+            return self.launch(words);
+        }
         if let Some(verb) = LAUNCH.iter().find(|v| starts_with(words, v)) {
             let rest = &words[verb.len()..];
             return self.launch(rest);
@@ -475,7 +524,9 @@ impl Parser<'_> {
         }
         if let Some(verb) = RUN.iter().find(|v| starts_with(words, v)) {
             let rest = &words[verb.len()..];
-            if rest.is_empty() || (rest.len() == 1 && DEICTIC.contains(&rest[0].norm.as_str())) {
+            if rest.is_empty()
+                || (rest.len() == 1 && matches!(rest[0].norm.as_str(), "it" | "this" | "that"))
+            {
                 // "run it": submit what was just typed.
                 return self.submit_last();
             }
@@ -510,13 +561,13 @@ impl Parser<'_> {
 
     fn launch(&mut self, rest: &[Token]) -> Option<()> {
         let phrase = object_phrase(rest);
-        let definite = rest.first().is_some_and(|w| w.norm == "the" || w.norm == "my");
+        let definite = rest
+            .first()
+            .is_some_and(|w| w.norm == "the" || w.norm == "my");
         let app = self.app_named(&phrase)?;
         let kind = self.kind_of_app(&app);
         // "open the terminal" when one is open means that one.
-        if definite
-            && let Some(id) = self.open_window_of(&app)
-        {
+        if definite && let Some(id) = self.open_window_of(&app) {
             return self.push_op(WindowOp::Focus, WindowRef::Window(id));
         }
         self.intents.push(Intent::Launch { app });
@@ -788,7 +839,12 @@ impl Parser<'_> {
         if phrase.is_empty() {
             return None;
         }
-        if let Some(name) = self.actions.apps.keys().find(|n| n.to_lowercase() == phrase) {
+        if let Some(name) = self
+            .actions
+            .apps
+            .keys()
+            .find(|n| n.to_lowercase() == phrase)
+        {
             return Some(name.clone());
         }
         let kind = app_kind(phrase)?;
@@ -864,9 +920,10 @@ impl Parser<'_> {
             .rev()
             .find(|w| field(&w.app_id) == phrase || field(&w.title) == phrase)
             .or_else(|| {
-                self.windows.iter().rev().find(|w| {
-                    field(&w.app_id).contains(phrase) || field(&w.title).contains(phrase)
-                })
+                self.windows
+                    .iter()
+                    .rev()
+                    .find(|w| field(&w.app_id).contains(phrase) || field(&w.title).contains(phrase))
             })
             .map(|w| w.id)
     }
@@ -910,16 +967,30 @@ fn original(words: &[Token]) -> Option<String> {
 fn terminal_command(text: &str) -> Option<String> {
     let words: Vec<&str> = text.split(' ').collect();
     // "show the file manager" is about an app, not a command.
-    if ["manager", "browser", "explorer", "app", "application", "window"]
-        .iter()
-        .any(|w| words.contains(w))
+    if [
+        "manager",
+        "browser",
+        "explorer",
+        "app",
+        "application",
+        "window",
+    ]
+    .iter()
+    .any(|w| words.contains(w))
     {
         return None;
     }
     let has = |w: &str| words.contains(&w);
-    let about_files = ["file", "files", "directory", "folder", "contents", "directories"]
-        .iter()
-        .any(|w| has(w));
+    let about_files = [
+        "file",
+        "files",
+        "directory",
+        "folder",
+        "contents",
+        "directories",
+    ]
+    .iter()
+    .any(|w| has(w));
     let hidden = has("hidden") || has("all");
     let lists = has("list") || (has("show") && about_files) || text.starts_with("what files");
     if lists && about_files {
@@ -985,11 +1056,11 @@ fn key_chord(words: &[Token]) -> Option<String> {
             .map(|next| format!("{} {next}", parts[index]));
         match pair.as_deref() {
             Some("page up") => {
-                merged.push("Page_Up".into());
+                merged.push("page_up".into());
                 index += 2;
             }
             Some("page down") => {
-                merged.push("Page_Down".into());
+                merged.push("page_down".into());
                 index += 2;
             }
             Some("space bar") => {

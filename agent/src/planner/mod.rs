@@ -29,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 use utoipa::ToSchema;
 
 pub use config::PlannerConfig;
-pub use intent::{Intent, WindowOp, WindowRef, parse_goal};
+pub use intent::{Intent, WindowOp, WindowRef, parse_goal, parse_prefix};
 pub use observe::{Observation, WindowSummary};
 pub use prompt::system_prompt;
 pub use tools::{ToolCall, tool_schema};
@@ -195,7 +195,10 @@ impl Planner {
             steps: Some(Vec::new()),
             pending_confirmation: None,
         };
-        self.publish("task_created", serde_json::to_value(&view).unwrap_or_default());
+        self.publish(
+            "task_created",
+            serde_json::to_value(&view).unwrap_or_default(),
+        );
         let planner = self.clone();
         tokio::spawn(async move {
             let id = task.id;
@@ -245,16 +248,22 @@ impl Planner {
         };
         let finished = control.finished.notified();
         control.cancel.cancel();
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(10), finished).await;
+        if self.control(id).is_some() {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(10), finished).await;
+        }
         self.view(id).await
     }
 
     /// Answers the task's pending confirmation.
     pub async fn confirm(&self, id: i64, approve: bool) -> Result<TaskView, TaskError> {
         self.inner.parts.memory.get_task(id).await?;
-        let answer = self
-            .control(id)
-            .and_then(|control| control.pending.lock().unwrap_or_else(|e| e.into_inner()).take());
+        let answer = self.control(id).and_then(|control| {
+            control
+                .pending
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take()
+        });
         let Some((_, reply)) = answer else {
             return Err(TaskError::NothingPending(id));
         };

@@ -22,11 +22,28 @@ pub fn system_prompt() -> String {
     text.push_str(&format!(
         "- {FINISH}: End the task; summary says what was achieved.\n"
     ));
+    text.push_str(
+        "Examples:\n\
+         Goal: open the editor -> {\"action\": \"launch_app\", \"params\": {\"app\": \"editor\"}}\n\
+         Goal: close window 7 -> {\"action\": \"close_window\", \"params\": {\"window_id\": 7}}\n\
+         Result: verified: window 9 opened -> {\"action\": \"finish\", \"params\": {\"summary\": \"the app is open\"}}\n\
+         If nothing you can do helps with the goal, call finish and say so.\n",
+    );
     text
 }
 
-/// The first user message: the goal and what the desktop looks like.
-pub fn first_turn(goal: &str, observation: &Observation, actions: &ActionsConfig) -> ChatMessage {
+/// The first user message: the goal (with what is already done, when a
+/// fast path started it) and what the desktop looks like.
+pub fn first_turn(
+    goal: &str,
+    handed_over: Option<&(String, String)>,
+    observation: &Observation,
+    actions: &ActionsConfig,
+) -> ChatMessage {
+    let goal = match handed_over {
+        Some((done, rest)) => format!("{goal}\nAlready {done}\nStill to do: {rest}"),
+        None => goal.to_string(),
+    };
     ChatMessage::user(format!(
         "Goal: {goal}\n{}{}",
         observation.describe(),

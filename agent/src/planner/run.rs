@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use super::act::{self, ActResult};
-use super::intent::{Intent, WindowOp, WindowRef, parse_goal};
+use super::intent::{Intent, WindowOp, WindowRef, parse_prefix};
 use super::observe::{self, Observation};
 use super::tools::{self, ToolCall};
 use super::{PendingConfirmation, Planner, PlannerParts, TaskControl, TaskView, prompt};
@@ -129,15 +129,25 @@ impl TaskCtx {
             .memory
             .record_decision(entry)
             .await
-            .map_err(|err| format!("cannot write the audit log, so the action did not run: {err}"))?;
+            .map_err(|err| {
+                format!("cannot write the audit log, so the action did not run: {err}")
+            })?;
         *lock(&self.in_flight) = Some(recorded.id);
         Ok(recorded.id)
     }
 
     pub async fn record_outcome(&self, id: i64, outcome: AuditResult, detail: Option<&str>) {
         lock(&self.in_flight).take();
-        if let Err(err) = self.parts().memory.record_outcome(id, outcome, detail).await {
-            tracing::warn!(task = self.task_id, "cannot record an action outcome: {err}");
+        if let Err(err) = self
+            .parts()
+            .memory
+            .record_outcome(id, outcome, detail)
+            .await
+        {
+            tracing::warn!(
+                task = self.task_id,
+                "cannot record an action outcome: {err}"
+            );
         }
     }
 
@@ -298,21 +308,34 @@ async fn finish(ctx: &TaskCtx, end: End) {
                 steps: Some(steps),
                 pending_confirmation: None,
             };
-            ctx.publish("task_finished", serde_json::to_value(&view).unwrap_or_default());
+            ctx.publish(
+                "task_finished",
+                serde_json::to_value(&view).unwrap_or_default(),
+            );
         }
         Err(err) => tracing::warn!(task = ctx.task_id, "cannot record the end of a task: {err}"),
     }
 }
 
+/// Runs what the intent parser understands without the model; the model
+/// takes whatever is left ("open a terminal and write a poem in it").
 async fn drive(ctx: &TaskCtx) -> End {
     let parts = ctx.parts();
     if parts.config.fast_paths {
         let windows = observe::windows(&parts.desktop).await.windows;
-        if let Some(intents) = parse_goal(&ctx.goal, &parts.actions, &windows) {
-            return run_plan(ctx, intents).await;
+        let (intents, rest) = parse_prefix(&ctx.goal, &parts.actions, &windows);
+        match rest {
+            None => return run_plan(ctx, intents).await,
+            Some(rest) if !intents.is_empty() && parts.model.get().is_ok() => {
+                return match run_plan(ctx, intents).await {
+                    End::Succeeded(done) => run_model(ctx, Some((done, rest))).await,
+                    other => other,
+                };
+            }
+            Some(_) => {}
         }
     }
-    run_model(ctx).await
+    run_model(ctx, None).await
 }
 
 /// One step's action: audited, performed, verified, stored and published.
@@ -413,7 +436,11 @@ async fn run_plan(ctx: &TaskCtx, intents: Vec<Intent>) -> End {
                     WindowOp::Fullscreen(on) => (
                         "fullscreen_window",
                         json!({"window_id": id, "on": on}),
-                        if *on { "make fullscreen" } else { "leave fullscreen" },
+                        if *on {
+                            "make fullscreen"
+                        } else {
+                            "leave fullscreen"
+                        },
                     ),
                 };
                 calls.push((request(action, params), format!("{words} window {id}")));
@@ -441,7 +468,10 @@ async fn run_plan(ctx: &TaskCtx, intents: Vec<Intent>) -> End {
                 if let Err(why) = focus_first(target, &mut calls) {
                     return End::Failed(why);
                 }
-                calls.push((request("key", json!({"keys": keys})), format!("press {keys}")));
+                calls.push((
+                    request("key", json!({"keys": keys})),
+                    format!("press {keys}"),
+                ));
             }
         }
         for (request, what) in calls {
@@ -513,7 +543,8 @@ async fn decide(
 }
 
 /// The model loop: observe, ask for one tool call, act, observe again.
-async fn run_model(ctx: &TaskCtx) -> End {
+/// `handed_over` is what a fast path already did and what is left of the goal.
+async fn run_model(ctx: &TaskCtx, handed_over: Option<(String, String)>) -> End {
     let parts = ctx.parts();
     let model = match parts.model.get() {
         Ok(model) => model,
@@ -527,10 +558,18 @@ async fn run_model(ctx: &TaskCtx) -> End {
     let mut observation = ctx.observe().await;
     let mut messages = vec![
         ChatMessage::system(prompt::system_prompt()),
-        prompt::first_turn(&ctx.goal, &observation, &parts.actions),
+        prompt::first_turn(
+            &ctx.goal,
+            handed_over.as_ref(),
+            &observation,
+            &parts.actions,
+        ),
     ];
     let mut invalid_in_row = 0;
     let mut last_failure: Option<String> = None;
+    // The same call again with nothing changed: tiny models loop.
+    let mut previous_call: Option<Value> = None;
+    let mut repeats = 0;
     for _ in 0..parts.config.max_steps {
         if let Err(engaged) = parts.kill_switch.check_task() {
             return End::Stopped(engaged.to_string());
@@ -549,7 +588,9 @@ async fn run_model(ctx: &TaskCtx) -> End {
                         StepOutcome::TimedOut,
                         format!("the model did not answer within {} s", limit.as_secs()),
                     ),
-                    DecideError::Model(err) => (StepOutcome::Failed, format!("the model failed: {err}")),
+                    DecideError::Model(err) => {
+                        (StepOutcome::Failed, format!("the model failed: {err}"))
+                    }
                 };
                 ctx.append_step(NewStep {
                     thought: "asking the model for the next step".into(),
@@ -579,8 +620,13 @@ async fn run_model(ctx: &TaskCtx) -> End {
                     .ok()
                     .and_then(|v| v.get("params").cloned())
                     .unwrap_or(Value::Null);
-                ctx.audit_refusal(&action, &params, index, &format!("invalid tool call: {why}"))
-                    .await;
+                ctx.audit_refusal(
+                    &action,
+                    &params,
+                    index,
+                    &format!("invalid tool call: {why}"),
+                )
+                .await;
                 ctx.append_step(NewStep {
                     thought: format!("the model's reply is not a valid tool call: {reply}"),
                     tool_call: serde_json::from_str(reply.trim()).ok(),
@@ -604,7 +650,9 @@ async fn run_model(ctx: &TaskCtx) -> End {
                 ctx.take_index();
                 ctx.append_step(NewStep {
                     thought: "the model ended the task".into(),
-                    tool_call: Some(json!({"action": tools::FINISH, "params": {"summary": summary}})),
+                    tool_call: Some(
+                        json!({"action": tools::FINISH, "params": {"summary": summary}}),
+                    ),
                     observation: last_failure.clone(),
                     outcome: StepOutcome::Ok,
                     duration_ms: started.elapsed().as_millis() as u64,
@@ -620,9 +668,18 @@ async fn run_model(ctx: &TaskCtx) -> End {
             }
             Ok(ToolCall::Act(request)) => {
                 invalid_in_row = 0;
-                let thought = format!("the model chose {}", request.action_type);
+                let call = json!({"action": request.action_type, "params": request.params});
+                repeats = if previous_call.as_ref() == Some(&call) {
+                    repeats + 1
+                } else {
+                    0
+                };
+                previous_call = Some(call);
+                let action_type = request.action_type.clone();
+                let windows_before = observation.windows.clone();
+                let thought = format!("the model chose {action_type}");
                 let result = perform_step(ctx, request, thought, started).await;
-                let result_text = match &result {
+                let mut result_text = match &result {
                     ActResult::Done { verdict, outcome } => {
                         last_failure = verdict.failed().then(|| verdict.describe());
                         format!("{}; {}", verdict.describe(), outcome.result)
@@ -639,6 +696,18 @@ async fn run_model(ctx: &TaskCtx) -> End {
                 };
                 started = Instant::now();
                 observation = ctx.observe().await;
+                if repeats > 0 && observation.windows == windows_before {
+                    if repeats >= 2 {
+                        return End::Failed(format!(
+                            "the model repeated {action_type} three times without changing \
+                             anything"
+                        ));
+                    }
+                    result_text.push_str(
+                        ". That was the same call as before and nothing changed: do something \
+                         else, or finish if the goal is reached",
+                    );
+                }
                 messages.push(ChatMessage::assistant(reply));
                 messages.push(prompt::next_turn(
                     &ctx.goal,

@@ -65,7 +65,11 @@ fn ground_params(schema: &Value, window_ids: &[Value], apps: &[Value]) -> Option
     let required: Vec<String> = schema
         .get("required")
         .and_then(Value::as_array)
-        .map(|r| r.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+        .map(|r| {
+            r.iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default();
     let mut grounded = Map::new();
     let mut keep_required = Vec::new();
@@ -194,7 +198,10 @@ mod tests {
     #[test]
     fn the_schema_is_grounded_and_bounded() {
         let schema = tool_schema(&[window(7)], &ActionsConfig::default());
-        assert!(crate::llm::unbounded_strings(&schema).is_empty(), "{schema}");
+        assert!(
+            crate::llm::unbounded_strings(&schema).is_empty(),
+            "{schema}"
+        );
         let text = schema.to_string();
         assert!(text.contains("\"enum\":[7]"), "{text}");
         assert!(text.contains("\"terminal\""), "{text}");

@@ -14,7 +14,9 @@ use crate::desktop::Desktop;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Expectation {
     /// A window that was not there before.
-    NewWindow { before: HashSet<u64> },
+    NewWindow {
+        before: HashSet<u64>,
+    },
     Gone(u64),
     Focused(u64),
     Maximized(u64, bool),
@@ -27,7 +29,10 @@ pub enum Expectation {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Verdict {
     /// Seen on the desktop; for a launch, the new window's id.
-    Confirmed { detail: String, window: Option<u64> },
+    Confirmed {
+        detail: String,
+        window: Option<u64>,
+    },
     NotSeen(String),
     Unobservable,
 }
@@ -113,7 +118,8 @@ fn state_detail(id: u64, state: &str, on: bool) -> String {
 
 fn holds(expectation: &Expectation, windows: &[Window]) -> Option<Verdict> {
     let find = |id: u64| windows.iter().find(|w| w.id == id);
-    let confirmed = |detail: String, window: Option<u64>| Some(Verdict::Confirmed { detail, window });
+    let confirmed =
+        |detail: String, window: Option<u64>| Some(Verdict::Confirmed { detail, window });
     match expectation {
         Expectation::NewWindow { before } => windows
             .iter()
@@ -121,7 +127,11 @@ fn holds(expectation: &Expectation, windows: &[Window]) -> Option<Verdict> {
             .find(|w| !before.contains(&w.id))
             .and_then(|w| {
                 confirmed(
-                    format!("window {} ({}) opened", w.id, w.app_id.as_deref().unwrap_or("?")),
+                    format!(
+                        "window {} ({}) opened",
+                        w.id,
+                        w.app_id.as_deref().unwrap_or("?")
+                    ),
                     Some(w.id),
                 )
             }),
