@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use digios_tests::digios::{start_desktop, start_desktop_configured};
+use digios_tests::digios::{start_desktop, start_desktop_with_config};
 use digios_tests::voice::{
     espeak, socket_in, start_agent_in, start_voice, wav_level, word_error_rate,
 };
@@ -541,9 +541,9 @@ fn foot_windows(http: &reqwest::blocking::Client, url: &str) -> usize {
 #[test]
 fn a_spoken_question_is_answered_by_voice() {
     // Closing a window asks first here, so the task waits for a spoken yes or no.
-    let desktop = start_desktop_configured(Some(
+    let desktop = start_desktop_with_config(
         "[policy]\nrules = [{ action = \"close_window\", verdict = \"confirm\" }]\n",
-    ));
+    );
     let url = desktop.url.clone();
     let _voice = start_voice(&socket_in(desktop.runtime_dir.path()), &url);
     let http = client();

@@ -92,15 +92,6 @@ pub struct Desktop {
     pub control_socket: PathBuf,
 }
 
-<<<<<<< HEAD
-/// Starts `digios compositor --headless` and `digios agent` on a free port.
-pub fn start_desktop() -> Desktop {
-    start_desktop_configured(None)
-}
-
-/// As [`start_desktop`], the agent reading `config` as its `digios.toml`.
-pub fn start_desktop_configured(config: Option<&str>) -> Desktop {
-=======
 /// A headless `digios compositor` process and where to reach it.
 pub struct Compositor {
     pub process: Process,
@@ -111,7 +102,6 @@ pub struct Compositor {
 
 /// Starts `digios compositor --headless` and waits for its control socket.
 pub fn start_compositor() -> Compositor {
->>>>>>> planner
     let runtime_dir = tempfile::tempdir().expect("runtime dir");
     let wayland_display = "wayland-digios-test".to_string();
     let control_socket = runtime_dir.path().join("control.sock");
@@ -164,23 +154,6 @@ pub fn start_desktop_with_config(config: &str) -> Desktop {
         control_socket,
     } = start_compositor();
     let home = tempfile::tempdir().expect("agent home");
-<<<<<<< HEAD
-    if let Some(config) = config {
-        let dir = home.path().join("config/digios");
-        std::fs::create_dir_all(&dir).expect("config dir");
-        std::fs::write(dir.join("digios.toml"), config).expect("digios.toml");
-    }
-    let mut child = command(home.path())
-        .env("XDG_RUNTIME_DIR", runtime_dir.path())
-        .env("WAYLAND_DISPLAY", &wayland_display)
-        .env("DIGIOS_COMPOSITOR_SOCKET", &control_socket)
-        .args(["agent", "--bind", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn digios agent");
-    let url = read_listening_line(&mut child);
-=======
     let config_dir = home.path().join("config/digios");
     std::fs::create_dir_all(&config_dir).expect("config dir");
     std::fs::write(config_dir.join("digios.toml"), config).expect("write digios.toml");
@@ -190,7 +163,6 @@ pub fn start_desktop_with_config(config: &str) -> Desktop {
         &wayland_display,
         &control_socket,
     );
->>>>>>> planner
     Desktop {
         agent: Process { child, home },
         compositor,
