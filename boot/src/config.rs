@@ -219,6 +219,20 @@ mod tests {
     }
 
     #[test]
+    fn voice_section_is_checked_by_key() {
+        let config = Config::parse(
+            "[voice]\nactivation = \"wake_phrase\"\n[voice.vad]\nend_silence_ms = 500\n",
+            Path::new("t.toml"),
+        )
+        .unwrap();
+        assert_eq!(config.voice.vad.end_silence_ms, 500);
+        let err = Config::parse("[voice]\nstt_threads = 0\n", Path::new("t.toml")).unwrap_err();
+        assert!(err.to_string().contains("voice.stt_threads"), "{err}");
+        let err = Config::parse("[voice.vad]\nthreshold = 3\n", Path::new("t.toml")).unwrap_err();
+        assert!(err.to_string().contains("voice.vad"), "{err}");
+    }
+
+    #[test]
     fn invalid_filter_is_named() {
         let err = Config::parse("[log]\nfilter = \"=[\"\n", Path::new("t.toml")).unwrap_err();
         assert!(err.to_string().contains("log.filter"), "{err}");
