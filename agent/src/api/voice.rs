@@ -8,11 +8,10 @@ use std::sync::RwLock;
 use std::time::Duration;
 
 use axum::Json;
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
-use axum::http::StatusCode;
-use axum::http::header::CONTENT_TYPE;
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use digios_voice_ipc::{
@@ -68,7 +67,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(converse))
         .routes(routes!(listen))
         .routes(routes!(stop))
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_WAV_BYTES))
 }
 
 impl AppState {
@@ -170,16 +168,32 @@ fn unexpected(reply: Reply) -> ApiError {
     ApiError::internal(format!("the voice service answered out of turn: {reply:?}"))
 }
 
-fn wav_body(body: Result<Bytes, BytesRejection>) -> Result<Vec<u8>, ApiError> {
-    let body = body.map_err(|rejection| {
-        let status = rejection.status();
-        let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
-            "payload_too_large"
-        } else {
-            "bad_request"
-        };
-        ApiError::new(status, code, rejection.body_text())
-    })?;
+/// Reads a WAV upload, refusing one announced or found to be over the limit
+/// without reading the rest of it.
+async fn wav_body(headers: &HeaderMap, body: Body) -> Result<Vec<u8>, ApiError> {
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("WAV uploads are limited to {} MiB", MAX_WAV_BYTES >> 20),
+        )
+    };
+    let announced = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > MAX_WAV_BYTES as u64) {
+        return Err(too_large());
+    }
+    let body = axum::body::to_bytes(body, MAX_WAV_BYTES)
+        .await
+        .map_err(|err| {
+            if err.to_string().contains("length limit") {
+                too_large()
+            } else {
+                ApiError::bad_request(format!("cannot read the upload: {err}"))
+            }
+        })?;
     if body.is_empty() {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -258,9 +272,10 @@ impl From<TranscriptReply> for TranscriptView {
     ))]
 async fn transcribe(
     State(state): State<AppState>,
-    body: Result<Bytes, BytesRejection>,
+    headers: HeaderMap,
+    body: Body,
 ) -> Result<Json<TranscriptView>, ApiError> {
-    let wav = wav_body(body)?;
+    let wav = wav_body(&headers, body).await?;
     let request = Request::Transcribe {
         bytes: wav.len() as u64,
     };
@@ -329,9 +344,10 @@ pub struct TurnView {
     ))]
 async fn converse(
     State(state): State<AppState>,
-    body: Result<Bytes, BytesRejection>,
+    headers: HeaderMap,
+    body: Body,
 ) -> Result<Json<TurnView>, ApiError> {
-    let wav = wav_body(body)?;
+    let wav = wav_body(&headers, body).await?;
     let request = Request::Converse {
         bytes: wav.len() as u64,
     };
