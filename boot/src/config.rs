@@ -21,6 +21,7 @@ pub struct Config {
     pub policy: digios_agent::policy::PolicyConfig,
     pub llm: digios_agent::llm::LlmConfig,
     pub planner: digios_agent::planner::PlannerConfig,
+    pub voice: digios_voice_ipc::VoiceConfig,
     pub log: Log,
 }
 
@@ -141,7 +142,10 @@ impl Config {
             .map_err(|(key, message)| invalid(&format!("llm.{key}"), message))?;
         self.planner
             .validate()
-            .map_err(|(key, message)| invalid(&format!("planner.{key}"), message))
+            .map_err(|(key, message)| invalid(&format!("planner.{key}"), message))?;
+        self.voice
+            .validate()
+            .map_err(|(key, message)| invalid(&format!("voice.{key}"), message))
     }
 
     pub fn cache_dir(&self) -> PathBuf {
@@ -212,6 +216,20 @@ mod tests {
         let err = Config::parse("[log]\nfilter = 3\n", Path::new("t.toml")).unwrap_err();
         let text = err.to_string();
         assert!(text.contains("log.filter"), "{text}");
+    }
+
+    #[test]
+    fn voice_section_is_checked_by_key() {
+        let config = Config::parse(
+            "[voice]\nactivation = \"wake_phrase\"\n[voice.vad]\nend_silence_ms = 500\n",
+            Path::new("t.toml"),
+        )
+        .unwrap();
+        assert_eq!(config.voice.vad.end_silence_ms, 500);
+        let err = Config::parse("[voice]\nstt_threads = 0\n", Path::new("t.toml")).unwrap_err();
+        assert!(err.to_string().contains("voice.stt_threads"), "{err}");
+        let err = Config::parse("[voice.vad]\nthreshold = 3\n", Path::new("t.toml")).unwrap_err();
+        assert!(err.to_string().contains("voice.vad"), "{err}");
     }
 
     #[test]

@@ -4,3 +4,4 @@ pub mod api_client;
 pub mod digios;
 pub mod file_server;
 pub mod model_fixtures;
+pub mod voice;

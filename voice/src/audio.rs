@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use device::{DeviceError, DeviceSink, DeviceSource, VoiceAvailability};
-pub use resample::{StreamResampler, to_whisper_input};
+pub use resample::{StreamResampler, resample, to_whisper_input};
 pub use wav::{WavSink, WavSource};
 
 /// Sample rate and channel count of interleaved `f32` samples in [-1, 1].
@@ -46,6 +46,9 @@ pub trait AudioSink: Send {
     fn write(&mut self, samples: &[f32]) -> Result<(), AudioError>;
     /// Blocks until everything written has been played or stored.
     fn finish(&mut self) -> Result<(), AudioError>;
+    /// Drops audio written but not yet played (barge-in). Sinks that store
+    /// rather than play have nothing pending.
+    fn clear(&mut self) {}
 }
 
 #[derive(Debug, thiserror::Error)]

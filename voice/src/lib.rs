@@ -7,8 +7,8 @@
 
 pub mod audio;
 pub mod capture;
-pub mod config;
 pub mod names;
+pub mod service;
 pub mod stt;
 pub mod transcript;
 pub mod tts;
@@ -16,7 +16,7 @@ pub mod vad;
 
 pub use audio::{AudioBuffer, AudioError, AudioFormat, AudioSink, AudioSource};
 pub use capture::{Utterance, capture_utterance};
-pub use config::VoiceConfig;
+pub use digios_voice_ipc::{Activation, TranscriptReply, VoiceConfig, VoiceEvent, VoiceState};
 pub use names::NameMatcher;
 pub use stt::{SpeechToText, SttConfig, SttError, Transcript};
 pub use transcript::{normalize, word_error_rate};

@@ -37,7 +37,18 @@ pub struct SttConfig {
 
 impl Default for SttConfig {
     fn default() -> Self {
-        crate::VoiceConfig::default().stt()
+        Self::from_voice(&crate::VoiceConfig::default())
+    }
+}
+
+impl SttConfig {
+    pub fn from_voice(config: &crate::VoiceConfig) -> Self {
+        Self {
+            threads: config.stt_threads,
+            audio_ctx: config.audio_ctx,
+            max_input_secs: config.max_input_secs,
+            vad: config.vad.clone(),
+        }
     }
 }
 

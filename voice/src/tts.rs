@@ -58,6 +58,7 @@ pub struct Speech {
 /// A loaded Piper voice; synthesis is serialised on it.
 pub struct TextToSpeech {
     piper: Mutex<piper_rs::Piper>,
+    sample_rate: u32,
 }
 
 /// ONNX Runtime can be initialised once per process, from one library.
@@ -126,18 +127,34 @@ impl TextToSpeech {
             })?;
         Ok(Self {
             piper: Mutex::new(piper),
+            sample_rate: voice_sample_rate(&config).unwrap_or(DEFAULT_SAMPLE_RATE),
         })
+    }
+
+    /// The rate this voice speaks at (from its `.onnx.json`).
+    pub fn sample_rate(&self) -> u32 {
+        self.sample_rate
     }
 
     /// Speaks one piece of text (best kept to a sentence: see [`sentences`]).
     pub fn synthesize(&self, text: &str) -> Result<Speech, TtsError> {
+        self.synthesize_at(text, 1.0)
+    }
+
+    /// As [`TextToSpeech::synthesize`], `speed` times as fast (0.5 to 2).
+    pub fn synthesize_at(&self, text: &str, speed: f32) -> Result<Speech, TtsError> {
+        if !(MIN_SPEED..=MAX_SPEED).contains(&speed) {
+            return Err(TtsError::Synthesis(format!(
+                "speed {speed} is outside {MIN_SPEED} to {MAX_SPEED}"
+            )));
+        }
         let started = Instant::now();
         let mut piper = self
             .piper
             .lock()
             .map_err(|_| TtsError::Synthesis("an earlier synthesis panicked".into()))?;
         let (samples, sample_rate) = piper
-            .create(text, false, None, None, None, None)
+            .create(text, false, None, Some(1.0 / speed), None, None)
             .map_err(|err| TtsError::Synthesis(err.to_string()))?;
         Ok(Speech {
             audio: AudioBuffer {
@@ -150,6 +167,19 @@ impl TextToSpeech {
             elapsed: started.elapsed(),
         })
     }
+}
+
+/// Slowest and fastest speech offered, relative to the voice's own pace.
+pub const MIN_SPEED: f32 = 0.5;
+pub const MAX_SPEED: f32 = 2.0;
+
+/// Piper's medium voices speak at 22,050 Hz.
+const DEFAULT_SAMPLE_RATE: u32 = 22_050;
+
+fn voice_sample_rate(config: &Path) -> Option<u32> {
+    let text = std::fs::read_to_string(config).ok()?;
+    let json: serde_json::Value = serde_json::from_str(&text).ok()?;
+    json["audio"]["sample_rate"].as_u64().map(|r| r as u32)
 }
 
 /// Splits a reply into sentences so speech can start before the whole reply

@@ -7,7 +7,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+pub use digios_voice_ipc::VadConfig;
 
 use crate::WHISPER_SAMPLE_RATE;
 
@@ -22,50 +22,6 @@ const FLOOR_WINDOW_FRAMES: usize = 150;
 /// Until a full window has been seen, the floor is assumed no louder than this,
 /// so speech from the very first frame is still found.
 const INITIAL_FLOOR_DB: f32 = -50.0;
-
-/// The `[voice.vad]` section of `digios.toml`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct VadConfig {
-    /// How far above the noise floor (dB) a frame must be to count as speech.
-    pub threshold_db: f32,
-    /// Speech must last this long to start an utterance (filters clicks).
-    pub min_speech_ms: u32,
-    /// This much silence ends an utterance.
-    pub end_silence_ms: u32,
-    /// An utterance is cut here even if the speaker goes on.
-    pub max_utterance_secs: f32,
-}
-
-impl Default for VadConfig {
-    fn default() -> Self {
-        Self {
-            threshold_db: 12.0,
-            min_speech_ms: 60,
-            end_silence_ms: 600,
-            max_utterance_secs: 20.0,
-        }
-    }
-}
-
-impl VadConfig {
-    /// Checks values serde cannot; the error names the key within `[voice.vad]`.
-    pub fn validate(&self) -> Result<(), (&'static str, String)> {
-        if !(0.0..=60.0).contains(&self.threshold_db) {
-            return Err(("threshold_db", "must be between 0 and 60".into()));
-        }
-        if self.end_silence_ms < FRAME_MS || self.end_silence_ms > 10_000 {
-            return Err(("end_silence_ms", "must be between 20 and 10000".into()));
-        }
-        if self.min_speech_ms > 2_000 {
-            return Err(("min_speech_ms", "must be at most 2000".into()));
-        }
-        if !(1.0..=120.0).contains(&self.max_utterance_secs) {
-            return Err(("max_utterance_secs", "must be between 1 and 120".into()));
-        }
-        Ok(())
-    }
-}
 
 /// Sample positions count from the first sample the detector was given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

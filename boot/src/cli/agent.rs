@@ -49,6 +49,7 @@ pub fn run(args: AgentArgs, config: &Config) -> anyhow::Result<()> {
         .map_err(|err| anyhow::anyhow!("policy: {err}"))?;
     let memory_path = config.data_dir().join("memory.db");
     let planner_config = config.planner.clone();
+    let voice_socket = config.voice.socket_path();
     let model = load_model(config);
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
@@ -83,6 +84,8 @@ pub fn run(args: AgentArgs, config: &Config) -> anyhow::Result<()> {
             Err(err) => tracing::warn!("no model store: {err}"),
         }
         state.follow_compositor();
+        state.voice.set_socket(voice_socket);
+        state.follow_voice();
         let v1 = match model {
             Ok(model) => {
                 state.services.set("model", ServiceState::Up, None);

@@ -448,6 +448,10 @@ impl AudioSink for DeviceSink {
         Ok(())
     }
 
+    fn clear(&mut self) {
+        DeviceSink::clear(self);
+    }
+
     fn finish(&mut self) -> Result<(), AudioError> {
         let queued = self.queue.samples.lock().map_err(|_| self.stalled())?;
         let deadline = self.format.duration_of(queued.len()) + STALL_TIMEOUT;

@@ -28,6 +28,40 @@ pub fn to_whisper_input(buffer: &AudioBuffer) -> Result<Vec<f32>, AudioError> {
     Ok(output.take_data())
 }
 
+/// Converts a clip to `format` (e.g. speech at 22,050 Hz mono for a 48 kHz stereo speaker).
+pub fn resample(buffer: &AudioBuffer, format: AudioFormat) -> Result<Vec<f32>, AudioError> {
+    let from = buffer.format;
+    if from.sample_rate == 0 || from.channels == 0 {
+        return Err(AudioError::BadFormat(from));
+    }
+    if format.sample_rate == 0 || format.channels == 0 {
+        return Err(AudioError::BadFormat(format));
+    }
+    let mono = downmix(&buffer.samples, from.channels);
+    let mono = if from.sample_rate == format.sample_rate || mono.is_empty() {
+        mono
+    } else {
+        let mut resampler = Fft::<f32>::new(
+            from.sample_rate as usize,
+            format.sample_rate as usize,
+            CHUNK_FRAMES,
+            1,
+            FixedSync::Input,
+        )
+        .map_err(resample_error)?;
+        let input = InterleavedSlice::new(&mono, 1, mono.len()).map_err(resample_error)?;
+        resampler
+            .process_all(&input, mono.len(), None)
+            .map_err(resample_error)?
+            .take_data()
+    };
+    let channels = usize::from(format.channels);
+    Ok(mono
+        .iter()
+        .flat_map(|&s| std::iter::repeat_n(s, channels))
+        .collect())
+}
+
 fn new_resampler(rate: u32) -> Result<Fft<f32>, AudioError> {
     Fft::<f32>::new(
         rate as usize,
