@@ -21,7 +21,7 @@ use smithay::input::keyboard::Keycode;
 use smithay::reexports::calloop::generic::Generic;
 use smithay::reexports::calloop::timer::{TimeoutAction, Timer};
 use smithay::reexports::calloop::{Interest, LoopHandle, Mode, PostAction};
-use smithay::reexports::rustix::fs::OFlags;
+use smithay::reexports::rustix::fs::{OFlags, fcntl_getfl, fcntl_setfl};
 use smithay::utils::{Logical, Point, Rectangle};
 
 use crate::input::SCROLL_NOTCH;
@@ -199,6 +199,10 @@ fn open_device<S: Session>(
             OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK | OFlags::NOCTTY,
         )
         .map_err(|err| anyhow::anyhow!("opening: {err:?}"))?;
+    // libseat may open devices blocking; reads drain until EAGAIN.
+    let flags = fcntl_getfl(&fd).map_err(|err| anyhow::anyhow!("reading flags: {err}"))?;
+    fcntl_setfl(&fd, flags | OFlags::NONBLOCK)
+        .map_err(|err| anyhow::anyhow!("making the device non-blocking: {err}"))?;
     let raw = fd.as_raw_fd();
     let mut types = [0u8; 4];
     // SAFETY: the kernel writes at most `types.len()` bytes.
