@@ -16,8 +16,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use smithay::reexports::rustix::process::{Pid, Signal, kill_process};
 use digios_ipc::{Button, CaptureRequest, CaptureTarget, ImageFormat, Request, Response};
+use smithay::reexports::rustix::process::{Pid, Signal, kill_process};
 use support::probe::{Probe, ProbeEvent};
 use support::{Compositor, DEADLINE};
 
@@ -33,14 +33,19 @@ fn main() {
         .filter(|tool| !on_path(tool))
         .collect();
     if !missing.is_empty() {
-        println!("automation bench skipped: {} not installed", missing.join(", "));
+        println!(
+            "automation bench skipped: {} not installed",
+            missing.join(", ")
+        );
         return;
     }
     let digios = Compositor::start_with(&["--size", "1280x800"]);
     let sway = Sway::start();
 
     println!("automation latency, {RUNS} runs each, median (p90)");
-    let ours_capture = measure(|| capture_with_reticle(&digios));
+    // One connection for every capture, as the agent keeps one.
+    let mut capture_client = digios.client();
+    let ours_capture = measure(|| capture_with_reticle(&mut capture_client));
     let grim_sway = measure(|| grim(&sway.runtime_dir, &sway.display));
     let grim_digios = measure(|| grim(digios.runtime_dir.path(), &digios.display));
     report("capture, PNG with reticle (control socket)", &ours_capture);
@@ -102,38 +107,60 @@ fn main() {
         PROBE_SIZE,
     );
     sway_probe
+        .wait(DEADLINE, |event| *event == ProbeEvent::Shown)
+        .expect("the probe window on sway");
+    // Headless sway has no keyboard of its own, and each wtype's virtual
+    // keyboard leaves with it; a long-sleeping wtype keeps one on the seat
+    // so keys are not lost while the client re-binds its keyboard.
+    let _keyboard = KeyboardHolder::start(&sway);
+    sway_probe
         .wait(DEADLINE, |event| *event == ProbeEvent::KeyboardEntered)
         .expect("the probe window focused on sway");
     let wtype_key = measure(|| {
         sway_probe.drain();
         let start = Instant::now();
-        let status = Command::new("wtype")
-            .arg("a")
-            .env("XDG_RUNTIME_DIR", &sway.runtime_dir)
-            .env("WAYLAND_DISPLAY", &sway.display)
-            .status()
-            .expect("running wtype");
-        assert!(status.success(), "wtype failed");
+        wtype(&sway);
         received(&sway_probe, start, |event| {
             matches!(event, ProbeEvent::Key { pressed: true, .. })
         })
     });
-    report("click → client has the button (control socket)", &ours_click);
+    report(
+        "click → client has the button (control socket)",
+        &ours_click,
+    );
     report("key → client has the key (control socket)", &ours_key);
     report("wtype a → client has the key, on sway", &wtype_key);
-    ratio("input: wtype on sway / digiOS click", &wtype_key, &ours_click);
+    ratio(
+        "input: wtype on sway / digiOS click",
+        &wtype_key,
+        &ours_click,
+    );
     ratio("input: wtype on sway / digiOS key", &wtype_key, &ours_key);
 }
 
-fn capture_with_reticle(compositor: &Compositor) -> Duration {
+/// A whole `wtype a` process, as a script would run it.
+fn wtype(sway: &Sway) {
+    let status = Command::new("wtype")
+        .arg("a")
+        .env("XDG_RUNTIME_DIR", &sway.runtime_dir)
+        .env("WAYLAND_DISPLAY", &sway.display)
+        .stderr(Stdio::null())
+        .status()
+        .expect("running wtype");
+    assert!(status.success(), "wtype failed");
+}
+
+fn capture_with_reticle(client: &mut digios_ipc::Client) -> Duration {
     let start = Instant::now();
-    let response = compositor.request(Request::Capture(CaptureRequest {
-        target: CaptureTarget::Screen,
-        format: ImageFormat::Png,
-        reticle: true,
-        grid: None,
-        marks: false,
-    }));
+    let response = client
+        .request(&Request::Capture(CaptureRequest {
+            target: CaptureTarget::Screen,
+            format: ImageFormat::Png,
+            reticle: true,
+            grid: None,
+            marks: false,
+        }))
+        .expect("capture");
     let elapsed = start.elapsed();
     assert!(matches!(response, Response::Image(_)), "capture failed");
     elapsed
@@ -158,7 +185,7 @@ fn grim(runtime_dir: &Path, display: &str) -> Duration {
 fn received(probe: &Probe, start: Instant, predicate: impl Fn(&ProbeEvent) -> bool) -> Duration {
     match probe.wait(DEADLINE, predicate) {
         Some(ProbeEvent::Button { at, .. } | ProbeEvent::Key { at, .. }) => at - start,
-        other => panic!("the probe did not receive the input: {other:?}"),
+        other => panic!("the probe did not receive the input in time: {other:?}"),
     }
 }
 
@@ -189,9 +216,31 @@ fn ratio(what: &str, anchor: &[Duration], ours: &[Duration]) {
 }
 
 fn on_path(tool: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|path| {
-        std::env::split_paths(&path).any(|dir| dir.join(tool).is_file())
-    })
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(tool).is_file()))
+}
+
+/// A `wtype` that sleeps before typing, holding a virtual keyboard.
+struct KeyboardHolder(Child);
+
+impl KeyboardHolder {
+    fn start(sway: &Sway) -> Self {
+        let child = Command::new("wtype")
+            .args(["-s", "600000", "x"])
+            .env("XDG_RUNTIME_DIR", &sway.runtime_dir)
+            .env("WAYLAND_DISPLAY", &sway.display)
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("running wtype");
+        Self(child)
+    }
+}
+
+impl Drop for KeyboardHolder {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// sway on the headless wlroots backend with pixman, as `nobody`.

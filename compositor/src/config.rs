@@ -212,4 +212,16 @@ mod tests {
         };
         assert_eq!(bad.validate().unwrap_err().0, "outputs");
     }
+
+    #[test]
+    fn the_backend_is_chosen_by_name_and_defaults_to_auto() {
+        let section: CompositorSection =
+            serde_json::from_str(r#"{"backend":"drm","xwayland":false}"#).unwrap();
+        let config = section.to_config().unwrap();
+        assert_eq!(config.backend, BackendKind::Drm);
+        assert!(!config.xwayland);
+        assert_eq!(CompositorSection::default().backend, BackendKind::Auto);
+        assert!(serde_json::from_str::<CompositorSection>(r#"{"backend":"fbdev"}"#).is_err());
+        assert_eq!(BackendKind::Winit.resolve(), BackendKind::Winit);
+    }
 }

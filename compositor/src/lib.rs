@@ -55,6 +55,7 @@ use smithay::reexports::calloop::{EventLoop, Interest, Mode as TriggerMode, Post
 use smithay::reexports::wayland_server::Display;
 use smithay::utils::Transform;
 use smithay::wayland::compositor::CompositorState;
+use smithay::wayland::fractional_scale::FractionalScaleManagerState;
 use smithay::wayland::output::OutputManagerState;
 use smithay::wayland::selection::data_device::DataDeviceState;
 use smithay::wayland::shell::wlr_layer::WlrLayerShellState;
@@ -132,7 +133,7 @@ pub fn run(config: CompositorConfig) -> anyhow::Result<()> {
         display_handle: display_handle.clone(),
         socket_name: socket_name.clone(),
         started: std::time::Instant::now(),
-        compositor_state: CompositorState::new::<State>(&display_handle),
+        compositor_state: CompositorState::new_v6::<State>(&display_handle),
         xdg_shell_state: XdgShellState::new::<State>(&display_handle),
         xdg_decoration_state: XdgDecorationState::new::<State>(&display_handle),
         layer_shell_state: WlrLayerShellState::new::<State>(&display_handle),
@@ -150,6 +151,7 @@ pub fn run(config: CompositorConfig) -> anyhow::Result<()> {
         virtual_pointer_state: VirtualPointerState::new(&display_handle),
         foreign_toplevel_state: ForeignToplevelState::new(&display_handle),
         xwayland_shell_state: XWaylandShellState::new::<State>(&display_handle),
+        fractional_scale_state: FractionalScaleManagerState::new::<State>(&display_handle),
         xwayland: Xwayland::default(),
         popups: PopupManager::default(),
         seat,
@@ -182,6 +184,7 @@ pub fn run(config: CompositorConfig) -> anyhow::Result<()> {
             if std::mem::take(&mut state.frame_pending) {
                 render::send_frame_callbacks(state);
             }
+            handlers::refresh_surface_scales(state);
             control::answer_idle_waits(state);
             state.space.refresh();
             state.popups.cleanup();

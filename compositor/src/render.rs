@@ -8,10 +8,10 @@ use smithay::backend::allocator::Fourcc;
 use smithay::backend::renderer::damage::OutputDamageTracker;
 use smithay::backend::renderer::element::memory::MemoryRenderBufferRenderElement;
 use smithay::backend::renderer::element::surface::WaylandSurfaceRenderElement;
+use smithay::backend::renderer::element::surface::render_elements_from_surface_tree;
 use smithay::backend::renderer::element::{AsRenderElements, Kind};
 use smithay::backend::renderer::pixman::PixmanRenderer;
 use smithay::backend::renderer::{Bind, ExportMem};
-use smithay::backend::renderer::element::surface::render_elements_from_surface_tree;
 use smithay::desktop::utils::send_frames_surface_tree;
 use smithay::desktop::{Space, Window, layer_map_for_output};
 use smithay::reexports::pixman;
@@ -97,7 +97,9 @@ pub fn render_region(
 /// whether anything was drawn.
 pub fn draw_frame(
     renderer: &mut PixmanRenderer,
-    framebuffer: &mut <PixmanRenderer as smithay::backend::renderer::RendererSuper>::Framebuffer<'_>,
+    framebuffer: &mut <PixmanRenderer as smithay::backend::renderer::RendererSuper>::Framebuffer<
+        '_,
+    >,
     damage_tracker: &mut OutputDamageTracker,
     age: usize,
     elements: &[SceneElement],

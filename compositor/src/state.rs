@@ -12,6 +12,7 @@ use smithay::input::{Seat, SeatState};
 use smithay::reexports::wayland_server::backend::{ClientData, ClientId, DisconnectReason};
 use smithay::reexports::wayland_server::{Client, DisplayHandle};
 use smithay::wayland::compositor::{CompositorClientState, CompositorState};
+use smithay::wayland::fractional_scale::FractionalScaleManagerState;
 use smithay::wayland::output::OutputManagerState;
 use smithay::wayland::selection::data_device::DataDeviceState;
 use smithay::wayland::shell::wlr_layer::WlrLayerShellState;
@@ -57,6 +58,8 @@ pub struct State {
     pub virtual_pointer_state: VirtualPointerState,
     pub foreign_toplevel_state: ForeignToplevelState,
     pub xwayland_shell_state: XWaylandShellState,
+    #[allow(dead_code)] // held so its global stays advertised
+    pub fractional_scale_state: FractionalScaleManagerState,
     pub xwayland: Xwayland,
     pub popups: PopupManager,
 

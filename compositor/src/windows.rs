@@ -306,7 +306,12 @@ impl State {
     /// Manages an X11 window XWayland maps; it is placed once its surface
     /// has a buffer, like a Wayland toplevel.
     pub fn add_x11_window(&mut self, surface: X11Surface) {
-        if self.windows.windows.iter().any(|m| m.x11() == Some(&surface)) {
+        if self
+            .windows
+            .windows
+            .iter()
+            .any(|m| m.x11() == Some(&surface))
+        {
             return;
         }
         self.windows.next_id += 1;
@@ -778,8 +783,7 @@ impl State {
                 });
             }
             let render_origin = managed.location - window.geometry().loc;
-            if let Some((surface, offset)) = managed.surface_under(point - render_origin.to_f64())
-            {
+            if let Some((surface, offset)) = managed.surface_under(point - render_origin.to_f64()) {
                 return Some(Hit::Surface {
                     surface,
                     origin: (render_origin + offset).to_f64(),

@@ -63,10 +63,7 @@ fn a_nested_compositor_draws_into_its_window_and_takes_input() {
     );
 
     // A click and a key on the outer window reach the inner client.
-    let (x, y) = on_outer(
-        inner_window.geometry.x + 100,
-        inner_window.geometry.y + 60,
-    );
+    let (x, y) = on_outer(inner_window.geometry.x + 100, inner_window.geometry.y + 60);
     probe.drain();
     outer.request(Request::Click {
         x: Some(f64::from(x)),
@@ -92,7 +89,14 @@ fn a_nested_compositor_draws_into_its_window_and_takes_input() {
     // KEY_A is evdev code 30 in the inner client's keymap too.
     probe
         .wait(DEADLINE, |event| {
-            matches!(event, ProbeEvent::Key { key: 30, pressed: true, .. })
+            matches!(
+                event,
+                ProbeEvent::Key {
+                    key: 30,
+                    pressed: true,
+                    ..
+                }
+            )
         })
         .expect("the key reached the inner client");
 }

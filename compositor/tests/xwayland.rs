@@ -16,8 +16,19 @@ fn xterm(compositor: &Compositor, command: &str) -> digios_ipc::Window {
         let response = compositor.request(Request::Spawn {
             // An Xft font: the core X fonts (xfonts-base) are not installed.
             command: [
-                "xterm", "-fa", "DejaVu Sans Mono", "-fs", "10", "-bg", "white", "-fg", "black",
-                "-e", "sh", "-c", command,
+                "xterm",
+                "-fa",
+                "DejaVu Sans Mono",
+                "-fs",
+                "10",
+                "-bg",
+                "white",
+                "-fg",
+                "black",
+                "-e",
+                "sh",
+                "-c",
+                command,
             ]
             .map(String::from)
             .to_vec(),
@@ -54,10 +65,19 @@ fn xterm(compositor: &Compositor, command: &str) -> digios_ipc::Window {
 fn an_x11_app_is_listed_captured_and_typed_into() {
     let compositor = Compositor::start_with_xwayland(&[]);
     let file = compositor.runtime_dir.path().join("x11-typed.txt");
-    let window = xterm(&compositor, &format!("read x; echo \"$x\" > {}", file.display()));
+    let window = xterm(
+        &compositor,
+        &format!("read x; echo \"$x\" > {}", file.display()),
+    );
     assert!(window.focused, "a new X11 window takes focus: {window:?}");
-    assert!(window.title.is_some(), "the X11 title is listed: {window:?}");
-    assert!(window.pid.is_some(), "the X11 client's pid is listed: {window:?}");
+    assert!(
+        window.title.is_some(),
+        "the X11 title is listed: {window:?}"
+    );
+    assert!(
+        window.pid.is_some(),
+        "the X11 client's pid is listed: {window:?}"
+    );
     let geometry = window.geometry;
     assert!(geometry.width > 50 && geometry.height > 50, "{window:?}");
 

@@ -66,5 +66,12 @@ fn bench() -> Result<(), String> {
         "digios-agent",
         "--bench",
         "llm_throughput",
+    ])?;
+    setup::cargo(&[
+        "bench",
+        "--package",
+        "digios-compositor",
+        "--bench",
+        "automation",
     ])
 }

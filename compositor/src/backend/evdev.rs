@@ -11,9 +11,9 @@
 
 use std::cell::RefCell;
 use std::collections::HashSet;
-use std::rc::Rc;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::time::Duration;
 
 use smithay::backend::session::Session;
@@ -43,6 +43,9 @@ const ABS_X: u16 = 0x00;
 const ABS_Y: u16 = 0x01;
 /// Mouse buttons: BTN_LEFT ..= BTN_TASK.
 const MOUSE_BUTTONS: std::ops::RangeInclusive<u16> = 0x110..=0x117;
+/// Button codes (BTN_MISC up to KEY_OK): mice, joysticks, pads, pens;
+/// every code outside is a keyboard key.
+const BUTTON_CODES: std::ops::Range<u16> = 0x100..0x160;
 /// Evdev key codes are X keycodes minus this.
 const XKB_OFFSET: u32 = 8;
 const RESCAN: Duration = Duration::from_secs(2);
@@ -250,8 +253,7 @@ impl Device {
         loop {
             let size = std::mem::size_of_val(&events);
             // SAFETY: reads whole `input_event`s into a buffer of `size` bytes.
-            let read =
-                unsafe { libc::read(self.fd.as_raw_fd(), events.as_mut_ptr().cast(), size) };
+            let read = unsafe { libc::read(self.fd.as_raw_fd(), events.as_mut_ptr().cast(), size) };
             if read < 0 {
                 let err = std::io::Error::last_os_error();
                 if err.kind() == std::io::ErrorKind::WouldBlock {
@@ -299,13 +301,14 @@ impl Device {
         };
         let current = state.pointer_location();
         let mut target = None;
-        if let (Some((info_x, info_y)), true) =
-            (self.absolute, frame.abs_x.is_some() || frame.abs_y.is_some())
-        {
+        if let (Some((info_x, info_y)), true) = (
+            self.absolute,
+            frame.abs_x.is_some() || frame.abs_y.is_some(),
+        ) {
             let map = |value: Option<i32>, info: AbsInfo, origin: i32, length: i32, now: f64| {
                 value.map_or(now, |value| {
-                    let fraction = f64::from(value - info.minimum)
-                        / f64::from(info.maximum - info.minimum);
+                    let fraction =
+                        f64::from(value - info.minimum) / f64::from(info.maximum - info.minimum);
                     f64::from(origin) + fraction * f64::from(length)
                 })
             };
@@ -322,7 +325,7 @@ impl Device {
         for (code, pressed) in frame.presses {
             if MOUSE_BUTTONS.contains(&code) {
                 state.pointer_button(u32::from(code), pressed);
-            } else if code < 0x100 || code >= 0x160 {
+            } else if !BUTTON_CODES.contains(&code) {
                 state.key(Keycode::new(u32::from(code) + XKB_OFFSET), pressed);
             }
         }

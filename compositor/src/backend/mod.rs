@@ -10,11 +10,11 @@ pub mod winit;
 
 use std::any::Any;
 
+use smithay::backend::renderer::pixman::PixmanRenderer;
 use smithay::desktop::{Space, Window};
 use smithay::input::pointer::CursorImageStatus;
 use smithay::output::Output;
 use smithay::reexports::calloop::LoopHandle;
-use smithay::backend::renderer::pixman::PixmanRenderer;
 use smithay::utils::{Logical, Point};
 
 use crate::config::{BackendKind, CompositorConfig};

@@ -102,12 +102,7 @@ pub fn start(
             size: (spec.width, spec.height).into(),
             refresh: 60_000,
         };
-        output.change_current_state(
-            Some(mode),
-            None,
-            Some(Scale::Fractional(spec.scale)),
-            None,
-        );
+        output.change_current_state(Some(mode), None, Some(Scale::Fractional(spec.scale)), None);
         output.set_preferred(mode);
         outputs.push(output);
         to_open.push((name, spec.width, spec.height));
@@ -258,10 +253,9 @@ impl ApplicationHandler for Host {
             WindowEvent::MouseWheel { delta, .. } => {
                 // Positive host deltas scroll up; the compositor's positive dy scrolls down.
                 let (dx, dy) = match delta {
-                    MouseScrollDelta::LineDelta(x, y) => (
-                        -f64::from(x) * SCROLL_NOTCH,
-                        -f64::from(y) * SCROLL_NOTCH,
-                    ),
+                    MouseScrollDelta::LineDelta(x, y) => {
+                        (-f64::from(x) * SCROLL_NOTCH, -f64::from(y) * SCROLL_NOTCH)
+                    }
                     MouseScrollDelta::PixelDelta(position) => {
                         (-position.x / scale, -position.y / scale)
                     }
@@ -329,8 +323,10 @@ impl WinitBackend {
         let scale = nested.output.current_scale().fractional_scale();
         let elements = scene_elements(renderer, scene.space, scene.windows, region, scale)?;
         let (width, height) = nested.size;
-        let (Some(w), Some(h)) = (NonZeroU32::new(width as u32), NonZeroU32::new(height as u32))
-        else {
+        let (Some(w), Some(h)) = (
+            NonZeroU32::new(width as u32),
+            NonZeroU32::new(height as u32),
+        ) else {
             return Ok(());
         };
         nested

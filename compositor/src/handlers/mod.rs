@@ -3,6 +3,7 @@
 mod compositor;
 mod data_device;
 mod foreign_toplevel;
+mod fractional_scale;
 mod layer_shell;
 mod output;
 mod screencopy;
@@ -17,6 +18,7 @@ mod xdg_shell;
 mod xwayland;
 
 pub use foreign_toplevel::{ForeignToplevelState, refresh_foreign_toplevels};
+pub use fractional_scale::refresh_surface_scales;
 pub use screencopy::ScreencopyState;
 pub use virtual_pointer::VirtualPointerState;
 pub use xwayland::Xwayland;

@@ -135,7 +135,12 @@ impl XwmHandler for State {
         if let Some(height) = height {
             geometry.size.h = height as i32;
         }
-        match self.windows.windows.iter().find(|m| m.x11() == Some(&window)) {
+        match self
+            .windows
+            .windows
+            .iter()
+            .find(|m| m.x11() == Some(&window))
+        {
             Some(managed) if managed.mapped => geometry.loc = managed.location,
             _ => {
                 geometry.loc.x = x.unwrap_or(geometry.loc.x);
@@ -155,13 +160,7 @@ impl XwmHandler for State {
         self.x11_configured(&window, geometry);
     }
 
-    fn resize_request(
-        &mut self,
-        _xwm: XwmId,
-        window: X11Surface,
-        _button: u32,
-        edge: ResizeEdge,
-    ) {
+    fn resize_request(&mut self, _xwm: XwmId, window: X11Surface, _button: u32, edge: ResizeEdge) {
         let Some(id) = self.x11_window_id(&window) else {
             return;
         };

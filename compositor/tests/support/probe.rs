@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use smithay::reexports::rustix::fs::{MemfdFlags, memfd_create};
 use wayland_client::protocol::{
-    wl_buffer, wl_compositor, wl_keyboard, wl_pointer, wl_registry, wl_seat, wl_shm,
-    wl_shm_pool, wl_surface,
+    wl_buffer, wl_compositor, wl_keyboard, wl_pointer, wl_registry, wl_seat, wl_shm, wl_shm_pool,
+    wl_surface,
 };
 use wayland_client::{Connection, Dispatch, QueueHandle, WEnum, delegate_noop};
 use wayland_protocols::xdg::shell::client::{xdg_surface, xdg_toplevel, xdg_wm_base};
@@ -25,8 +25,17 @@ pub enum ProbeEvent {
     Shown,
     PointerEntered,
     KeyboardEntered,
-    Button { pressed: bool, at: Instant },
-    Key { key: u32, pressed: bool, at: Instant },
+    Button {
+        pressed: bool,
+        at: Instant,
+    },
+    Key {
+        key: u32,
+        pressed: bool,
+        at: Instant,
+    },
+    /// `wl_surface.preferred_buffer_scale`.
+    Scale(i32),
 }
 
 pub struct Probe {
@@ -167,11 +176,15 @@ impl Dispatch<wl_registry::WlRegistry, ()> for ProbeState {
         handle: &QueueHandle<Self>,
     ) {
         if let wl_registry::Event::Global {
-            name, interface, ..
+            name,
+            interface,
+            version,
         } = event
         {
             match interface.as_str() {
-                "wl_compositor" => state.compositor = Some(registry.bind(name, 4, handle, ())),
+                "wl_compositor" => {
+                    state.compositor = Some(registry.bind(name, version.min(6), handle, ()))
+                }
                 "wl_shm" => state.shm = Some(registry.bind(name, 1, handle, ())),
                 "xdg_wm_base" => state.wm_base = Some(registry.bind(name, 1, handle, ())),
                 "wl_seat" => {
@@ -281,6 +294,21 @@ impl Dispatch<wl_pointer::WlPointer, ()> for ProbeState {
     }
 }
 
+impl Dispatch<wl_surface::WlSurface, ()> for ProbeState {
+    fn event(
+        state: &mut Self,
+        _: &wl_surface::WlSurface,
+        event: wl_surface::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        if let wl_surface::Event::PreferredBufferScale { factor } = event {
+            let _ = state.sender.send(ProbeEvent::Scale(factor));
+        }
+    }
+}
+
 impl Dispatch<wl_keyboard::WlKeyboard, ()> for ProbeState {
     fn event(
         state: &mut Self,
@@ -309,7 +337,6 @@ impl Dispatch<wl_keyboard::WlKeyboard, ()> for ProbeState {
 }
 
 delegate_noop!(ProbeState: ignore wl_compositor::WlCompositor);
-delegate_noop!(ProbeState: ignore wl_surface::WlSurface);
 delegate_noop!(ProbeState: ignore wl_shm::WlShm);
 delegate_noop!(ProbeState: ignore wl_shm_pool::WlShmPool);
 delegate_noop!(ProbeState: ignore wl_buffer::WlBuffer);

@@ -29,13 +29,11 @@ use smithay::backend::drm::{
 };
 use smithay::backend::renderer::damage::OutputDamageTracker;
 use smithay::backend::renderer::pixman::PixmanRenderer;
-use smithay::backend::session::{Event as SessionEvent, Session};
 use smithay::backend::session::libseat::LibSeatSession;
+use smithay::backend::session::{Event as SessionEvent, Session};
 use smithay::output::{Mode as OutputMode, Output, PhysicalProperties, Scale, Subpixel};
 use smithay::reexports::calloop::LoopHandle;
-use smithay::reexports::drm::control::{
-    Device as ControlDevice, ModeTypeFlags, connector, crtc,
-};
+use smithay::reexports::drm::control::{Device as ControlDevice, ModeTypeFlags, connector, crtc};
 use smithay::reexports::rustix::fs::OFlags;
 use smithay::utils::{DeviceFd, Rectangle, Transform};
 
@@ -175,9 +173,7 @@ fn open_card(
     let fd = DrmDeviceFd::new(DeviceFd::from(fd));
     let (mut device, notifier) =
         DrmDevice::new(fd.clone(), true).context("initialising the DRM device")?;
-    let resources = fd
-        .resource_handles()
-        .context("reading the DRM resources")?;
+    let resources = fd.resource_handles().context("reading the DRM resources")?;
 
     let mut connected = Vec::new();
     let mut used_crtcs: Vec<crtc::Handle> = Vec::new();

@@ -8,7 +8,9 @@ use smithay::backend::drm::DrmDeviceFd;
 use smithay::backend::renderer::Bind;
 use smithay::backend::renderer::pixman::{PixmanRenderer, PixmanTarget};
 use smithay::reexports::drm::buffer::{Buffer as _, DrmFourcc};
-use smithay::reexports::drm::control::{Device as ControlDevice, dumbbuffer::DumbBuffer, framebuffer};
+use smithay::reexports::drm::control::{
+    Device as ControlDevice, dumbbuffer::DumbBuffer, framebuffer,
+};
 use smithay::reexports::pixman;
 use smithay::reexports::rustix::mm::{MapFlags, ProtFlags, mmap, munmap};
 use std::os::fd::AsFd;

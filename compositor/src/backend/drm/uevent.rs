@@ -101,7 +101,11 @@ fn handle(state: &mut State, message: &[u8]) {
             }
         }
         "input" if value("DEVNAME").is_some() => {
-            tracing::info!(action, device = value("DEVNAME").unwrap_or("?"), "input uevent");
+            tracing::info!(
+                action,
+                device = value("DEVNAME").unwrap_or("?"),
+                "input uevent"
+            );
         }
         _ => {}
     }
