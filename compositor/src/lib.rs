@@ -8,7 +8,7 @@
 //! Where things live:
 //! - `backend/`: what drives outputs (headless, nested winit, DRM/KMS with
 //!   evdev input) behind the `Backend` trait; the renderer is pixman.
-//! - `handlers/`: one file per Wayland protocol.
+//! - `handlers/`: one file per Wayland protocol (and XWayland's window manager).
 //! - `windows.rs`: window ids, placement, focus, stacking, move / resize /
 //!   maximize / minimize / fullscreen / close, hit testing; `title_bar.rs`
 //!   draws the server-side title bar.
@@ -16,7 +16,8 @@
 //!   with click-to-focus, title-bar drag and the human's shortcuts;
 //!   `keymap.rs` maps keysyms and characters to key presses.
 //! - `render.rs`: composes layers, windows and title bars for any region at
-//!   any scale; `capture.rs` adds the reticle, grid and marks and encodes.
+//!   any scale; `capture.rs` adds the reticle, grid and marks and encodes;
+//!   `cursor.rs` is the pointer image backends that present draw.
 //! - `control/`: the control socket (threads per connection, requests carried
 //!   out on the event loop, event stream by snapshot diff).
 //!
