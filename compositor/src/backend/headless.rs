@@ -5,9 +5,8 @@ use std::any::Any;
 
 use anyhow::Context;
 use smithay::backend::renderer::pixman::PixmanRenderer;
-use smithay::output::{Mode, Output, PhysicalProperties, Subpixel};
 
-use super::{Backend, Started};
+use super::{Backend, Started, output_from_spec};
 use crate::config::CompositorConfig;
 
 pub struct HeadlessBackend {
@@ -20,29 +19,7 @@ pub fn start(config: &CompositorConfig) -> anyhow::Result<Started> {
         .outputs
         .iter()
         .enumerate()
-        .map(|(index, spec)| {
-            let output = Output::new(
-                format!("HEADLESS-{}", index + 1),
-                PhysicalProperties {
-                    size: (0, 0).into(),
-                    subpixel: Subpixel::Unknown,
-                    make: "digiOS".into(),
-                    model: "headless".into(),
-                },
-            );
-            let mode = Mode {
-                size: (spec.width, spec.height).into(),
-                refresh: 60_000,
-            };
-            output.change_current_state(
-                Some(mode),
-                None,
-                Some(smithay::output::Scale::Fractional(spec.scale)),
-                None,
-            );
-            output.set_preferred(mode);
-            output
-        })
+        .map(|(index, spec)| output_from_spec("HEADLESS", index, spec))
         .collect();
     Ok(Started {
         backend: Box::new(HeadlessBackend { renderer }),

@@ -13,11 +13,11 @@ use std::any::Any;
 use smithay::backend::renderer::pixman::PixmanRenderer;
 use smithay::desktop::{Space, Window};
 use smithay::input::pointer::CursorImageStatus;
-use smithay::output::Output;
+use smithay::output::{Mode, Output, PhysicalProperties, Scale, Subpixel};
 use smithay::reexports::calloop::LoopHandle;
 use smithay::utils::{Logical, Point};
 
-use crate::config::{BackendKind, CompositorConfig};
+use crate::config::{BackendKind, CompositorConfig, OutputSpec};
 use crate::state::State;
 use crate::windows::WindowList;
 
@@ -50,6 +50,27 @@ pub struct Scene<'a> {
 pub struct Started {
     pub backend: Box<dyn Backend>,
     pub outputs: Vec<Output>,
+}
+
+/// An output the compositor makes up (headless, nested): `PREFIX-N` with
+/// the spec's size and scale.
+pub fn output_from_spec(prefix: &str, index: usize, spec: &OutputSpec) -> Output {
+    let output = Output::new(
+        format!("{prefix}-{}", index + 1),
+        PhysicalProperties {
+            size: (0, 0).into(),
+            subpixel: Subpixel::Unknown,
+            make: "digiOS".into(),
+            model: prefix.to_lowercase(),
+        },
+    );
+    let mode = Mode {
+        size: (spec.width, spec.height).into(),
+        refresh: 60_000,
+    };
+    output.change_current_state(Some(mode), None, Some(Scale::Fractional(spec.scale)), None);
+    output.set_preferred(mode);
+    output
 }
 
 /// Starts the configured backend (`auto` resolved from the environment).

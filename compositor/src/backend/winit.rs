@@ -15,7 +15,7 @@ use smithay::backend::renderer::Bind;
 use smithay::backend::renderer::damage::OutputDamageTracker;
 use smithay::backend::renderer::pixman::PixmanRenderer;
 use smithay::desktop::layer_map_for_output;
-use smithay::output::{Mode, Output, PhysicalProperties, Scale, Subpixel};
+use smithay::output::{Mode, Output, PhysicalProperties, Subpixel};
 use smithay::reexports::calloop::generic::Generic;
 use smithay::reexports::calloop::timer::{TimeoutAction, Timer};
 use smithay::reexports::calloop::{Interest, LoopHandle, Mode as TriggerMode, PostAction};
@@ -30,7 +30,7 @@ use winit::platform::pump_events::EventLoopExtPumpEvents;
 use winit::platform::scancode::PhysicalKeyExtScancode;
 use winit::window::{Window, WindowId};
 
-use super::{Backend, Scene, Started};
+use super::{Backend, Scene, Started, output_from_spec};
 use crate::config::CompositorConfig;
 use crate::input::SCROLL_NOTCH;
 use crate::render::{draw_frame, scene_elements};
@@ -88,22 +88,8 @@ pub fn start(
     let mut outputs = Vec::new();
     let mut to_open = Vec::new();
     for (index, spec) in config.outputs.iter().enumerate() {
-        let name = format!("WINIT-{}", index + 1);
-        let output = Output::new(
-            name.clone(),
-            PhysicalProperties {
-                size: (0, 0).into(),
-                subpixel: Subpixel::Unknown,
-                make: "digiOS".into(),
-                model: "nested".into(),
-            },
-        );
-        let mode = Mode {
-            size: (spec.width, spec.height).into(),
-            refresh: 60_000,
-        };
-        output.change_current_state(Some(mode), None, Some(Scale::Fractional(spec.scale)), None);
-        output.set_preferred(mode);
+        let output = output_from_spec("WINIT", index, spec);
+        let name = output.name();
         outputs.push(output);
         to_open.push((name, spec.width, spec.height));
     }
