@@ -12,6 +12,7 @@ use smithay::input::{Seat, SeatState};
 use smithay::reexports::wayland_server::backend::{ClientData, ClientId, DisconnectReason};
 use smithay::reexports::wayland_server::{Client, DisplayHandle};
 use smithay::wayland::compositor::{CompositorClientState, CompositorState};
+use smithay::wayland::fractional_scale::FractionalScaleManagerState;
 use smithay::wayland::output::OutputManagerState;
 use smithay::wayland::selection::data_device::DataDeviceState;
 use smithay::wayland::shell::wlr_layer::WlrLayerShellState;
@@ -21,11 +22,12 @@ use smithay::wayland::shm::ShmState;
 use smithay::wayland::viewporter::ViewporterState;
 use smithay::wayland::virtual_keyboard::VirtualKeyboardManagerState;
 use smithay::wayland::xdg_activation::XdgActivationState;
+use smithay::wayland::xwayland_shell::XWaylandShellState;
 
 use crate::backend::Backend;
 use crate::control::ControlState;
 use crate::drag::PointerDrag;
-use crate::handlers::{ForeignToplevelState, ScreencopyState, VirtualPointerState};
+use crate::handlers::{ForeignToplevelState, ScreencopyState, VirtualPointerState, Xwayland};
 use crate::keymap::KeymapIndex;
 use crate::windows::WindowList;
 
@@ -55,6 +57,10 @@ pub struct State {
     #[allow(dead_code)] // held so its global stays advertised
     pub virtual_pointer_state: VirtualPointerState,
     pub foreign_toplevel_state: ForeignToplevelState,
+    pub xwayland_shell_state: XWaylandShellState,
+    #[allow(dead_code)] // held so its global stays advertised
+    pub fractional_scale_state: FractionalScaleManagerState,
+    pub xwayland: Xwayland,
     pub popups: PopupManager,
 
     pub seat: Seat<State>,

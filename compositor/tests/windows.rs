@@ -3,7 +3,10 @@
 mod support;
 
 use digios_ipc::{CaptureTarget, Rect, Request, Response};
-use support::{BACKGROUND, Compositor, FOOT_BACKGROUND, Overlays, TITLE_BAR_HEIGHT, is_child_of};
+use support::probe::{Probe, ProbeEvent};
+use support::{
+    BACKGROUND, Compositor, DEADLINE, FOOT_BACKGROUND, Overlays, TITLE_BAR_HEIGHT, is_child_of,
+};
 
 #[test]
 fn list_windows_reports_real_clients() {
@@ -161,6 +164,47 @@ fn outputs_have_size_scale_and_layout() {
     );
     assert_eq!((image.width, image.height), (1280, 800));
     assert_eq!(image.at(0, 0), BACKGROUND);
+}
+
+#[test]
+fn a_window_on_a_scaled_output_is_told_its_scale() {
+    let compositor = Compositor::start_with(&["--size", "800x600", "--extra-output", "1280x800@2"]);
+    let probe = Probe::start(
+        compositor.runtime_dir.path(),
+        &compositor.display,
+        "probe",
+        [0x40, 0x40, 0xc0, 0xff],
+        (200, 100),
+    );
+    probe
+        .wait(DEADLINE, |event| *event == ProbeEvent::Shown)
+        .expect("the probe window");
+    let window =
+        compositor.wait_for_window("the probe window", |w| w.app_id.as_deref() == Some("probe"));
+    assert_eq!(window.output.as_deref(), Some("HEADLESS-1"));
+    compositor.request(Request::Move {
+        id: window.id,
+        x: 900,
+        y: 100,
+    });
+    assert_eq!(
+        probe.wait(DEADLINE, |event| matches!(event, ProbeEvent::Scale(_))),
+        Some(ProbeEvent::Scale(2)),
+        "moved onto the 2× output, the client is asked for 2× buffers"
+    );
+    assert_eq!(
+        compositor.window(window.id).unwrap().output.as_deref(),
+        Some("HEADLESS-2")
+    );
+    compositor.request(Request::Move {
+        id: window.id,
+        x: 100,
+        y: 100,
+    });
+    assert_eq!(
+        probe.wait(DEADLINE, |event| matches!(event, ProbeEvent::Scale(_))),
+        Some(ProbeEvent::Scale(1))
+    );
 }
 
 #[test]

@@ -44,6 +44,7 @@ pub const TEST: &[&str] = &[
     "fonts-dejavu-core",
     "xkb-data",
     "python3-venv",
+    "xterm",
 ];
 
 /// Packages a hosted `digios run` needs at run time.

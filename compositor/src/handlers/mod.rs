@@ -3,6 +3,7 @@
 mod compositor;
 mod data_device;
 mod foreign_toplevel;
+mod fractional_scale;
 mod layer_shell;
 mod output;
 mod screencopy;
@@ -14,7 +15,11 @@ mod virtual_pointer;
 mod xdg_activation;
 mod xdg_decoration;
 mod xdg_shell;
+mod xwayland;
 
 pub use foreign_toplevel::{ForeignToplevelState, refresh_foreign_toplevels};
+pub use fractional_scale::refresh_surface_scales;
 pub use screencopy::ScreencopyState;
 pub use virtual_pointer::VirtualPointerState;
+pub use xwayland::Xwayland;
+pub(crate) use xwayland::{pair_surfaces as pair_x11_surfaces, start as start_xwayland};
