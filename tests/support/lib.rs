@@ -3,3 +3,4 @@
 pub mod digios;
 pub mod file_server;
 pub mod model_fixtures;
+pub mod qemu;

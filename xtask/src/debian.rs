@@ -43,6 +43,23 @@ pub const TEST: &[&str] = &[
     "libgl1-mesa-dri",
     "fonts-dejavu-core",
     "xkb-data",
+    // the disk image and QEMU (qemu-system-x86 itself is unpacked: see xtask/src/image.rs)
+    "ovmf",
+    "mtools",
+    "dosfstools",
+    "fdisk",
+    "e2fsprogs",
+    "kmod",
+    "binutils",
+    "seabios",
+    "ipxe-qemu",
+    "libcapstone4",
+    "libfdt1",
+    "libpmem1",
+    "librdmacm1",
+    "libibverbs1",
+    "libslirp0",
+    "libvdeplug2",
 ];
 
 /// Packages a hosted `digios run` needs at run time.

@@ -6,8 +6,11 @@
 //! - `run [ARGS...]`: `setup --for run`, then `digios run` hosted.
 //! - `bench`: `setup --for test`, then the benchmarks, which print figures
 //!   against anchors measured in the same run.
+//! - `image [ARGS]`: the bootable disk image (`digios image`).
+//! - `qemu [--image PATH]`: boot the image in QEMU.
 
 mod debian;
+mod image;
 mod setup;
 
 use std::process::ExitCode;
@@ -19,9 +22,11 @@ fn main() -> ExitCode {
         Some("test") => setup::run(setup::Purpose::Test).and_then(|()| test(&args[1..])),
         Some("run") => setup::run(setup::Purpose::Run).and_then(|()| run(&args[1..])),
         Some("bench") => setup::run(setup::Purpose::Test).and_then(|()| bench()),
+        Some("image") => setup::run(setup::Purpose::Test).and_then(|()| image::image(&args[1..])),
+        Some("qemu") => setup::run(setup::Purpose::Test).and_then(|()| image::qemu(&args[1..])),
         _ => {
             eprintln!(
-                "usage: cargo xtask <setup [--for run|test] | test [FILTER] | run [ARGS] | bench>"
+                "usage: cargo xtask <setup [--for run|test] | test [FILTER] | run [ARGS] | bench | image [ARGS] | qemu [--image PATH]>"
             );
             return ExitCode::from(2);
         }
@@ -66,5 +71,7 @@ fn bench() -> Result<(), String> {
         "digios-agent",
         "--bench",
         "llm_throughput",
-    ])
+    ])?;
+    // Boot times under QEMU, with the debug `digios` the tests use.
+    setup::cargo(&["run", "--quiet", "--package", "digios-tests", "--bin", "boot-bench"])
 }

@@ -39,6 +39,9 @@ pub fn run(purpose: Purpose) -> Result<(), String> {
         Purpose::Test => debian::TEST,
     });
     install_packages(&packages)?;
+    if purpose == Purpose::Test {
+        crate::image::prepare()?;
+    }
     cargo(&["build", "--package", "digios-boot", "--bin", "digios"])?;
     let models = match purpose {
         Purpose::Run => RUN_MODELS,
@@ -114,7 +117,7 @@ pub fn cargo(args: &[&str]) -> Result<(), String> {
     status(command, &format!("cargo {}", args.join(" ")))
 }
 
-fn status(mut command: Command, what: &str) -> Result<(), String> {
+pub fn status(mut command: Command, what: &str) -> Result<(), String> {
     match command.status() {
         Ok(s) if s.success() => Ok(()),
         Ok(s) => Err(format!("{what} failed ({s})")),

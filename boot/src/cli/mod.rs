@@ -5,3 +5,4 @@ pub mod compositor;
 pub mod ctl;
 pub mod model;
 pub mod run;
+pub mod supervised;
