@@ -96,17 +96,16 @@ fn set_mtime(path: &Path, epoch: u64) -> Result<(), ImageError> {
         .map_err(|e| ImageError::Io(path.to_path_buf(), e))
 }
 
-/// An ext4 data file system of `size` bytes with the contents of `seed`,
-/// labelled `label`. It keeps its journal: after a hard stop the next mount
-/// replays it.
-pub fn make_data(path: &Path, size: u64, seed: &Path, label: &str) -> Result<(), ImageError> {
+/// An empty ext4 data file system of `size` bytes labelled `label` (init
+/// makes its directories on first boot; copying a seed directory in would
+/// stamp the build's change times on it). It keeps its journal: after a
+/// hard stop the next mount replays it.
+pub fn make_data(path: &Path, size: u64, label: &str) -> Result<(), ImageError> {
     let _ = std::fs::remove_file(path);
     let mut mkfs = Command::new("mkfs.ext4");
     mkfs.env("E2FSPROGS_FAKE_TIME", "1")
         .args(["-q", "-F", "-L", label, "-U", DATA_FS_UUID, "-E"])
         .arg(format!("root_owner=0:0,hash_seed={DATA_FS_UUID}"))
-        .arg("-d")
-        .arg(seed)
         .arg(path)
         .arg(format!("{}k", size / 1024));
     run(mkfs, "mkfs.ext4")
@@ -182,33 +181,46 @@ pub fn assemble(
     Ok(())
 }
 
-/// Copies `from` into `to` at `offset`, skipping all-zero blocks so the
-/// disk image stays sparse.
+/// Copies `from` into `to` at `offset`, only the extents `from` has data in
+/// (SEEK_DATA / SEEK_HOLE), and within them only blocks that are not all
+/// zero, so the disk image stays sparse and the copy quick.
 fn copy_sparse(from: &Path, to: &Path, offset: u64) -> Result<(), ImageError> {
-    let mut input = File::open(from).map_err(|e| ImageError::Io(from.to_path_buf(), e))?;
-    let mut output = File::options()
-        .write(true)
-        .open(to)
-        .map_err(|e| ImageError::Io(to.to_path_buf(), e))?;
+    use std::os::fd::AsRawFd;
+    let io_from = |e| ImageError::Io(from.to_path_buf(), e);
+    let io_to = |e| ImageError::Io(to.to_path_buf(), e);
+    let mut input = File::open(from).map_err(io_from)?;
+    let length = input.metadata().map_err(io_from)?.len();
+    let mut output = File::options().write(true).open(to).map_err(io_to)?;
     let mut buffer = vec![0u8; MIB as usize];
-    let mut position = offset;
-    loop {
-        let read = read_full(&mut input, &mut buffer).map_err(|e| ImageError::Io(from.to_path_buf(), e))?;
-        if read == 0 {
-            break;
+    let mut position = 0u64;
+    while position < length {
+        let fd = input.as_raw_fd();
+        let data = unsafe { libc::lseek(fd, position as libc::off_t, libc::SEEK_DATA) };
+        if data < 0 {
+            break; // ENXIO: only a hole remains
         }
-        for (index, block) in buffer[..read].chunks(4096).enumerate() {
-            if block.iter().any(|&b| b != 0) {
-                let at = position + (index * 4096) as u64;
-                output
-                    .seek(SeekFrom::Start(at))
-                    .and_then(|_| output.write_all(block))
-                    .map_err(|e| ImageError::Io(to.to_path_buf(), e))?;
+        let hole = unsafe { libc::lseek(fd, data, libc::SEEK_HOLE) }.max(data) as u64;
+        let mut at = data as u64;
+        input.seek(SeekFrom::Start(at)).map_err(io_from)?;
+        while at < hole {
+            let want = ((hole - at) as usize).min(buffer.len());
+            let read = read_full(&mut input, &mut buffer[..want]).map_err(io_from)?;
+            if read == 0 {
+                break;
             }
+            for (index, block) in buffer[..read].chunks(4096).enumerate() {
+                if block.iter().any(|&b| b != 0) {
+                    output
+                        .seek(SeekFrom::Start(offset + at + (index * 4096) as u64))
+                        .and_then(|_| output.write_all(block))
+                        .map_err(io_to)?;
+                }
+            }
+            at += read as u64;
         }
-        position += read as u64;
+        position = hole;
     }
-    output.sync_all().map_err(|e| ImageError::Io(to.to_path_buf(), e))
+    output.sync_all().map_err(io_to)
 }
 
 fn read_full(input: &mut File, buffer: &mut [u8]) -> std::io::Result<usize> {

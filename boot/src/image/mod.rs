@@ -149,13 +149,9 @@ pub fn run(args: ImageArgs) -> anyhow::Result<()> {
     disk::make_esp(&esp, esp_size, &files, EPOCH)?;
 
     step("data partition (ext4)");
-    let seed = work.join("data");
-    for dir in ["etc", "state", "cache/models", "logs"] {
-        std::fs::create_dir_all(seed.join(dir))?;
-    }
     let data = work.join("data.img");
     let data_size = args.data_mib * disk::ONE_MIB;
-    disk::make_data(&data, data_size, &seed, crate::init::mounts::DATA_LABEL)?;
+    disk::make_data(&data, data_size, crate::init::mounts::DATA_LABEL)?;
 
     step("disk (GPT)");
     let layout = disk::Layout::new(esp_size, data_size);

@@ -20,12 +20,19 @@ pub enum ModuleError {
     Load { path: PathBuf, source: nix::Error },
 }
 
+struct Alias {
+    /// The pattern's text before its first wildcard: a cheap first test.
+    prefix: String,
+    pattern: String,
+    module: String,
+}
+
 pub struct ModuleTree {
     dir: PathBuf,
     /// Module name → its file and its dependencies' files, as `modules.dep` lists them.
     deps: HashMap<String, (String, Vec<String>)>,
     /// (pattern, module name) from `modules.alias`.
-    aliases: Vec<(String, String)>,
+    aliases: Vec<Alias>,
     builtin: HashSet<String>,
     loaded: HashSet<String>,
 }
@@ -58,7 +65,16 @@ impl ModuleTree {
             if let (Some("alias"), Some(pattern), Some(module)) =
                 (words.next(), words.next(), words.next())
             {
-                aliases.push((pattern.to_string(), normalise(module)));
+                let prefix = pattern
+                    .split(['*', '?', '['])
+                    .next()
+                    .unwrap_or("")
+                    .to_string();
+                aliases.push(Alias {
+                    prefix,
+                    pattern: pattern.to_string(),
+                    module: normalise(module),
+                });
             }
         }
         let builtin = read("modules.builtin")
@@ -102,8 +118,9 @@ impl ModuleTree {
     pub fn matching(&self, modalias: &str) -> BTreeSet<String> {
         self.aliases
             .iter()
-            .filter(|(pattern, _)| glob_match(pattern.as_bytes(), modalias.as_bytes()))
-            .map(|(_, module)| module.clone())
+            .filter(|a| modalias.starts_with(&a.prefix))
+            .filter(|a| glob_match(a.pattern.as_bytes(), modalias.as_bytes()))
+            .map(|a| a.module.clone())
             .collect()
     }
 
