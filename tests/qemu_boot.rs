@@ -113,7 +113,9 @@ const SERVICES: &[&str] = &["network", "models", "compositor", "agent", "api", "
 fn image_boots_sets_up_survives_power_cut_and_reboots() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let server = runtime.block_on(FileServer::start());
-    let model = digios_tests::digios::model_cache_dir().join("models").join(MODEL_FILE);
+    let model = digios_tests::digios::model_cache_dir()
+        .join("models")
+        .join(MODEL_FILE);
     let model_bytes = std::fs::read(&model).unwrap();
     let model_len = model_bytes.len() as u64;
     server.serve("/model.gguf", model_bytes);
@@ -171,15 +173,23 @@ fn image_boots_sets_up_survives_power_cut_and_reboots() {
     // Range request) or restarts; either way it completed and verified, and
     // no partial file was ever taken for the model.
     let requests = server.requests("/model.gguf");
-    assert!(requests.len() >= 2, "no download after the power cut: {requests:?}");
-    assert!(status["services"].to_string().contains("completed"), "{status}");
+    assert!(
+        requests.len() >= 2,
+        "no download after the power cut: {requests:?}"
+    );
+    assert!(
+        status["services"].to_string().contains("completed"),
+        "{status}"
+    );
 
     let (code, reply) = api.post(
         "/v1/chat/completions",
         json!({"messages": [{"role": "user", "content": "Say hello."}], "max_tokens": 8}),
     );
     assert_eq!(code, 200, "{reply}");
-    let content = reply["choices"][0]["message"]["content"].as_str().unwrap_or("");
+    let content = reply["choices"][0]["message"]["content"]
+        .as_str()
+        .unwrap_or("");
     assert!(!content.trim().is_empty(), "{reply}");
 
     let (code, launched) = api.post(
@@ -257,7 +267,12 @@ fn assert_clean_data_partition(image: &Path, dir: &Path) {
     let status = std::process::Command::new("dd")
         .arg(format!("if={}", image.display()))
         .arg(format!("of={}", copy.display()))
-        .args(["bs=1M", "iflag=skip_bytes,count_bytes", "conv=sparse", "status=none"])
+        .args([
+            "bs=1M",
+            "iflag=skip_bytes,count_bytes",
+            "conv=sparse",
+            "status=none",
+        ])
         .arg(format!("skip={start}"))
         .arg(format!("count={size}"))
         .status()

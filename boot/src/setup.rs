@@ -113,8 +113,16 @@ fn defaults(config: &Config, cmdline: &KernelCmdline) -> Answers {
 const ATTENTION_WINDOW: Duration = Duration::from_secs(15);
 
 fn ask(mut answers: Answers) -> anyhow::Result<Answers> {
-    println!("\ndigiOS first-boot setup. Press Enter within {} s to change the defaults:", ATTENTION_WINDOW.as_secs());
-    println!("  hostname {}, model {}, voice {}", answers.hostname, answers.model, if answers.voice { "on" } else { "off" });
+    println!(
+        "\ndigiOS first-boot setup. Press Enter within {} s to change the defaults:",
+        ATTENTION_WINDOW.as_secs()
+    );
+    println!(
+        "  hostname {}, model {}, voice {}",
+        answers.hostname,
+        answers.model,
+        if answers.voice { "on" } else { "off" }
+    );
     if !stdin_ready(ATTENTION_WINDOW) {
         println!("no answer: taking the defaults");
         return Ok(answers);
@@ -126,7 +134,11 @@ fn ask(mut answers: Answers) -> anyhow::Result<Answers> {
         std::io::stdout().flush()?;
         let line = lines.next().transpose()?.unwrap_or_default();
         let line = line.trim();
-        Ok(if line.is_empty() { current.to_string() } else { line.to_string() })
+        Ok(if line.is_empty() {
+            current.to_string()
+        } else {
+            line.to_string()
+        })
     };
     answers.hostname = prompt("hostname", &answers.hostname)?;
     answers.model = prompt("language model id", &answers.model)?;
@@ -138,7 +150,10 @@ fn ask(mut answers: Answers) -> anyhow::Result<Answers> {
 fn stdin_ready(timeout: Duration) -> bool {
     use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
     let stdin = std::io::stdin();
-    let mut fds = [PollFd::new(std::os::fd::AsFd::as_fd(&stdin), PollFlags::POLLIN)];
+    let mut fds = [PollFd::new(
+        std::os::fd::AsFd::as_fd(&stdin),
+        PollFlags::POLLIN,
+    )];
     let millis = PollTimeout::try_from(timeout.as_millis() as i32).unwrap_or(PollTimeout::MAX);
     matches!(poll(&mut fds, millis), Ok(n) if n > 0)
 }
@@ -146,8 +161,8 @@ fn stdin_ready(timeout: Duration) -> bool {
 /// Sets setup's keys in the configuration file, keeping everything else in it.
 fn write_config(path: &Path, answers: &Answers) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
-    let mut table: toml::Table = toml::from_str(&text)
-        .map_err(|err| anyhow::anyhow!("{}: {err}", path.display()))?;
+    let mut table: toml::Table =
+        toml::from_str(&text).map_err(|err| anyhow::anyhow!("{}: {err}", path.display()))?;
     let section = |table: &mut toml::Table, name: &str| -> toml::Table {
         match table.remove(name) {
             Some(toml::Value::Table(t)) => t,
@@ -258,7 +273,10 @@ fn fetch_model(config: &Config, url: Option<&str>) -> anyhow::Result<()> {
             }
         }
         PullEvent::DownloadProgress { .. } => {}
-        other => println!("model {id}: {}", serde_json::to_string(&other).unwrap_or_default()),
+        other => println!(
+            "model {id}: {}",
+            serde_json::to_string(&other).unwrap_or_default()
+        ),
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

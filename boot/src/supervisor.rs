@@ -82,7 +82,9 @@ enum Phase {
     /// Waiting for `next_start`.
     Backoff,
     /// A oneshot that finished (successfully, or out of attempts).
-    Finished { success: bool },
+    Finished {
+        success: bool,
+    },
 }
 
 struct Entry {
@@ -368,7 +370,11 @@ fn spawn(exe: &Path, service: &Service, logs: &LogSink) -> std::io::Result<Pid> 
 
 /// Hosted supervision: start `services`, supervise until SIGTERM or SIGINT,
 /// then stop them.
-pub fn run(services: Vec<Service>, logs: LogSink, status: Option<StatusFile>) -> anyhow::Result<()> {
+pub fn run(
+    services: Vec<Service>,
+    logs: LogSink,
+    status: Option<StatusFile>,
+) -> anyhow::Result<()> {
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         signal_hook::flag::register(signal, stop.clone())?;

@@ -19,10 +19,14 @@ fn main() {
     // The model comes from loopback, as in the QEMU test.
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let server = runtime.block_on(digios_tests::file_server::FileServer::start());
-    let model = digios_tests::digios::model_cache_dir()
-        .join("models/SmolLM2-135M-Instruct.Q4_1.gguf");
+    let model =
+        digios_tests::digios::model_cache_dir().join("models/SmolLM2-135M-Instruct.Q4_1.gguf");
     server.serve("/model.gguf", std::fs::read(model).unwrap());
-    let port = server.url("/").trim_start_matches("http://127.0.0.1:").trim_end_matches('/').to_string();
+    let port = server
+        .url("/")
+        .trim_start_matches("http://127.0.0.1:")
+        .trim_end_matches('/')
+        .to_string();
     let image = dir.path().join("digios.img");
     let token = "boot-bench";
     qemu::build_image(
@@ -108,7 +112,10 @@ fn main() {
         std::fs::metadata(&image).unwrap().blocks() * 512
     };
     println!("boot (QEMU TCG, OVMF, median of {runs}):");
-    println!("  bare static init ready:      {:>6.1} s (anchor)", bare.as_secs_f64());
+    println!(
+        "  bare static init ready:      {:>6.1} s (anchor)",
+        bare.as_secs_f64()
+    );
     println!(
         "  digiOS compositor ready:     {:>6.1} s ({:.2}x the anchor)",
         frame.as_secs_f64(),

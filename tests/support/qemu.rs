@@ -94,7 +94,10 @@ impl Vm {
         let qmp_path = options.dir.join("qmp.sock");
         let _ = std::fs::remove_file(&qmp_path);
         let mut child = Command::new(qemu.join("usr/bin/qemu-system-x86_64"))
-            .env("QEMU_MODULE_DIR", qemu.join("usr/lib/x86_64-linux-gnu/qemu"))
+            .env(
+                "QEMU_MODULE_DIR",
+                qemu.join("usr/lib/x86_64-linux-gnu/qemu"),
+            )
             .arg("-L")
             .arg(qemu.join("usr/share/qemu"))
             .args(["-L", "/usr/share/seabios", "-L", "/usr/lib/ipxe/qemu"])
@@ -103,7 +106,10 @@ impl Vm {
             .arg("-drive")
             .arg(format!("if=pflash,format=raw,readonly=on,file={OVMF_CODE}"))
             .arg("-drive")
-            .arg(format!("if=pflash,format=raw,file={}", options.vars.display()))
+            .arg(format!(
+                "if=pflash,format=raw,file={}",
+                options.vars.display()
+            ))
             .arg("-drive")
             .arg(format!(
                 "if=none,id=disk,format=raw,file={}",
@@ -185,8 +191,15 @@ impl Vm {
                 let tail: Vec<&String> = serial.lines.iter().rev().take(60).rev().collect();
                 panic!(
                     "no serial line with {text:?} ({}); console tail:\n{}",
-                    if serial.closed { "QEMU exited" } else { "timed out" },
-                    tail.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("\n")
+                    if serial.closed {
+                        "QEMU exited"
+                    } else {
+                        "timed out"
+                    },
+                    tail.iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join("\n")
                 );
             }
             serial = ready.wait_timeout(serial, deadline - now).unwrap().0;
@@ -211,7 +224,10 @@ impl Vm {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return status;
             }
-            assert!(Instant::now() < deadline, "QEMU did not exit within {timeout:?}");
+            assert!(
+                Instant::now() < deadline,
+                "QEMU did not exit within {timeout:?}"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }

@@ -34,7 +34,10 @@ pub fn prepare() -> Result<(), String> {
     unpack(&cache.join("parts"), &image)?;
     let release = kernel.trim_start_matches("linux-image-");
     let parts = cache.join("parts");
-    if !parts.join(format!("lib/modules/{release}/modules.dep")).exists() {
+    if !parts
+        .join(format!("lib/modules/{release}/modules.dep"))
+        .exists()
+    {
         eprintln!("xtask: depmod for {release}");
         let mut depmod = Command::new("depmod");
         depmod.arg("-b").arg(&parts).arg(release);
@@ -96,7 +99,10 @@ fn unpack(root: &Path, packages: &[&str]) -> Result<(), String> {
 pub fn image(args: &[String]) -> Result<(), String> {
     prepare()?;
     let mut command = Command::new(setup::target_dir().join("debug/digios"));
-    command.arg("image").arg("--parts").arg(cache_dir().join("parts"));
+    command
+        .arg("image")
+        .arg("--parts")
+        .arg(cache_dir().join("parts"));
     if !args.iter().any(|a| a == "--out") {
         command
             .arg("--out")
@@ -126,10 +132,14 @@ pub fn qemu(args: &[String]) -> Result<(), String> {
             .map_err(|e| format!("OVMF variables (apt-get install ovmf): {e}"))?;
     }
     let qmp = setup::target_dir().join("digios-qmp.sock");
-    let windowed = std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some();
+    let windowed =
+        std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some();
     let mut command = Command::new(qemu_root.join("usr/bin/qemu-system-x86_64"));
     command
-        .env("QEMU_MODULE_DIR", qemu_root.join("usr/lib/x86_64-linux-gnu/qemu"))
+        .env(
+            "QEMU_MODULE_DIR",
+            qemu_root.join("usr/lib/x86_64-linux-gnu/qemu"),
+        )
         .arg("-L")
         .arg(qemu_root.join("usr/share/qemu"))
         // Firmware for option ROMs: Debian's seabios and ipxe-qemu.
@@ -141,7 +151,10 @@ pub fn qemu(args: &[String]) -> Result<(), String> {
         .arg("-drive")
         .arg(format!("if=pflash,format=raw,file={}", vars.display()))
         .arg("-drive")
-        .arg(format!("if=none,id=disk,format=raw,file={}", image.display()))
+        .arg(format!(
+            "if=none,id=disk,format=raw,file={}",
+            image.display()
+        ))
         .args(["-device", "ide-hd,drive=disk,bus=ide.0"])
         .args(["-device", "virtio-gpu-pci"])
         .args(["-nic", "user,model=e1000e,hostfwd=tcp:127.0.0.1:8765-:8765"])
@@ -154,7 +167,9 @@ pub fn qemu(args: &[String]) -> Result<(), String> {
         command.args(["-display", "none"]);
         eprintln!("xtask: no display: headless; QMP on {}", qmp.display());
     }
-    eprintln!("xtask: the API will be on http://127.0.0.1:8765 (token: digios.api_token or the data partition's state/api-token)");
+    eprintln!(
+        "xtask: the API will be on http://127.0.0.1:8765 (token: digios.api_token or the data partition's state/api-token)"
+    );
     setup::status(command, "qemu-system-x86_64")
 }
 

@@ -73,5 +73,12 @@ fn bench() -> Result<(), String> {
         "llm_throughput",
     ])?;
     // Boot times under QEMU, with the debug `digios` the tests use.
-    setup::cargo(&["run", "--quiet", "--package", "digios-tests", "--bin", "boot-bench"])
+    setup::cargo(&[
+        "run",
+        "--quiet",
+        "--package",
+        "digios-tests",
+        "--bin",
+        "boot-bench",
+    ])
 }

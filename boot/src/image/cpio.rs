@@ -9,8 +9,14 @@ use std::path::PathBuf;
 pub enum Node {
     Dir,
     /// A file copied from the build machine, with its mode.
-    File { source: PathBuf, mode: u32 },
-    Bytes { data: Vec<u8>, mode: u32 },
+    File {
+        source: PathBuf,
+        mode: u32,
+    },
+    Bytes {
+        data: Vec<u8>,
+        mode: u32,
+    },
     Symlink(String),
     /// A character device (major, minor): `/dev/console` must exist before
     /// devtmpfs is mounted, for the kernel to give init its stdio.
@@ -28,7 +34,13 @@ impl Tree {
     pub fn insert(&mut self, path: &str, node: Node) {
         let path = path.trim_start_matches('/').to_string();
         let mut parent = String::new();
-        for part in path.split('/').collect::<Vec<_>>().split_last().map(|(_, p)| p).unwrap_or(&[]) {
+        for part in path
+            .split('/')
+            .collect::<Vec<_>>()
+            .split_last()
+            .map(|(_, p)| p)
+            .unwrap_or(&[])
+        {
             if !parent.is_empty() {
                 parent.push('/');
             }
@@ -57,9 +69,12 @@ impl Tree {
             let mut device = (0, 0);
             let (mode, data): (u32, Vec<u8>) = match node {
                 Node::Dir => (0o040755, Vec::new()),
-                Node::File { source, mode } => (0o100000 | mode, std::fs::read(source).map_err(
-                    |e| io::Error::new(e.kind(), format!("{}: {e}", source.display())),
-                )?),
+                Node::File { source, mode } => (
+                    0o100000 | mode,
+                    std::fs::read(source).map_err(|e| {
+                        io::Error::new(e.kind(), format!("{}: {e}", source.display()))
+                    })?,
+                ),
                 Node::Bytes { data, mode } => (0o100000 | mode, data.clone()),
                 Node::Symlink(target) => (0o120777, target.as_bytes().to_vec()),
                 Node::CharDevice(major, minor) => {
@@ -67,10 +82,20 @@ impl Tree {
                     (0o020600, Vec::new())
                 }
             };
-            let header = Header { ino: ino as u32 + 1, mode, mtime, device };
+            let header = Header {
+                ino: ino as u32 + 1,
+                mode,
+                mtime,
+                device,
+            };
             written += entry(out, &header, path, &data, written)?;
         }
-        let trailer = Header { ino: 0, mode: 0, mtime: 0, device: (0, 0) };
+        let trailer = Header {
+            ino: 0,
+            mode: 0,
+            mtime: 0,
+            device: (0, 0),
+        };
         entry(out, &trailer, "TRAILER!!!", &[], written)?;
         Ok(())
     }
@@ -85,7 +110,13 @@ struct Header {
 }
 
 /// One entry; returns the bytes written (header, name and data, padded).
-fn entry(out: &mut impl Write, h: &Header, name: &str, data: &[u8], offset: u64) -> io::Result<u64> {
+fn entry(
+    out: &mut impl Write,
+    h: &Header,
+    name: &str,
+    data: &[u8],
+    offset: u64,
+) -> io::Result<u64> {
     let (ino, mode, mtime) = (h.ino, h.mode, h.mtime);
     let name_size = name.len() + 1;
     let header = format!(
@@ -126,7 +157,13 @@ mod tests {
     #[test]
     fn archive_is_deterministic_and_aligned() {
         let mut tree = Tree::default();
-        tree.insert("/usr/bin/hello", Node::Bytes { data: b"hi\n".to_vec(), mode: 0o755 });
+        tree.insert(
+            "/usr/bin/hello",
+            Node::Bytes {
+                data: b"hi\n".to_vec(),
+                mode: 0o755,
+            },
+        );
         tree.insert("/init", Node::Symlink("/usr/bin/hello".into()));
         let mut first = Vec::new();
         tree.write_cpio(&mut first, 0).unwrap();
@@ -136,7 +173,13 @@ mod tests {
         assert_eq!(first.len() % 4, 0);
         assert!(first.starts_with(b"070701"));
         let text = String::from_utf8_lossy(&first);
-        for name in ["usr\0", "usr/bin\0", "usr/bin/hello\0", "init\0", "TRAILER!!!\0"] {
+        for name in [
+            "usr\0",
+            "usr/bin\0",
+            "usr/bin/hello\0",
+            "init\0",
+            "TRAILER!!!\0",
+        ] {
             assert!(text.contains(name), "{name}");
         }
     }

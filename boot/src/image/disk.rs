@@ -49,9 +49,18 @@ pub fn run(mut command: Command, what: &str) -> Result<(), ImageError> {
 pub fn make_esp(path: &Path, size: u64, files: &[EspFile], epoch: u64) -> Result<(), ImageError> {
     let _ = std::fs::remove_file(path);
     let mut mkfs = Command::new("mkfs.fat");
-    mkfs.args(["-F", "32", "-n", "DIGIOS", "-i", "0D16105A", "--invariant", "-C"])
-        .arg(path)
-        .arg((size / 1024).to_string());
+    mkfs.args([
+        "-F",
+        "32",
+        "-n",
+        "DIGIOS",
+        "-i",
+        "0D16105A",
+        "--invariant",
+        "-C",
+    ])
+    .arg(path)
+    .arg((size / 1024).to_string());
     run(mkfs, "mkfs.fat")?;
     let mut dirs: Vec<String> = Vec::new();
     for file in files {
@@ -125,7 +134,13 @@ impl Layout {
         let data_start = esp_start + esp_size;
         // One MiB at the end for the backup GPT.
         let disk_size = data_start + data_size + MIB;
-        Self { esp_start, esp_size, data_start, data_size, disk_size }
+        Self {
+            esp_start,
+            esp_size,
+            data_start,
+            data_size,
+            disk_size,
+        }
     }
 }
 
@@ -153,7 +168,13 @@ pub fn assemble(
     );
     let mut sfdisk = Command::new("sfdisk");
     sfdisk
-        .args(["--quiet", "--no-reread", "--no-tell-kernel", "--wipe", "always"])
+        .args([
+            "--quiet",
+            "--no-reread",
+            "--no-tell-kernel",
+            "--wipe",
+            "always",
+        ])
         .arg(disk)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())

@@ -46,7 +46,9 @@ pub struct ImageArgs {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImageError {
-    #[error("{0} is missing (run `cargo xtask image`, which fetches and unpacks what the image needs)")]
+    #[error(
+        "{0} is missing (run `cargo xtask image`, which fetches and unpacks what the image needs)"
+    )]
     Missing(PathBuf),
     #[error("{0}: {1}")]
     Io(PathBuf, std::io::Error),
@@ -98,8 +100,20 @@ pub fn run(args: ImageArgs) -> anyhow::Result<()> {
     step(&format!("root file system for kernel {release}"));
     let mut tree = Tree::default();
     if args.bare {
-        tree.insert("/usr/bin/busybox", Node::File { source: busybox, mode: 0o755 });
-        tree.insert("/init", Node::Bytes { data: BARE_INIT.as_bytes().to_vec(), mode: 0o755 });
+        tree.insert(
+            "/usr/bin/busybox",
+            Node::File {
+                source: busybox,
+                mode: 0o755,
+            },
+        );
+        tree.insert(
+            "/init",
+            Node::Bytes {
+                data: BARE_INIT.as_bytes().to_vec(),
+                mode: 0o755,
+            },
+        );
         tree.insert("/proc", Node::Dir);
         tree.insert("/dev/console", Node::CharDevice(5, 1));
     } else {
@@ -119,9 +133,16 @@ pub fn run(args: ImageArgs) -> anyhow::Result<()> {
 
     step("EFI system partition (systemd-boot, slot A; room for slot B)");
     let loader = work.join("loader.conf");
-    std::fs::write(&loader, "default digios-a.conf\ntimeout 0\nconsole-mode keep\neditor yes\n")?;
+    std::fs::write(
+        &loader,
+        "default digios-a.conf\ntimeout 0\nconsole-mode keep\neditor yes\n",
+    )?;
     let entry = work.join("digios-a.conf");
-    let console = if args.serial_console { SERIAL_CONSOLE } else { SCREEN_CONSOLE };
+    let console = if args.serial_console {
+        SERIAL_CONSOLE
+    } else {
+        SCREEN_CONSOLE
+    };
     let cmdline = format!("{console} {}", args.cmdline).trim().to_string();
     std::fs::write(
         &entry,
@@ -135,12 +156,30 @@ pub fn run(args: ImageArgs) -> anyhow::Result<()> {
     let efi_copy = work.join("systemd-bootx64.efi");
     std::fs::copy(&systemd_boot, &efi_copy)?;
     let files = [
-        EspFile { source: efi_copy.clone(), target: "/EFI/BOOT/BOOTX64.EFI".into() },
-        EspFile { source: efi_copy, target: "/EFI/systemd/systemd-bootx64.efi".into() },
-        EspFile { source: loader, target: "/loader/loader.conf".into() },
-        EspFile { source: entry, target: "/loader/entries/digios-a.conf".into() },
-        EspFile { source: kernel_copy.clone(), target: "/digios/a/vmlinuz".into() },
-        EspFile { source: initrd.clone(), target: "/digios/a/initrd.img".into() },
+        EspFile {
+            source: efi_copy.clone(),
+            target: "/EFI/BOOT/BOOTX64.EFI".into(),
+        },
+        EspFile {
+            source: efi_copy,
+            target: "/EFI/systemd/systemd-bootx64.efi".into(),
+        },
+        EspFile {
+            source: loader,
+            target: "/loader/loader.conf".into(),
+        },
+        EspFile {
+            source: entry,
+            target: "/loader/entries/digios-a.conf".into(),
+        },
+        EspFile {
+            source: kernel_copy.clone(),
+            target: "/digios/a/vmlinuz".into(),
+        },
+        EspFile {
+            source: initrd.clone(),
+            target: "/digios/a/initrd.img".into(),
+        },
     ];
     let slot = std::fs::metadata(&kernel_copy)?.len() + std::fs::metadata(&initrd)?.len();
     // Two slots (A and B, for updates with rollback) and some slack.
@@ -155,7 +194,13 @@ pub fn run(args: ImageArgs) -> anyhow::Result<()> {
 
     step("disk (GPT)");
     let layout = disk::Layout::new(esp_size, data_size);
-    disk::assemble(&args.out, &layout, &esp, &data, crate::init::mounts::DATA_LABEL)?;
+    disk::assemble(
+        &args.out,
+        &layout,
+        &esp,
+        &data,
+        crate::init::mounts::DATA_LABEL,
+    )?;
     let _ = std::fs::remove_dir_all(&work);
     step(&format!(
         "{}: {} MiB disk (ESP {} MiB with slot A {} MB, data {} MiB)",
@@ -183,11 +228,21 @@ fn add_digios(
     };
     let stripped = work.join("digios");
     let mut strip = std::process::Command::new("strip");
-    strip.arg("--strip-debug").arg("-o").arg(&stripped).arg(&digios);
+    strip
+        .arg("--strip-debug")
+        .arg("-o")
+        .arg(&stripped)
+        .arg(&digios);
     disk::run(strip, "strip")?;
     rootfs::add_program(tree, &stripped, "/usr/bin/digios")?;
     rootfs::add_program(tree, Path::new("/usr/bin/foot"), "/usr/bin/foot")?;
-    tree.insert("/usr/bin/busybox", Node::File { source: busybox, mode: 0o755 });
+    tree.insert(
+        "/usr/bin/busybox",
+        Node::File {
+            source: busybox,
+            mode: 0o755,
+        },
+    );
     tree.insert("/init", Node::Symlink("/usr/bin/digios".into()));
     // The kernel's request_module runs /sbin/modprobe.
     tree.insert("/usr/bin/modprobe", Node::Symlink("digios".into()));
@@ -195,21 +250,35 @@ fn add_digios(
     tree.insert("/usr/bin/sh", Node::Symlink("busybox".into()));
     tree.insert("/sbin", Node::Symlink("usr/bin".into()));
     rootfs::add_standard_data(tree)?;
-    let modules = rootfs::add_modules(tree, &parts.join(format!("lib/modules/{release}")), &release)?;
-    let text = |s: &str| Node::Bytes { data: s.as_bytes().to_vec(), mode: 0o644 };
+    let modules = rootfs::add_modules(
+        tree,
+        &parts.join(format!("lib/modules/{release}")),
+        release,
+    )?;
+    let text = |s: &str| Node::Bytes {
+        data: s.as_bytes().to_vec(),
+        mode: 0o644,
+    };
     tree.insert("/etc/digios/digios.toml", text(IMAGE_CONFIG));
     tree.insert("/etc/passwd", text("root:x:0:0:root:/root:/bin/sh\n"));
     tree.insert("/etc/group", text("root:x:0:\ntty:x:5:\n"));
     tree.insert("/etc/hosts", text("127.0.0.1 localhost\n::1 localhost\n"));
     tree.insert("/etc/resolv.conf", Node::Symlink("/run/resolv.conf".into()));
-    tree.insert("/etc/os-release", text(&format!(
-        "NAME=digiOS\nID=digios\nVERSION_ID={}\nPRETTY_NAME=\"digiOS {}\"\n",
-        env!("CARGO_PKG_VERSION"), env!("CARGO_PKG_VERSION")
-    )));
-    tree.insert("/usr/share/digios/udhcpc.script", Node::Bytes {
-        data: UDHCPC_SCRIPT.as_bytes().to_vec(),
-        mode: 0o755,
-    });
+    tree.insert(
+        "/etc/os-release",
+        text(&format!(
+            "NAME=digiOS\nID=digios\nVERSION_ID={}\nPRETTY_NAME=\"digiOS {}\"\n",
+            env!("CARGO_PKG_VERSION"),
+            env!("CARGO_PKG_VERSION")
+        )),
+    );
+    tree.insert(
+        "/usr/share/digios/udhcpc.script",
+        Node::Bytes {
+            data: UDHCPC_SCRIPT.as_bytes().to_vec(),
+            mode: 0o755,
+        },
+    );
     for dir in ["/root", "/data", "/proc", "/sys", "/run", "/tmp", "/var"] {
         tree.insert(dir, Node::Dir);
     }
@@ -228,15 +297,22 @@ fn kernel_release(parts: &Path) -> Result<String, ImageError> {
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     releases.sort();
-    releases.pop().ok_or(ImageError::Missing(dir.join("<release>/modules.dep")))
+    releases
+        .pop()
+        .ok_or(ImageError::Missing(dir.join("<release>/modules.dep")))
 }
 
 /// A scratch directory next to the output (same file system: no large copies across).
 fn tempfile_dir(out: &Path) -> Result<PathBuf, ImageError> {
-    let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let parent = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let dir = parent.join(format!(
         ".{}.build",
-        out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+        out.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
     ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).map_err(|e| ImageError::Io(dir.clone(), e))?;

@@ -6,8 +6,8 @@ use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::cpio::{Node, Tree};
 use super::ImageError;
+use super::cpio::{Node, Tree};
 
 /// Data the programs read at run time: (path on the build machine, required).
 const DATA: &[(&str, bool)] = &[
@@ -29,19 +29,55 @@ const DATA: &[(&str, bool)] = &[
 /// input, sound, and the file systems. Their dependencies come along.
 pub const MODULES: &[&str] = &[
     // buses and disks
-    "virtio_pci", "virtio_blk", "virtio_scsi", "ahci", "nvme", "sd_mod", "sr_mod",
-    "xhci_pci", "ehci_pci", "ohci_pci", "uhci_hcd", "usb_storage", "uas",
+    "virtio_pci",
+    "virtio_blk",
+    "virtio_scsi",
+    "ahci",
+    "nvme",
+    "sd_mod",
+    "sr_mod",
+    "xhci_pci",
+    "ehci_pci",
+    "ohci_pci",
+    "uhci_hcd",
+    "usb_storage",
+    "uas",
     // network
-    "virtio_net", "e1000", "e1000e", "igb", "igc", "r8169", "tg3",
+    "virtio_net",
+    "e1000",
+    "e1000e",
+    "igb",
+    "igc",
+    "r8169",
+    "tg3",
     // display
-    "virtio_gpu", "bochs", "qxl", "cirrus",
+    "virtio_gpu",
+    "bochs",
+    "qxl",
+    "cirrus",
     // input
-    "evdev", "usbhid", "hid_generic", "virtio_input", "psmouse", "atkbd", "i8042",
+    "evdev",
+    "usbhid",
+    "hid_generic",
+    "virtio_input",
+    "psmouse",
+    "atkbd",
+    "i8042",
     // sound
-    "snd_hda_intel", "snd_hda_codec_generic", "snd_hda_codec_realtek", "snd_hda_codec_hdmi",
-    "snd_usb_audio", "snd_intel8x0",
+    "snd_hda_intel",
+    "snd_hda_codec_generic",
+    "snd_hda_codec_realtek",
+    "snd_hda_codec_hdmi",
+    "snd_usb_audio",
+    "snd_intel8x0",
     // file systems
-    "ext4", "crc32c_generic", "crc32c_intel", "vfat", "nls_cp437", "nls_iso8859_1", "efivarfs",
+    "ext4",
+    "crc32c_generic",
+    "crc32c_intel",
+    "vfat",
+    "nls_cp437",
+    "nls_iso8859_1",
+    "efivarfs",
 ];
 
 /// Adds `binary` at `target` and every library `ldd` says it loads, at the
@@ -50,10 +86,22 @@ pub fn add_program(tree: &mut Tree, binary: &Path, target: &str) -> Result<(), I
     if !binary.exists() {
         return Err(ImageError::Missing(binary.to_path_buf()));
     }
-    tree.insert(target, Node::File { source: binary.to_path_buf(), mode: 0o755 });
+    tree.insert(
+        target,
+        Node::File {
+            source: binary.to_path_buf(),
+            mode: 0o755,
+        },
+    );
     for library in shared_libraries(binary)? {
         let source = std::fs::canonicalize(&library).unwrap_or_else(|_| library.clone());
-        tree.insert(&library.to_string_lossy(), Node::File { source, mode: 0o755 });
+        tree.insert(
+            &library.to_string_lossy(),
+            Node::File {
+                source,
+                mode: 0o755,
+            },
+        );
     }
     Ok(())
 }
@@ -102,8 +150,15 @@ pub fn add_data(tree: &mut Tree, path: &Path, required: bool) -> Result<(), Imag
             tree.insert(&target, Node::Symlink(link.to_string_lossy().into_owned()));
             return add_data(tree, &resolved, required);
         }
-        let source = std::fs::canonicalize(path).map_err(|e| ImageError::Io(path.to_path_buf(), e))?;
-        tree.insert(&target, Node::File { source, mode: 0o644 });
+        let source =
+            std::fs::canonicalize(path).map_err(|e| ImageError::Io(path.to_path_buf(), e))?;
+        tree.insert(
+            &target,
+            Node::File {
+                source,
+                mode: 0o644,
+            },
+        );
     } else if metadata.is_dir() {
         tree.insert(&target, Node::Dir);
         let mut entries: Vec<_> = std::fs::read_dir(path)
@@ -118,7 +173,13 @@ pub fn add_data(tree: &mut Tree, path: &Path, required: bool) -> Result<(), Imag
     } else {
         use std::os::unix::fs::PermissionsExt;
         let mode = metadata.permissions().mode() & 0o7777;
-        tree.insert(&target, Node::File { source: path.to_path_buf(), mode });
+        tree.insert(
+            &target,
+            Node::File {
+                source: path.to_path_buf(),
+                mode,
+            },
+        );
     }
     Ok(())
 }
@@ -142,7 +203,15 @@ pub fn add_modules(tree: &mut Tree, dir: &Path, release: &str) -> Result<usize, 
     let mut deps = std::collections::HashMap::new();
     for line in dep_text.lines() {
         if let Some((file, rest)) = line.split_once(':') {
-            deps.insert(module_name(file), (file.to_string(), rest.split_whitespace().map(String::from).collect::<Vec<_>>()));
+            deps.insert(
+                module_name(file),
+                (
+                    file.to_string(),
+                    rest.split_whitespace()
+                        .map(String::from)
+                        .collect::<Vec<_>>(),
+                ),
+            );
         }
     }
     let builtin: HashSet<String> = read("modules.builtin")?.lines().map(module_name).collect();
@@ -161,7 +230,13 @@ pub fn add_modules(tree: &mut Tree, dir: &Path, release: &str) -> Result<usize, 
     let names: HashSet<String> = files.iter().map(|f| module_name(f)).collect();
     let base = format!("/lib/modules/{release}");
     for file in &files {
-        tree.insert(&format!("{base}/{file}"), Node::File { source: dir.join(file), mode: 0o644 });
+        tree.insert(
+            &format!("{base}/{file}"),
+            Node::File {
+                source: dir.join(file),
+                mode: 0o644,
+            },
+        );
     }
     let dep: String = dep_text
         .lines()
@@ -170,14 +245,40 @@ pub fn add_modules(tree: &mut Tree, dir: &Path, release: &str) -> Result<usize, 
         .collect();
     let alias: String = read("modules.alias")?
         .lines()
-        .filter(|line| line.split_whitespace().nth(2).is_some_and(|m| names.contains(&m.replace('-', "_"))))
+        .filter(|line| {
+            line.split_whitespace()
+                .nth(2)
+                .is_some_and(|m| names.contains(&m.replace('-', "_")))
+        })
         .map(|line| format!("{line}\n"))
         .collect();
-    tree.insert(&format!("{base}/modules.dep"), Node::Bytes { data: dep.into_bytes(), mode: 0o644 });
-    tree.insert(&format!("{base}/modules.alias"), Node::Bytes { data: alias.into_bytes(), mode: 0o644 });
-    for name in ["modules.builtin", "modules.order", "modules.builtin.modinfo"] {
+    tree.insert(
+        &format!("{base}/modules.dep"),
+        Node::Bytes {
+            data: dep.into_bytes(),
+            mode: 0o644,
+        },
+    );
+    tree.insert(
+        &format!("{base}/modules.alias"),
+        Node::Bytes {
+            data: alias.into_bytes(),
+            mode: 0o644,
+        },
+    );
+    for name in [
+        "modules.builtin",
+        "modules.order",
+        "modules.builtin.modinfo",
+    ] {
         if dir.join(name).exists() {
-            tree.insert(&format!("{base}/{name}"), Node::File { source: dir.join(name), mode: 0o644 });
+            tree.insert(
+                &format!("{base}/{name}"),
+                Node::File {
+                    source: dir.join(name),
+                    mode: 0o644,
+                },
+            );
         }
     }
     Ok(files.len())

@@ -80,7 +80,11 @@ fn boot(started: Instant) -> anyhow::Result<Stop> {
 
     match mounts::mount_data(Duration::from_secs(15)) {
         mounts::DataState::Persistent(device) => {
-            tracing::info!("data partition {} on {}", device.display(), mounts::DATA_MOUNT)
+            tracing::info!(
+                "data partition {} on {}",
+                device.display(),
+                mounts::DATA_MOUNT
+            )
         }
         mounts::DataState::Volatile(_) => {}
     }
@@ -242,20 +246,15 @@ fn init_console_logging() {
 /// system reboots.
 fn rescue() -> Stop {
     eprintln!("digios init: starting a rescue shell; exit it to reboot");
-    loop {
-        let status = std::process::Command::new(network::BUSYBOX)
-            .arg("sh")
-            .env("PATH", "/usr/bin:/bin")
-            .status();
-        match status {
-            Ok(_) => return Stop::Reboot,
-            Err(err) => {
-                eprintln!("digios init: no rescue shell ({err}); rebooting in 30 s");
-                std::thread::sleep(Duration::from_secs(30));
-                return Stop::Reboot;
-            }
-        }
+    let status = std::process::Command::new(network::BUSYBOX)
+        .arg("sh")
+        .env("PATH", "/usr/bin:/bin")
+        .status();
+    if let Err(err) = status {
+        eprintln!("digios init: no rescue shell ({err}); rebooting in 30 s");
+        std::thread::sleep(Duration::from_secs(30));
     }
+    Stop::Reboot
 }
 
 /// The last steps, after the services stopped: every other process ends,

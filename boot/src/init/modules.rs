@@ -209,11 +209,7 @@ fn insert(path: &Path) -> Result<(), ModuleError> {
         path: path.to_path_buf(),
         source,
     })?;
-    match nix::kmod::finit_module(
-        file.as_fd(),
-        c"",
-        nix::kmod::ModuleInitFlags::empty(),
-    ) {
+    match nix::kmod::finit_module(file.as_fd(), c"", nix::kmod::ModuleInitFlags::empty()) {
         Ok(()) | Err(nix::Error::EEXIST) => Ok(()),
         Err(source) => Err(ModuleError::Load {
             path: path.to_path_buf(),
@@ -345,7 +341,10 @@ mod tests {
         ));
         assert!(m("virtio:d00000001v*", "virtio:d00000001v00001AF4"));
         assert!(!m("virtio:d00000002v*", "virtio:d00000001v00001AF4"));
-        assert!(m("usb:v*p*d*dc*dsc*dp*ic03isc*ip*in*", "usb:v0627p0001d0000dc00dsc00dp00ic03isc00ip00in00"));
+        assert!(m(
+            "usb:v*p*d*dc*dsc*dp*ic03isc*ip*in*",
+            "usb:v0627p0001d0000dc00dsc00dp00ic03isc00ip00in00"
+        ));
         assert!(m("a[0-9]c", "a5c"));
         assert!(!m("a[!0-9]c", "a5c"));
         assert!(m("*", ""));
@@ -354,7 +353,13 @@ mod tests {
 
     #[test]
     fn module_names_come_from_paths() {
-        assert_eq!(module_name("kernel/drivers/net/virtio_net.ko"), "virtio_net");
-        assert_eq!(module_name("kernel/sound/snd-hda-intel.ko.xz"), "snd_hda_intel");
+        assert_eq!(
+            module_name("kernel/drivers/net/virtio_net.ko"),
+            "virtio_net"
+        );
+        assert_eq!(
+            module_name("kernel/sound/snd-hda-intel.ko.xz"),
+            "snd_hda_intel"
+        );
     }
 }

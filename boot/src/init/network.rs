@@ -68,7 +68,18 @@ pub fn dhcp_service(link: &str, hostname: &str) -> Option<Service> {
     let mut service = Service::digios(
         "network",
         &[
-            "udhcpc", "-f", "-i", link, "-s", DHCP_SCRIPT, "-t", "10", "-T", "2", "-A", "5",
+            "udhcpc",
+            "-f",
+            "-i",
+            link,
+            "-s",
+            DHCP_SCRIPT,
+            "-t",
+            "10",
+            "-T",
+            "2",
+            "-A",
+            "5",
             "-x",
         ],
     );
@@ -88,4 +99,3 @@ pub fn has_default_route() -> bool {
         })
         .unwrap_or(false)
 }
-

@@ -98,7 +98,11 @@ impl LogSink {
 
 impl Rotating {
     fn open(path: PathBuf) -> Self {
-        let file = OpenOptions::new().create(true).append(true).open(&path).ok();
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .ok();
         let written = file
             .as_ref()
             .and_then(|f| f.metadata().ok())
@@ -138,7 +142,9 @@ mod tests {
             sink.line("svc", Stream::Stdout, &line);
         }
         let current = std::fs::metadata(dir.path().join("svc.log")).unwrap().len();
-        let previous = std::fs::metadata(dir.path().join("svc.log.1")).unwrap().len();
+        let previous = std::fs::metadata(dir.path().join("svc.log.1"))
+            .unwrap()
+            .len();
         assert!(current <= DEFAULT_MAX_BYTES && previous <= DEFAULT_MAX_BYTES);
         assert!(current + previous > DEFAULT_MAX_BYTES);
     }
