@@ -108,6 +108,8 @@ pub const STOP_GRACE: Duration = Duration::from_secs(5);
 pub struct Supervisor {
     exe: PathBuf,
     entries: Vec<Entry>,
+    /// Set by `stop_all`: an exit is then the end, not a crash to restart.
+    stopping: bool,
     logs: LogSink,
     status: Option<StatusFile>,
 }
@@ -117,6 +119,7 @@ impl Supervisor {
         Ok(Self {
             exe: std::env::current_exe()?,
             entries: Vec::new(),
+            stopping: false,
             logs,
             status,
         })
@@ -190,6 +193,11 @@ impl Supervisor {
         entry.pid = None;
         entry.last_exit = Some(outcome.to_string());
         let name = &entry.service.name;
+        if self.stopping {
+            tracing::info!(service = name, %outcome, "stopped");
+            entry.phase = Phase::Finished { success: true };
+            return;
+        }
         if entry.service.kind == Kind::Oneshot
             && (outcome.success() || entry.restarts + 1 >= ONESHOT_ATTEMPTS)
         {
@@ -260,6 +268,7 @@ impl Supervisor {
 
     /// Stops every service in reverse order: SIGTERM, then SIGKILL after `STOP_GRACE`.
     pub fn stop_all(&mut self) {
+        self.stopping = true;
         for index in (0..self.entries.len()).rev() {
             let Some(pid) = self.entries[index].pid else {
                 self.entries[index].phase = Phase::Finished { success: true };

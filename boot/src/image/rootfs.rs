@@ -72,12 +72,16 @@ pub const MODULES: &[&str] = &[
     "snd_intel8x0",
     // file systems
     "ext4",
-    "crc32c_generic",
-    "crc32c_intel",
     "vfat",
     "nls_cp437",
     "nls_iso8859_1",
     "efivarfs",
+    // checksums file systems and disk drivers ask the crypto API for
+    "crc32c_generic",
+    "crc32c_intel",
+    "crct10dif_generic",
+    "crct10dif_pclmul",
+    "crc64_rocksoft_generic",
 ];
 
 /// Adds `binary` at `target` and every library `ldd` says it loads, at the
@@ -270,6 +274,7 @@ pub fn add_modules(tree: &mut Tree, dir: &Path, release: &str) -> Result<usize, 
         "modules.builtin",
         "modules.order",
         "modules.builtin.modinfo",
+        "modules.softdep",
     ] {
         if dir.join(name).exists() {
             tree.insert(

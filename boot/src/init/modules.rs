@@ -34,6 +34,8 @@ pub struct ModuleTree {
     /// (pattern, module name) from `modules.alias`.
     aliases: Vec<Alias>,
     builtin: HashSet<String>,
+    /// Module name → names (or aliases) to load before it, from `modules.softdep`.
+    softdeps: HashMap<String, Vec<String>>,
     loaded: HashSet<String>,
 }
 
@@ -82,11 +84,29 @@ impl ModuleTree {
             .lines()
             .map(module_name)
             .collect();
+        let mut softdeps = HashMap::new();
+        for line in read("modules.softdep").unwrap_or_default().lines() {
+            let mut words = line.split_whitespace();
+            if let (Some("softdep"), Some(module)) = (words.next(), words.next()) {
+                let mut pre = Vec::new();
+                let mut in_pre = false;
+                for word in words {
+                    match word {
+                        "pre:" => in_pre = true,
+                        "post:" => in_pre = false,
+                        name if in_pre => pre.push(name.to_string()),
+                        _ => {}
+                    }
+                }
+                softdeps.insert(normalise(module), pre);
+            }
+        }
         Ok(Self {
             dir: dir.to_path_buf(),
             deps,
             aliases,
             builtin,
+            softdeps,
             loaded: HashSet::new(),
         })
     }
@@ -108,7 +128,16 @@ impl ModuleTree {
             if self.loaded.contains(&dep_name) {
                 continue;
             }
+            // Soft dependencies first (ext4 wants crc32c): best effort, like
+            // modprobe. Taken out of the map, so a cycle cannot recurse.
+            for pre in self.softdeps.remove(&dep_name).unwrap_or_default() {
+                if let Err(err) = self.load_name_or_alias(&pre) {
+                    tracing::debug!("soft dependency {pre} of {dep_name}: {err}");
+                }
+            }
+            let start = std::time::Instant::now();
             insert(&self.dir.join(dep))?;
+            tracing::debug!("loaded {dep_name} in {:?}", start.elapsed());
             self.loaded.insert(dep_name);
         }
         Ok(())
