@@ -9,8 +9,13 @@ use crate::config::{BackendKind, CompositorConfig, CompositorSection, OutputSpec
 
 #[derive(Debug, Args)]
 pub struct CompositorArgs {
-    /// Render offscreen, without display hardware (the only backend so far).
-    #[arg(long)]
+    /// What drives the outputs: `headless` (offscreen), `winit` (a window on
+    /// another session), `drm` (the display hardware) or `auto` (winit inside
+    /// a graphical session, DRM where /dev/dri/card* exists, else headless).
+    #[arg(long, value_enum)]
+    pub backend: Option<BackendKind>,
+    /// Short for `--backend headless`.
+    #[arg(long, conflicts_with = "backend")]
     pub headless: bool,
     /// Size of the first output, WIDTHxHEIGHT (default 1280x800).
     #[arg(long, value_name = "WxH")]
@@ -30,6 +35,9 @@ pub struct CompositorArgs {
     /// XKB keyboard layout (default `us`).
     #[arg(long)]
     pub layout: Option<String>,
+    /// Do not start XWayland (X11 apps will not run).
+    #[arg(long)]
+    pub no_xwayland: bool,
 }
 
 impl CompositorArgs {
@@ -59,9 +67,14 @@ impl CompositorArgs {
         if let Some(layout) = self.layout {
             config.keyboard_layout = layout;
         }
-        // Headless is the only backend so far; `--headless` keeps scripts explicit.
-        let _ = self.headless;
-        config.backend = BackendKind::Headless;
+        if self.no_xwayland {
+            config.xwayland = false;
+        }
+        if self.headless {
+            config.backend = BackendKind::Headless;
+        } else if let Some(backend) = self.backend {
+            config.backend = backend;
+        }
         Ok(config)
     }
 }

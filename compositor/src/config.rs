@@ -6,11 +6,48 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 /// Which backend drives the outputs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
 pub enum BackendKind {
     /// Offscreen rendering only: for tests, CI and hosted agent runs.
-    #[default]
     Headless,
+    /// A window on another Wayland or X11 session.
+    Winit,
+    /// The display hardware through DRM/KMS, input from evdev devices.
+    Drm,
+    /// Winit inside a graphical session, DRM where a GPU exists, else headless.
+    #[default]
+    Auto,
+}
+
+impl BackendKind {
+    /// Resolves `Auto` from the environment: a graphical session
+    /// (`WAYLAND_DISPLAY` or `DISPLAY`) means nested, a `/dev/dri/card*`
+    /// node means DRM, anything else headless.
+    pub fn resolve(self) -> Self {
+        if self != Self::Auto {
+            return self;
+        }
+        let session = ["WAYLAND_DISPLAY", "DISPLAY"]
+            .iter()
+            .any(|name| std::env::var_os(name).is_some_and(|value| !value.is_empty()));
+        if session {
+            Self::Winit
+        } else if crate::backend::drm::has_card_node() {
+            Self::Drm
+        } else {
+            Self::Headless
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Headless => "headless",
+            Self::Winit => "winit",
+            Self::Drm => "drm",
+            Self::Auto => "auto",
+        }
+    }
 }
 
 /// One output's mode and scale, written `WIDTHxHEIGHT` or `WIDTHxHEIGHT@SCALE`.
@@ -62,7 +99,9 @@ impl FromStr for OutputSpec {
 #[derive(Debug, Clone)]
 pub struct CompositorConfig {
     pub backend: BackendKind,
-    /// Outputs, laid out left to right.
+    /// Outputs, laid out left to right. Headless and nested backends create
+    /// them; DRM takes its outputs from the connected monitors and applies
+    /// these scales to them in connector order.
     pub outputs: Vec<OutputSpec>,
     /// The Wayland socket name (in `$XDG_RUNTIME_DIR`); the first free
     /// `wayland-N` when `None`.
@@ -72,16 +111,19 @@ pub struct CompositorConfig {
     pub control_socket: Option<PathBuf>,
     /// XKB layout for the keyboard (`us` when empty).
     pub keyboard_layout: String,
+    /// Start XWayland so X11 apps run.
+    pub xwayland: bool,
 }
 
 impl Default for CompositorConfig {
     fn default() -> Self {
         Self {
-            backend: BackendKind::Headless,
+            backend: BackendKind::Auto,
             outputs: vec![OutputSpec::default()],
             socket_name: None,
             control_socket: None,
             keyboard_layout: String::new(),
+            xwayland: true,
         }
     }
 }
@@ -90,20 +132,26 @@ impl Default for CompositorConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CompositorSection {
+    /// `headless`, `winit`, `drm` or `auto`.
+    pub backend: BackendKind,
     /// Outputs left to right, each `WIDTHxHEIGHT` or `WIDTHxHEIGHT@SCALE`.
     pub outputs: Vec<String>,
     /// XKB keyboard layout.
     pub keyboard_layout: String,
     /// Wayland socket name; the first free `wayland-N` when absent.
     pub socket_name: Option<String>,
+    /// Start XWayland with the compositor so X11 apps run.
+    pub xwayland: bool,
 }
 
 impl Default for CompositorSection {
     fn default() -> Self {
         Self {
+            backend: BackendKind::Auto,
             outputs: vec!["1280x800".into()],
             keyboard_layout: "us".into(),
             socket_name: None,
+            xwayland: true,
         }
     }
 }
@@ -125,11 +173,12 @@ impl CompositorSection {
 
     pub fn to_config(&self) -> Result<CompositorConfig, String> {
         Ok(CompositorConfig {
-            backend: BackendKind::Headless,
+            backend: self.backend,
             outputs: self.output_specs()?,
             socket_name: self.socket_name.clone(),
             control_socket: None,
             keyboard_layout: self.keyboard_layout.clone(),
+            xwayland: self.xwayland,
         })
     }
 }

@@ -5,7 +5,7 @@ use digios_ipc::WindowId;
 use smithay::utils::{Logical, Point, Rectangle};
 
 use crate::state::State;
-use crate::windows::{MAX_WINDOW_SIZE, send_configure_if_ready};
+use crate::windows::MAX_WINDOW_SIZE;
 
 /// Smallest content size a pointer resize leaves.
 const MIN_SIZE: (i32, i32) = (64, 32);
@@ -78,6 +78,7 @@ impl State {
         match drag {
             PointerDrag::Move { grab_offset, .. } => {
                 managed.location = (pointer - grab_offset).to_i32_round();
+                managed.sync_position();
             }
             PointerDrag::Resize {
                 edges,
@@ -114,10 +115,7 @@ impl State {
                     start.loc.y
                 };
                 managed.location = (x, y).into();
-                managed
-                    .toplevel()
-                    .with_pending_state(|state| state.size = Some((width, height).into()));
-                send_configure_if_ready(managed.toplevel());
+                managed.request_size((width, height).into());
             }
         }
         if managed.visible() {

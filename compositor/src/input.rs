@@ -1,4 +1,4 @@
-//! The one input path: real devices (in later backends) and injected input
+//! The one input path: real devices (evdev, the nested window) and injected input
 //! from the control socket both end here, so title-bar drags, click-to-focus
 //! and shortcuts behave the same for a human and for the agent.
 
@@ -18,7 +18,7 @@ const BTN_RIGHT: u32 = 0x111;
 const BTN_MIDDLE: u32 = 0x112;
 
 /// Logical pixels one wheel notch scrolls.
-const SCROLL_NOTCH: f64 = 15.0;
+pub const SCROLL_NOTCH: f64 = 15.0;
 
 pub fn button_code(button: Button) -> u32 {
     match button {
@@ -82,6 +82,8 @@ impl State {
         };
         pointer.motion(self, focus, &event);
         pointer.frame(self);
+        // The cursor moved: backends that draw it need a frame.
+        self.backend.schedule_render();
     }
 
     pub fn pointer_button(&mut self, button: u32, pressed: bool) {

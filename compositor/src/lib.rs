@@ -6,8 +6,8 @@
 //! Start it with [`run`]; it serves until the process ends.
 //!
 //! Where things live:
-//! - `backend/`: what drives outputs (only `headless` so far) behind the
-//!   `Backend` trait; the renderer is pixman.
+//! - `backend/`: what drives outputs (headless, nested winit, DRM/KMS with
+//!   evdev input) behind the `Backend` trait; the renderer is pixman.
 //! - `handlers/`: one file per Wayland protocol.
 //! - `windows.rs`: window ids, placement, focus, stacking, move / resize /
 //!   maximize / minimize / fullscreen / close, hit testing; `title_bar.rs`
@@ -31,6 +31,7 @@ mod capture;
 pub mod cli;
 pub mod config;
 mod control;
+mod cursor;
 mod drag;
 mod handlers;
 mod input;
@@ -47,7 +48,7 @@ use anyhow::Context;
 use smithay::desktop::{PopupManager, Space};
 use smithay::input::SeatState;
 use smithay::input::pointer::CursorImageStatus;
-use smithay::output::{Mode, Output, PhysicalProperties, Scale, Subpixel};
+use smithay::output::Output;
 use smithay::reexports::calloop::generic::Generic;
 use smithay::reexports::calloop::timer::{TimeoutAction, Timer};
 use smithay::reexports::calloop::{EventLoop, Interest, Mode as TriggerMode, PostAction};
@@ -64,12 +65,12 @@ use smithay::wayland::socket::ListeningSocketSource;
 use smithay::wayland::viewporter::ViewporterState;
 use smithay::wayland::virtual_keyboard::VirtualKeyboardManagerState;
 use smithay::wayland::xdg_activation::XdgActivationState;
+use smithay::wayland::xwayland_shell::XWaylandShellState;
 
 pub use config::{BackendKind, CompositorConfig, CompositorSection, OutputSpec};
 
-use crate::backend::headless::HeadlessBackend;
 use crate::control::ControlState;
-use crate::handlers::{ForeignToplevelState, ScreencopyState, VirtualPointerState};
+use crate::handlers::{ForeignToplevelState, ScreencopyState, VirtualPointerState, Xwayland};
 use crate::keymap::KeymapIndex;
 use crate::state::{State, client_data, xkb_config};
 use crate::windows::WindowList;
@@ -114,9 +115,7 @@ pub fn run(config: CompositorConfig) -> anyhow::Result<()> {
         )
         .map_err(|err| anyhow::anyhow!("adding the Wayland display: {err}"))?;
 
-    let backend = match config.backend {
-        BackendKind::Headless => HeadlessBackend::new()?,
-    };
+    let started = backend::start(&config, &event_loop.handle())?;
 
     let mut seat_state = SeatState::new();
     let mut seat = seat_state.new_wl_seat(&display_handle, "seat0");
@@ -150,12 +149,14 @@ pub fn run(config: CompositorConfig) -> anyhow::Result<()> {
         screencopy_state: ScreencopyState::new(&display_handle),
         virtual_pointer_state: VirtualPointerState::new(&display_handle),
         foreign_toplevel_state: ForeignToplevelState::new(&display_handle),
+        xwayland_shell_state: XWaylandShellState::new::<State>(&display_handle),
+        xwayland: Xwayland::default(),
         popups: PopupManager::default(),
         seat,
         space: Space::default(),
         windows: WindowList::default(),
         keymap: KeymapIndex::new(&config.keyboard_layout)?,
-        backend: Box::new(backend),
+        backend: started.backend,
         cursor_image: CursorImageStatus::default_named(),
         pointer_drag: None,
         control: ControlState::new(control_path.clone()),
@@ -163,7 +164,7 @@ pub fn run(config: CompositorConfig) -> anyhow::Result<()> {
         last_commit: std::time::Instant::now(),
     };
 
-    add_outputs(&mut state, &config.outputs);
+    add_outputs(&mut state, started.outputs);
     // The pointer starts in the middle of the first output, not in a corner.
     let first_output = state.space.outputs().next().cloned();
     if let Some(geometry) = first_output.and_then(|output| state.space.output_geometry(&output)) {
@@ -171,6 +172,9 @@ pub fn run(config: CompositorConfig) -> anyhow::Result<()> {
         state.pointer_motion((f64::from(x), f64::from(y)).into());
     }
     control::start(&control_path, &event_loop.handle())?;
+    if config.xwayland {
+        handlers::start_xwayland(&state, &event_loop.handle());
+    }
 
     event_loop
         .handle()
@@ -193,6 +197,8 @@ pub fn run(config: CompositorConfig) -> anyhow::Result<()> {
     );
     event_loop
         .run(None, &mut state, |state| {
+            handlers::pair_x11_surfaces(state);
+            render::present(state);
             control::publish_events(state);
             handlers::refresh_foreign_toplevels(state);
             if let Err(err) = state.display_handle.flush_clients() {
@@ -203,32 +209,17 @@ pub fn run(config: CompositorConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Creates the outputs left to right, advertises them and maps them.
-fn add_outputs(state: &mut State, specs: &[OutputSpec]) {
+/// Advertises the backend's outputs and lays them out left to right.
+fn add_outputs(state: &mut State, outputs: Vec<Output>) {
     let mut x = 0;
-    for (index, spec) in specs.iter().enumerate() {
-        let output = Output::new(
-            format!("HEADLESS-{}", index + 1),
-            PhysicalProperties {
-                size: (0, 0).into(),
-                subpixel: Subpixel::Unknown,
-                make: "digiOS".into(),
-                model: "headless".into(),
-            },
-        );
-        let mode = Mode {
-            size: (spec.width, spec.height).into(),
-            refresh: 60_000,
+    for output in outputs {
+        let Some(mode) = output.current_mode() else {
+            continue;
         };
-        output.change_current_state(
-            Some(mode),
-            Some(Transform::Normal),
-            Some(Scale::Fractional(spec.scale)),
-            Some((x, 0).into()),
-        );
-        output.set_preferred(mode);
+        let scale = output.current_scale().fractional_scale();
+        output.change_current_state(None, Some(Transform::Normal), None, Some((x, 0).into()));
         output.create_global::<State>(&state.display_handle);
         state.space.map_output(&output, (x, 0));
-        x += (f64::from(spec.width) / spec.scale).round() as i32;
+        x += (f64::from(mode.size.w) / scale).round() as i32;
     }
 }

@@ -11,7 +11,9 @@ use smithay::backend::renderer::element::surface::WaylandSurfaceRenderElement;
 use smithay::backend::renderer::element::{AsRenderElements, Kind};
 use smithay::backend::renderer::pixman::PixmanRenderer;
 use smithay::backend::renderer::{Bind, ExportMem};
-use smithay::desktop::layer_map_for_output;
+use smithay::backend::renderer::element::surface::render_elements_from_surface_tree;
+use smithay::desktop::utils::send_frames_surface_tree;
+use smithay::desktop::{Space, Window, layer_map_for_output};
 use smithay::reexports::pixman;
 use smithay::utils::{Logical, Physical, Rectangle, Size, Transform};
 use smithay::wayland::shell::wlr_layer::Layer;
@@ -19,6 +21,7 @@ use smithay::wayland::shell::wlr_layer::Layer;
 use crate::canvas::Canvas;
 use crate::state::State;
 use crate::title_bar::TitleBar;
+use crate::windows::WindowList;
 
 smithay::backend::renderer::element::render_elements! {
     pub SceneElement<=PixmanRenderer>;
@@ -58,6 +61,63 @@ pub fn render_region(
         ..
     } = state;
     let renderer = backend.renderer();
+    let elements = scene_elements(renderer, space, windows, region, scale)?;
+
+    let mut image = pixman::Image::new(
+        pixman::FormatCode::A8R8G8B8,
+        size.w as usize,
+        size.h as usize,
+        true,
+    )
+    .map_err(|_| anyhow::anyhow!("cannot allocate a {}x{} image", size.w, size.h))?;
+    let mut damage_tracker = OutputDamageTracker::new(size, scale, Transform::Normal);
+    let mut framebuffer = renderer.bind(&mut image).context("binding the image")?;
+    damage_tracker
+        .render_output(renderer, &mut framebuffer, 0, &elements, background())
+        .map_err(|err| anyhow::anyhow!("rendering: {err:?}"))?;
+    let mapping = renderer
+        .copy_framebuffer(
+            &framebuffer,
+            Rectangle::from_size((size.w, size.h).into()),
+            Fourcc::Abgr8888,
+        )
+        .context("reading the frame back")?;
+    let pixels = renderer
+        .map_texture(&mapping)
+        .context("mapping the frame")?;
+    Ok(Canvas::from_rgba(
+        size.w,
+        size.h,
+        pixels[..(size.w * size.h * 4) as usize].to_vec(),
+    ))
+}
+
+/// Draws `elements` into a bound framebuffer whose previous content is
+/// `age` frames old (0: unknown), over the desktop background. Returns
+/// whether anything was drawn.
+pub fn draw_frame(
+    renderer: &mut PixmanRenderer,
+    framebuffer: &mut <PixmanRenderer as smithay::backend::renderer::RendererSuper>::Framebuffer<'_>,
+    damage_tracker: &mut OutputDamageTracker,
+    age: usize,
+    elements: &[SceneElement],
+) -> anyhow::Result<bool> {
+    let result = damage_tracker
+        .render_output(renderer, framebuffer, age, elements, background())
+        .map_err(|err| anyhow::anyhow!("rendering: {err:?}"))?;
+    Ok(result.damage.is_some_and(|damage| !damage.is_empty()))
+}
+
+/// The scene's render elements for the global logical `region` at `scale`,
+/// topmost first: overlay and top layers, windows with their title bars,
+/// bottom and background layers.
+pub fn scene_elements(
+    renderer: &mut PixmanRenderer,
+    space: &Space<Window>,
+    windows: &WindowList,
+    region: Rectangle<i32, Logical>,
+    scale: f64,
+) -> anyhow::Result<Vec<SceneElement>> {
     let mut elements: Vec<SceneElement> = Vec::new();
     let outputs: Vec<_> = space
         .outputs()
@@ -97,12 +157,22 @@ pub fn render_region(
         }
         let origin = (managed.location - window.geometry().loc - region.loc)
             .to_physical_precise_round(scale);
-        elements.extend(window.render_elements::<SceneElement>(
-            renderer,
-            origin,
-            scale.into(),
-            1.0,
-        ));
+        match &managed.x11_surface {
+            Some(surface) => elements.extend(render_elements_from_surface_tree(
+                renderer,
+                surface,
+                origin,
+                scale,
+                1.0,
+                Kind::Unspecified,
+            )),
+            None => elements.extend(window.render_elements::<SceneElement>(
+                renderer,
+                origin,
+                scale.into(),
+                1.0,
+            )),
+        }
         if let (Some(bar), Some(title_bar)) = (managed.title_bar_rect(), &managed.title_bar) {
             let location = (bar.loc - region.loc).to_f64().to_physical(scale);
             let element = MemoryRenderBufferRenderElement::from_buffer(
@@ -119,38 +189,11 @@ pub fn render_region(
         }
     }
     push_layers(&mut elements, renderer, &[Layer::Bottom, Layer::Background]);
-
-    let mut image = pixman::Image::new(
-        pixman::FormatCode::A8R8G8B8,
-        size.w as usize,
-        size.h as usize,
-        true,
-    )
-    .map_err(|_| anyhow::anyhow!("cannot allocate a {}x{} image", size.w, size.h))?;
-    let mut damage_tracker = OutputDamageTracker::new(size, scale, Transform::Normal);
-    let mut framebuffer = renderer.bind(&mut image).context("binding the image")?;
-    damage_tracker
-        .render_output(renderer, &mut framebuffer, 0, &elements, background())
-        .map_err(|err| anyhow::anyhow!("rendering: {err:?}"))?;
-    let mapping = renderer
-        .copy_framebuffer(
-            &framebuffer,
-            Rectangle::from_size((size.w, size.h).into()),
-            Fourcc::Abgr8888,
-        )
-        .context("reading the frame back")?;
-    let pixels = renderer
-        .map_texture(&mapping)
-        .context("mapping the frame")?;
-    Ok(Canvas::from_rgba(
-        size.w,
-        size.h,
-        pixels[..(size.w * size.h * 4) as usize].to_vec(),
-    ))
+    Ok(elements)
 }
 
 /// Redraws title bars whose title, width or focus changed.
-fn refresh_title_bars(state: &mut State) {
+pub fn refresh_title_bars(state: &mut State) {
     let focused = state.windows.focused;
     for managed in &mut state.windows.windows {
         if !managed.visible() || !managed.has_title_bar() {
@@ -182,7 +225,18 @@ pub fn send_frame_callbacks(state: &mut State) {
             .into_iter()
             .next()
             .unwrap_or_else(|| first_output.clone());
-        window.send_frame(&output, time, throttle, |_, _| Some(output.clone()));
+        let x11_surface = state
+            .windows
+            .windows
+            .iter()
+            .find(|managed| &managed.window == window)
+            .and_then(|managed| managed.x11_surface.as_ref());
+        match x11_surface {
+            Some(surface) => send_frames_surface_tree(surface, &output, time, throttle, |_, _| {
+                Some(output.clone())
+            }),
+            None => window.send_frame(&output, time, throttle, |_, _| Some(output.clone())),
+        }
     }
     for output in state.space.outputs() {
         let map = layer_map_for_output(output);
@@ -190,4 +244,23 @@ pub fn send_frame_callbacks(state: &mut State) {
             layer.send_frame(output, time, throttle, |_, _| Some(output.clone()));
         }
     }
+}
+
+/// Lets a presenting backend show what changed since its last frame.
+pub fn present(state: &mut State) {
+    refresh_title_bars(state);
+    let pointer = state.pointer_location();
+    let State {
+        backend,
+        space,
+        windows,
+        cursor_image,
+        ..
+    } = state;
+    backend.present(crate::backend::Scene {
+        space,
+        windows,
+        pointer,
+        cursor: cursor_image,
+    });
 }

@@ -7,8 +7,8 @@ use digios_ipc::{Error, ErrorCode};
 use crate::state::State;
 
 impl State {
-    /// Starts `command` with `WAYLAND_DISPLAY` (and the control socket) set
-    /// for this compositor; returns the pid. A thread reaps the child.
+    /// Starts `command` with `WAYLAND_DISPLAY`, `DISPLAY` (once XWayland is
+    /// ready) and the control socket set for this compositor; returns the pid. A thread reaps the child.
     pub fn spawn(&self, command: &[String], env: &[(String, String)]) -> Result<u32, Error> {
         let (program, args) = command.split_first().ok_or_else(|| {
             Error::new(ErrorCode::InvalidArgument, "spawn needs a program to run")
@@ -17,9 +17,13 @@ impl State {
         child
             .args(args)
             .env("WAYLAND_DISPLAY", &self.socket_name)
-            .env(digios_ipc::SOCKET_ENV, &self.control.socket_path)
-            // X11 apps must not open on some other X server.
-            .env_remove("DISPLAY")
+            .env(digios_ipc::SOCKET_ENV, &self.control.socket_path);
+        // X11 apps open on this compositor's XWayland, never on another X server.
+        match self.xwayland.display {
+            Some(display) => child.env("DISPLAY", format!(":{display}")),
+            None => child.env_remove("DISPLAY"),
+        };
+        child
             .envs(env.iter().map(|(key, value)| (key, value)))
             .stdin(Stdio::null());
         let mut child = child.spawn().map_err(|err| {

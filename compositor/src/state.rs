@@ -21,11 +21,12 @@ use smithay::wayland::shm::ShmState;
 use smithay::wayland::viewporter::ViewporterState;
 use smithay::wayland::virtual_keyboard::VirtualKeyboardManagerState;
 use smithay::wayland::xdg_activation::XdgActivationState;
+use smithay::wayland::xwayland_shell::XWaylandShellState;
 
 use crate::backend::Backend;
 use crate::control::ControlState;
 use crate::drag::PointerDrag;
-use crate::handlers::{ForeignToplevelState, ScreencopyState, VirtualPointerState};
+use crate::handlers::{ForeignToplevelState, ScreencopyState, VirtualPointerState, Xwayland};
 use crate::keymap::KeymapIndex;
 use crate::windows::WindowList;
 
@@ -55,6 +56,8 @@ pub struct State {
     #[allow(dead_code)] // held so its global stays advertised
     pub virtual_pointer_state: VirtualPointerState,
     pub foreign_toplevel_state: ForeignToplevelState,
+    pub xwayland_shell_state: XWaylandShellState,
+    pub xwayland: Xwayland,
     pub popups: PopupManager,
 
     pub seat: Seat<State>,

@@ -7,10 +7,13 @@ use smithay::output::Output;
 use smithay::reexports::wayland_protocols::xdg::decoration::zv1::server::zxdg_toplevel_decoration_v1::Mode as DecorationMode;
 use smithay::reexports::wayland_protocols::xdg::shell::server::xdg_toplevel;
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
+use smithay::reexports::wayland_server::{DisplayHandle, Resource};
 use smithay::utils::{Logical, Point, Rectangle, SERIAL_COUNTER, Size};
 use smithay::wayland::compositor::with_states;
 use smithay::wayland::shell::wlr_layer::Layer;
 use smithay::wayland::shell::xdg::{ToplevelSurface, XdgToplevelSurfaceData};
+use smithay::wayland::seat::WaylandFocus;
+use smithay::xwayland::X11Surface;
 
 use crate::drag::Edges;
 use crate::state::State;
@@ -41,17 +44,114 @@ pub struct ManagedWindow {
     /// Content rectangle before maximize or fullscreen.
     pub restore: Option<Rectangle<i32, Logical>>,
     pub title_bar: Option<TitleBar>,
+    /// An X11 override-redirect window (menu, tooltip): placed where X11
+    /// puts it, never decorated, focused or listed.
+    pub override_redirect: bool,
+    /// An X11 window's surface, paired by the compositor from the
+    /// `WL_SURFACE_ID` Xwayland < 23.1 sends (newer ones pair through
+    /// xwayland-shell, which `X11Surface::wl_surface` reports).
+    pub x11_surface: Option<WlSurface>,
 }
 
 impl ManagedWindow {
-    pub fn toplevel(&self) -> &ToplevelSurface {
-        self.window
-            .toplevel()
-            .expect("only xdg toplevels are managed")
+    /// The xdg toplevel, for Wayland windows.
+    pub fn xdg(&self) -> Option<&ToplevelSurface> {
+        self.window.toplevel()
     }
 
-    pub fn wl_surface(&self) -> &WlSurface {
-        self.toplevel().wl_surface()
+    /// The X11 window, for windows of X11 apps (through XWayland).
+    pub fn x11(&self) -> Option<&X11Surface> {
+        self.window.x11_surface()
+    }
+
+    /// The window's surface; an X11 window has none until it is paired.
+    pub fn wl_surface(&self) -> Option<WlSurface> {
+        if self.x11_surface.is_some() {
+            return self.x11_surface.clone();
+        }
+        self.window.wl_surface().map(|surface| surface.into_owned())
+    }
+
+    /// The surface under `point` (relative to the window's render origin)
+    /// and its offset.
+    pub fn surface_under(
+        &self,
+        point: Point<f64, Logical>,
+    ) -> Option<(WlSurface, Point<i32, Logical>)> {
+        match &self.x11_surface {
+            Some(surface) => smithay::desktop::utils::under_from_surface_tree(
+                surface,
+                point,
+                (0, 0),
+                WindowSurfaceType::ALL,
+            ),
+            None => self.window.surface_under(point, WindowSurfaceType::ALL),
+        }
+    }
+
+    /// Asks the client to take `size` (content, logical pixels).
+    pub fn request_size(&self, size: Size<i32, Logical>) {
+        if let Some(toplevel) = self.xdg() {
+            toplevel.with_pending_state(|state| state.size = Some(size));
+            send_configure_if_ready(toplevel);
+        } else if let Some(x11) = self.x11() {
+            let _ = x11.configure(Rectangle::new(self.location, size));
+        }
+    }
+
+    /// Tells the client it is (un)maximized or fullscreen, with its new size
+    /// (`None`: the client chooses).
+    pub fn request_states(
+        &self,
+        maximized: bool,
+        fullscreen: bool,
+        size: Option<Size<i32, Logical>>,
+    ) {
+        if let Some(toplevel) = self.xdg() {
+            toplevel.with_pending_state(|state| {
+                state.states.unset(xdg_toplevel::State::Maximized);
+                state.states.unset(xdg_toplevel::State::Fullscreen);
+                if maximized {
+                    state.states.set(xdg_toplevel::State::Maximized);
+                }
+                if fullscreen {
+                    state.states.set(xdg_toplevel::State::Fullscreen);
+                }
+                state.size = size;
+            });
+            send_configure_if_ready(toplevel);
+        } else if let Some(x11) = self.x11() {
+            let _ = x11.set_maximized(maximized);
+            let _ = x11.set_fullscreen(fullscreen);
+            let size = size.unwrap_or_else(|| x11.geometry().size);
+            let _ = x11.configure(Rectangle::new(self.location, size));
+        }
+    }
+
+    /// Tells an X11 client where its window is (X11 apps place their menus
+    /// from it); Wayland clients never know their position.
+    pub fn sync_position(&self) {
+        if let Some(x11) = self.x11() {
+            let _ = x11.configure(Rectangle::new(self.location, x11.geometry().size));
+        }
+    }
+
+    pub fn send_close(&self) {
+        if let Some(toplevel) = self.xdg() {
+            toplevel.send_close();
+        } else if let Some(x11) = self.x11() {
+            let _ = x11.close();
+        }
+    }
+
+    /// Process id of the client that owns the window.
+    pub fn pid(&self, display_handle: &DisplayHandle) -> Option<i32> {
+        if let Some(x11) = self.x11() {
+            return x11.pid().map(|pid| pid as i32);
+        }
+        let surface = self.wl_surface()?;
+        let client = display_handle.get_client(surface.id()).ok()?;
+        Some(client.get_credentials(display_handle).ok()?.pid)
     }
 
     /// Content rectangle in global coordinates.
@@ -60,7 +160,7 @@ impl ManagedWindow {
     }
 
     pub fn has_title_bar(&self) -> bool {
-        !self.fullscreen
+        !self.fullscreen && !self.override_redirect
     }
 
     pub fn title_bar_rect(&self) -> Option<Rectangle<i32, Logical>> {
@@ -109,7 +209,14 @@ impl ManagedWindow {
     }
 
     pub fn title_and_app_id(&self) -> (Option<String>, Option<String>) {
-        with_states(self.wl_surface(), |states| {
+        if let Some(x11) = self.x11() {
+            let non_empty = |text: String| (!text.is_empty()).then_some(text);
+            return (non_empty(x11.title()), non_empty(x11.class()));
+        }
+        let Some(surface) = self.wl_surface() else {
+            return (None, None);
+        };
+        with_states(&surface, |states| {
             states
                 .data_map
                 .get::<XdgToplevelSurfaceData>()
@@ -148,7 +255,7 @@ impl WindowList {
     pub fn by_surface(&self, surface: &WlSurface) -> Option<&ManagedWindow> {
         self.windows
             .iter()
-            .find(|managed| managed.wl_surface() == surface)
+            .find(|managed| managed.wl_surface().as_ref() == Some(surface))
     }
 }
 
@@ -191,7 +298,66 @@ impl State {
             location: (0, 0).into(),
             restore: None,
             title_bar: None,
+            override_redirect: false,
+            x11_surface: None,
         });
+    }
+
+    /// Manages an X11 window XWayland maps; it is placed once its surface
+    /// has a buffer, like a Wayland toplevel.
+    pub fn add_x11_window(&mut self, surface: X11Surface) {
+        if self.windows.windows.iter().any(|m| m.x11() == Some(&surface)) {
+            return;
+        }
+        self.windows.next_id += 1;
+        let override_redirect = surface.is_override_redirect();
+        let location = surface.geometry().loc;
+        self.windows.windows.push(ManagedWindow {
+            id: self.windows.next_id,
+            window: Window::new_x11_window(surface),
+            mapped: false,
+            minimized: false,
+            maximized: false,
+            fullscreen: false,
+            location,
+            restore: None,
+            title_bar: None,
+            override_redirect,
+            x11_surface: None,
+        });
+    }
+
+    /// Forgets an X11 window that was unmapped or destroyed.
+    pub fn remove_x11_window(&mut self, surface: &X11Surface) {
+        let Some(index) = self
+            .windows
+            .windows
+            .iter()
+            .position(|managed| managed.x11() == Some(surface))
+        else {
+            return;
+        };
+        self.forget_window(index);
+    }
+
+    /// Follows an override-redirect window X11 moved or resized.
+    pub fn x11_configured(&mut self, surface: &X11Surface, geometry: Rectangle<i32, Logical>) {
+        let Some(managed) = self
+            .windows
+            .windows
+            .iter_mut()
+            .find(|managed| managed.x11() == Some(surface))
+        else {
+            return;
+        };
+        if !managed.override_redirect {
+            return;
+        }
+        managed.location = geometry.loc;
+        if managed.mapped {
+            let window = managed.window.clone();
+            self.space.map_element(window, geometry.loc, false);
+        }
     }
 
     /// Places a toplevel when it first commits a buffer, and takes it off
@@ -223,11 +389,18 @@ impl State {
             return;
         }
         let id = managed.id;
+        if managed.override_redirect {
+            let (window, location) = (managed.window.clone(), managed.location);
+            self.windows.get_mut(id).expect("window just found").mapped = true;
+            self.space.map_element(window, location, true);
+            return;
+        }
         let size = managed.window.geometry().size;
         let location = self.place_new_window(size);
         let managed = self.windows.get_mut(id).expect("window just found");
         managed.mapped = true;
         managed.location = location;
+        managed.sync_position();
         let window = managed.window.clone();
         self.space.map_element(window, location, false);
         self.focus_window(Some(id));
@@ -238,10 +411,14 @@ impl State {
             .windows
             .windows
             .iter()
-            .position(|managed| managed.wl_surface() == surface)
+            .position(|managed| managed.wl_surface().as_ref() == Some(surface))
         else {
             return;
         };
+        self.forget_window(index);
+    }
+
+    fn forget_window(&mut self, index: usize) {
         let managed = self.windows.windows.remove(index);
         self.space.unmap_elem(&managed.window);
         if self
@@ -260,8 +437,9 @@ impl State {
         let top = self
             .space
             .elements()
-            .next_back()
-            .and_then(|window| self.windows.windows.iter().find(|m| &m.window == window))
+            .rev()
+            .filter_map(|window| self.windows.windows.iter().find(|m| &m.window == window))
+            .find(|managed| !managed.override_redirect)
             .map(|managed| managed.id);
         self.focus_window(top);
     }
@@ -274,6 +452,9 @@ impl State {
             let Ok(managed) = self.windows.get_mut(id) else {
                 return;
             };
+            if managed.override_redirect {
+                return;
+            }
             if managed.minimized {
                 managed.minimized = false;
                 let (window, location) = (managed.window.clone(), managed.location);
@@ -281,13 +462,18 @@ impl State {
             }
             let managed = self.windows.get(id).expect("window exists");
             self.space.raise_element(&managed.window, false);
-            surface = Some(managed.wl_surface().clone());
+            if let (Some(x11), Some(wm)) = (managed.x11(), self.xwayland.wm.as_mut()) {
+                let _ = wm.raise_window(x11);
+            }
+            surface = managed.wl_surface();
         }
         self.windows.focused = id;
         for managed in &self.windows.windows {
             let active = Some(managed.id) == id;
-            if managed.window.set_activated(active) {
-                send_configure_if_ready(managed.toplevel());
+            if managed.window.set_activated(active)
+                && let Some(toplevel) = managed.xdg()
+            {
+                send_configure_if_ready(toplevel);
             }
         }
         if let Some(keyboard) = self.seat.get_keyboard() {
@@ -381,12 +567,9 @@ impl State {
             managed.maximized = false;
             managed.fullscreen = false;
             managed.restore = None;
-            managed.toplevel().with_pending_state(|state| {
-                state.states.unset(xdg_toplevel::State::Maximized);
-                state.states.unset(xdg_toplevel::State::Fullscreen);
-            });
-            send_configure_if_ready(managed.toplevel());
+            managed.request_states(false, false, None);
         }
+        managed.sync_position();
         if managed.visible() {
             let window = managed.window.clone();
             self.space.map_element(window, (x, y), false);
@@ -405,12 +588,7 @@ impl State {
         managed.maximized = false;
         managed.fullscreen = false;
         managed.restore = None;
-        managed.toplevel().with_pending_state(|state| {
-            state.size = Some((width, height).into());
-            state.states.unset(xdg_toplevel::State::Maximized);
-            state.states.unset(xdg_toplevel::State::Fullscreen);
-        });
-        send_configure_if_ready(managed.toplevel());
+        managed.request_states(false, false, Some((width, height).into()));
         Ok(())
     }
 
@@ -463,10 +641,7 @@ impl State {
                 continue;
             }
             managed.location = target.loc;
-            managed
-                .toplevel()
-                .with_pending_state(|state| state.size = Some(target.size));
-            send_configure_if_ready(managed.toplevel());
+            managed.request_size(target.size);
             if managed.visible() {
                 let window = managed.window.clone();
                 self.space.map_element(window, target.loc, false);
@@ -516,15 +691,9 @@ impl State {
             },
         };
         managed.location = rect.loc;
-        managed.toplevel().with_pending_state(|state| {
-            state.states.unset(xdg_toplevel::State::Maximized);
-            state.states.unset(xdg_toplevel::State::Fullscreen);
-            if on {
-                state.states.set(flag);
-            }
-            state.size = size;
-        });
-        send_configure_if_ready(managed.toplevel());
+        let maximized = on && flag == xdg_toplevel::State::Maximized;
+        let fullscreen = on && flag == xdg_toplevel::State::Fullscreen;
+        managed.request_states(maximized, fullscreen, size);
         if managed.visible() {
             let window = managed.window.clone();
             self.space.map_element(window, rect.loc, false);
@@ -553,7 +722,7 @@ impl State {
     }
 
     pub fn close_window(&mut self, id: WindowId) -> Result<(), Error> {
-        self.windows.get(id)?.toplevel().send_close();
+        self.windows.get(id)?.send_close();
         Ok(())
     }
 
@@ -609,8 +778,7 @@ impl State {
                 });
             }
             let render_origin = managed.location - window.geometry().loc;
-            if let Some((surface, offset)) =
-                window.surface_under(point - render_origin.to_f64(), WindowSurfaceType::ALL)
+            if let Some((surface, offset)) = managed.surface_under(point - render_origin.to_f64())
             {
                 return Some(Hit::Surface {
                     surface,

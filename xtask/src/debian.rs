@@ -43,6 +43,7 @@ pub const TEST: &[&str] = &[
     "libgl1-mesa-dri",
     "fonts-dejavu-core",
     "xkb-data",
+    "xterm",
     // the disk image and QEMU (qemu-system-x86 itself is unpacked: see xtask/src/image.rs)
     "ovmf",
     "mtools",

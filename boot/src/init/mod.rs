@@ -208,7 +208,11 @@ fn services(hostname: &str, set_up: bool) -> Vec<Service> {
         "compositor",
         &[
             "compositor",
-            "--headless",
+            // The display hardware when the kernel has a DRM device for it, else headless.
+            "--backend",
+            "auto",
+            // Xwayland is not in the image yet.
+            "--no-xwayland",
             "--socket-name",
             WAYLAND_DISPLAY,
             "--control-socket",

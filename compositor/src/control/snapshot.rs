@@ -1,7 +1,6 @@
 //! The compositor's state as protocol types.
 
 use digios_ipc::{Output, Rect, Window};
-use smithay::reexports::wayland_server::Resource;
 use smithay::utils::{Logical, Rectangle};
 
 use crate::state::State;
@@ -31,14 +30,10 @@ impl State {
         });
         minimized
             .chain(stacked)
+            .filter(|managed| !managed.override_redirect)
             .map(|managed| {
                 let (title, app_id) = managed.title_and_app_id();
-                let pid = self
-                    .display_handle
-                    .get_client(managed.wl_surface().id())
-                    .ok()
-                    .and_then(|client| client.get_credentials(&self.display_handle).ok())
-                    .map(|credentials| credentials.pid);
+                let pid = managed.pid(&self.display_handle);
                 Window {
                     id: managed.id,
                     app_id,

@@ -13,6 +13,8 @@ use smithay::wayland::compositor::{
 };
 use smithay::wayland::shell::wlr_layer::{KeyboardInteractivity, Layer, LayerSurfaceData};
 
+use smithay::xwayland::XWaylandClientData;
+
 use crate::state::{ClientState, State};
 
 impl CompositorHandler for State {
@@ -21,9 +23,12 @@ impl CompositorHandler for State {
     }
 
     fn client_compositor_state<'a>(&self, client: &'a Client) -> &'a CompositorClientState {
+        if let Some(xwayland) = client.get_data::<XWaylandClientData>() {
+            return &xwayland.compositor_state;
+        }
         &client
             .get_data::<ClientState>()
-            .expect("every client is inserted with ClientState")
+            .expect("every other client is inserted with ClientState")
             .compositor_state
     }
 
@@ -43,10 +48,10 @@ impl CompositorHandler for State {
             }
         }
 
-        if let Some(managed) = self.windows.by_surface(surface)
-            && !managed.toplevel().is_initial_configure_sent()
+        if let Some(toplevel) = self.windows.by_surface(surface).and_then(|m| m.xdg())
+            && !toplevel.is_initial_configure_sent()
         {
-            managed.toplevel().send_configure();
+            toplevel.send_configure();
         }
         self.map_when_ready(surface);
 

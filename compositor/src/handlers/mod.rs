@@ -14,7 +14,10 @@ mod virtual_pointer;
 mod xdg_activation;
 mod xdg_decoration;
 mod xdg_shell;
+mod xwayland;
 
 pub use foreign_toplevel::{ForeignToplevelState, refresh_foreign_toplevels};
 pub use screencopy::ScreencopyState;
 pub use virtual_pointer::VirtualPointerState;
+pub use xwayland::Xwayland;
+pub(crate) use xwayland::{pair_surfaces as pair_x11_surfaces, start as start_xwayland};

@@ -26,6 +26,7 @@ impl SeatHandler for State {
 
     fn cursor_image(&mut self, _seat: &Seat<Self>, image: CursorImageStatus) {
         self.cursor_image = image;
+        self.backend.schedule_render();
     }
 }
 

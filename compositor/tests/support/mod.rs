@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod probe;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -42,7 +44,26 @@ impl Compositor {
         Self::start_with(&[])
     }
 
+    /// A compositor with extra arguments, without XWayland.
     pub fn start_with(args: &[&str]) -> Self {
+        Self::spawn(args, false, None)
+    }
+
+    /// A compositor that also starts XWayland.
+    pub fn start_with_xwayland(args: &[&str]) -> Self {
+        Self::spawn(args, true, None)
+    }
+
+    /// A compositor on the nested (winit) backend whose window is a client
+    /// of `host`.
+    pub fn start_nested(host: &Compositor, args: &[&str]) -> Self {
+        let host_socket = host.runtime_dir.path().join(&host.display);
+        Self::spawn(args, false, Some(host_socket))
+    }
+
+    /// `host`: the Wayland socket a nested compositor opens its window on;
+    /// headless when `None`.
+    fn spawn(args: &[&str], xwayland: bool, host: Option<PathBuf>) -> Self {
         let runtime_dir = tempfile::Builder::new()
             .prefix("digios-compositor-test")
             .tempdir()
@@ -54,13 +75,19 @@ impl Compositor {
         let process = Command::new("timeout")
             .args(["-s", "KILL", PROCESS_LIFETIME_SECS])
             .arg(env!("CARGO_BIN_EXE_digios-compositor"))
-            .args(["--headless", "--socket-name", &display])
+            .args(match host {
+                Some(_) => ["--backend", "winit"],
+                None => ["--backend", "headless"],
+            })
+            .args(["--socket-name", &display])
             .arg("--control-socket")
             .arg(&control)
             .args(args)
+            .args((!xwayland).then_some("--no-xwayland"))
             .env("XDG_RUNTIME_DIR", runtime_dir.path())
             .env("DIGIOS_LOG", "warn")
             .env_remove("WAYLAND_DISPLAY")
+            .envs(host.map(|socket| ("WAYLAND_DISPLAY", socket)))
             .env_remove("DISPLAY")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
