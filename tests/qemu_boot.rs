@@ -8,8 +8,9 @@
 //! 2. The next boot mounts the data partition (its journal replayed), skips
 //!    setup, completes the download (resuming what reached the disk),
 //!    verifies and loads the model: every
-//!    service is up and the agent answers a chat request. An action through
-//!    the API launches the terminal and types into it. The agent killed
+//!    service is up and the agent answers a chat request. The compositor
+//!    drives virtio-gpu: an action through the API launches the terminal
+//!    and types into it, and QMP screendumps show both. The agent killed
 //!    inside the guest is restarted by init while the session (the
 //!    compositor and its windows) lives on.
 //! 3. A reboot requested through the API comes back without setup and
@@ -192,14 +193,22 @@ fn image_boots_sets_up_survives_power_cut_and_reboots() {
         .unwrap_or("");
     assert!(!content.trim().is_empty(), "{reply}");
 
+    // The compositor drives virtio-gpu: QMP's screendump is its output. An
+    // action through the API (launch the terminal, type into it) changes it.
+    let mut qmp = vm.qmp();
+    let shot = |qmp: &mut qemu::Qmp, name: &str| qmp.screendump(&dir.path().join(name));
+    let before = shot(&mut qmp, "before.ppm");
     let (code, launched) = api.post(
         "/api/action",
         json!({"action_type": "launch_app", "params": {"app": "terminal"}}),
     );
     assert_eq!(code, 200, "{launched}");
     let terminal = api.wait_window("foot");
-    let (code, typed) = api.post("/api/input/text", json!({"text": "echo digiOS"}));
+    let area = Rect::of(&terminal);
+    let shown = wait_for_change(&mut qmp, dir.path(), &before, area, "the terminal window");
+    let (code, typed) = api.post("/api/input/text", json!({"text": "echo digiOS types here"}));
     assert_eq!(code, 200, "{typed}");
+    wait_for_change(&mut qmp, dir.path(), &shown, area, "the typed text");
 
     // The agent killed inside the guest: init restarts it, the session lives on.
     let console_mark = vm.lines().len();
@@ -236,6 +245,64 @@ fn image_boots_sets_up_survives_power_cut_and_reboots() {
     assert_eq!(code, 202, "{body}");
     vm.wait_exit(Duration::from_secs(180));
     assert_clean_data_partition(&image, dir.path());
+}
+
+/// A window's rectangle on the screen, from the API's window geometry.
+#[derive(Clone, Copy)]
+struct Rect {
+    x: usize,
+    y: usize,
+    width: usize,
+    height: usize,
+}
+
+impl Rect {
+    fn of(window: &Value) -> Rect {
+        let g = &window["geometry"];
+        let n = |k: &str| g[k].as_i64().unwrap().max(0) as usize;
+        Rect {
+            x: n("x"),
+            y: n("y"),
+            width: n("width"),
+            height: n("height"),
+        }
+    }
+}
+
+type Screen = (usize, usize, Vec<u8>);
+
+/// Pixels inside `area` that differ between two screendumps.
+fn changed_pixels(a: &Screen, b: &Screen, area: Rect) -> usize {
+    assert_eq!((a.0, a.1), (b.0, b.1), "the screen changed size");
+    let width = a.0;
+    let mut changed = 0;
+    for y in area.y..(area.y + area.height).min(a.1) {
+        for x in area.x..(area.x + area.width).min(width) {
+            let i = (y * width + x) * 3;
+            if a.2[i..i + 3] != b.2[i..i + 3] {
+                changed += 1;
+            }
+        }
+    }
+    changed
+}
+
+/// Takes screendumps until `area` differs from `from` in at least a few
+/// hundred pixels; returns that screendump.
+fn wait_for_change(qmp: &mut qemu::Qmp, dir: &Path, from: &Screen, area: Rect, what: &str) -> Screen {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let now = qmp.screendump(&dir.join("now.ppm"));
+        let changed = changed_pixels(from, &now, area);
+        if changed >= 200 {
+            return now;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the screen never showed {what}: {changed} pixels changed"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
 }
 
 fn server_port(server: &FileServer) -> u16 {

@@ -14,7 +14,12 @@ use crate::setup;
 /// Packages unpacked into `<cache>/image/parts`, the image's ingredients.
 const IMAGE_PACKAGES: &[&str] = &["systemd-boot-efi", "busybox-static"];
 /// Packages unpacked into `<cache>/image/qemu`.
-const QEMU_PACKAGES: &[&str] = &["qemu-system-x86", "qemu-system-common", "qemu-system-data"];
+const QEMU_PACKAGES: &[&str] = &[
+    "qemu-system-x86",
+    "qemu-system-common",
+    "qemu-system-data",
+    "qemu-system-gui",
+];
 
 /// `$DIGIOS_CACHE_DIR/image`, else `~/.cache/digios/image`.
 pub fn cache_dir() -> PathBuf {
@@ -171,6 +176,15 @@ pub fn qemu(args: &[String]) -> Result<(), String> {
         "xtask: the API will be on http://127.0.0.1:8765 (token: digios.api_token or the data partition's state/api-token)"
     );
     setup::status(command, "qemu-system-x86_64")
+}
+
+/// Whether a QEMU module's shared libraries are all present.
+fn loadable(module: &Path) -> bool {
+    module.exists()
+        && Command::new("ldd")
+            .arg(module)
+            .output()
+            .is_ok_and(|o| o.status.success() && !String::from_utf8_lossy(&o.stdout).contains("not found"))
 }
 
 /// KVM when it works here, else TCG with every CPU feature it emulates
