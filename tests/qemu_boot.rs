@@ -289,7 +289,13 @@ fn changed_pixels(a: &Screen, b: &Screen, area: Rect) -> usize {
 
 /// Takes screendumps until `area` differs from `from` in at least a few
 /// hundred pixels; returns that screendump.
-fn wait_for_change(qmp: &mut qemu::Qmp, dir: &Path, from: &Screen, area: Rect, what: &str) -> Screen {
+fn wait_for_change(
+    qmp: &mut qemu::Qmp,
+    dir: &Path,
+    from: &Screen,
+    area: Rect,
+    what: &str,
+) -> Screen {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let now = qmp.screendump(&dir.join("now.ppm"));

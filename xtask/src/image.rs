@@ -137,14 +137,19 @@ pub fn qemu(args: &[String]) -> Result<(), String> {
             .map_err(|e| format!("OVMF variables (apt-get install ovmf): {e}"))?;
     }
     let qmp = setup::target_dir().join("digios-qmp.sock");
-    let windowed =
+    let module_dir = qemu_root.join("usr/lib/x86_64-linux-gnu/qemu");
+    let has_display =
         std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some();
+    let windowed = has_display && loadable(&module_dir.join("ui-gtk.so"));
+    if has_display && !windowed {
+        eprintln!(
+            "xtask: QEMU's GTK display needs libraries this machine lacks \
+             (apt-get install libgtk-3-0 libvte-2.91-0); headless instead"
+        );
+    }
     let mut command = Command::new(qemu_root.join("usr/bin/qemu-system-x86_64"));
     command
-        .env(
-            "QEMU_MODULE_DIR",
-            qemu_root.join("usr/lib/x86_64-linux-gnu/qemu"),
-        )
+        .env("QEMU_MODULE_DIR", &module_dir)
         .arg("-L")
         .arg(qemu_root.join("usr/share/qemu"))
         // Firmware for option ROMs: Debian's seabios and ipxe-qemu.
@@ -181,10 +186,9 @@ pub fn qemu(args: &[String]) -> Result<(), String> {
 /// Whether a QEMU module's shared libraries are all present.
 fn loadable(module: &Path) -> bool {
     module.exists()
-        && Command::new("ldd")
-            .arg(module)
-            .output()
-            .is_ok_and(|o| o.status.success() && !String::from_utf8_lossy(&o.stdout).contains("not found"))
+        && Command::new("ldd").arg(module).output().is_ok_and(|o| {
+            o.status.success() && !String::from_utf8_lossy(&o.stdout).contains("not found")
+        })
 }
 
 /// KVM when it works here, else TCG with every CPU feature it emulates

@@ -250,11 +250,8 @@ fn add_digios(
     tree.insert("/usr/bin/sh", Node::Symlink("busybox".into()));
     tree.insert("/sbin", Node::Symlink("usr/bin".into()));
     rootfs::add_standard_data(tree)?;
-    let modules = rootfs::add_modules(
-        tree,
-        &parts.join(format!("lib/modules/{release}")),
-        release,
-    )?;
+    let modules =
+        rootfs::add_modules(tree, &parts.join(format!("lib/modules/{release}")), release)?;
     let text = |s: &str| Node::Bytes {
         data: s.as_bytes().to_vec(),
         mode: 0o644,
