@@ -6,4 +6,5 @@ pub mod desktop;
 pub mod llm;
 pub mod memory;
 pub mod models;
+pub mod planner;
 pub mod policy;

@@ -61,6 +61,7 @@ pub const TEST: &[&str] = &[
     "libibverbs1",
     "libslirp0",
     "libvdeplug2",
+    "python3-venv",
 ];
 
 /// Packages a hosted `digios run` needs at run time.

@@ -41,6 +41,7 @@ pub fn run(purpose: Purpose) -> Result<(), String> {
     install_packages(&packages)?;
     if purpose == Purpose::Test {
         crate::image::prepare()?;
+        crate::python::ensure(crate::python::TEST)?;
     }
     cargo(&["build", "--package", "digios-boot", "--bin", "digios"])?;
     let models = match purpose {
