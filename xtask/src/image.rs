@@ -117,14 +117,15 @@ pub fn image(args: &[String]) -> Result<(), String> {
     setup::status(command, "digios image")
 }
 
-/// `cargo xtask qemu [--image PATH]`: boots the image under OVMF (TCG when
-/// KVM does not work), the API forwarded to 127.0.0.1:8765, in a window when
+/// `cargo xtask qemu [--image PATH]`: boots the image under OVMF (TCG;
+/// `DIGIOS_QEMU_KVM=1` for KVM), the API forwarded to 127.0.0.1:8765, in a window when
 /// a display exists, else headless with a QMP socket.
 pub fn qemu(args: &[String]) -> Result<(), String> {
     let image = match args {
         [flag, path] if flag == "--image" => PathBuf::from(path),
         [] => {
-            image(&[])?;
+            // Init and setup talk on the terminal QEMU was started from.
+            image(&["--serial-console".to_string()])?;
             setup::target_dir().join("digios.img")
         }
         _ => return Err("usage: cargo xtask qemu [--image PATH]".into()),
@@ -191,17 +192,12 @@ fn loadable(module: &Path) -> bool {
         })
 }
 
-/// KVM when it works here, else TCG with every CPU feature it emulates
-/// (llama.cpp needs AVX2).
+/// TCG with every CPU feature it emulates (llama.cpp wants AVX2), unless
+/// `DIGIOS_QEMU_KVM=1` asks for KVM: on some hosts `/dev/kvm` opens but
+/// QEMU aborts setting MSRs, so KVM is opt-in.
 fn accelerator() -> Vec<&'static str> {
-    let kvm = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/kvm")
-        .is_ok()
-        && std::env::var_os("DIGIOS_QEMU_TCG").is_none();
-    if kvm {
-        vec!["-accel", "kvm", "-accel", "tcg", "-cpu", "max"]
+    if std::env::var_os("DIGIOS_QEMU_KVM").is_some_and(|v| v == "1") {
+        vec!["-accel", "kvm", "-cpu", "host"]
     } else {
         vec!["-accel", "tcg", "-cpu", "max"]
     }
