@@ -23,6 +23,26 @@ pub struct Config {
     pub planner: digios_agent::planner::PlannerConfig,
     pub voice: digios_voice_ipc::VoiceConfig,
     pub log: Log,
+    pub system: System,
+}
+
+/// The `[system]` section: what first-boot setup decides for the image.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct System {
+    /// The machine's hostname (the image's init sets it; hosted it is ignored).
+    pub hostname: Option<String>,
+    /// Whether the voice service runs.
+    pub voice: bool,
+}
+
+impl Default for System {
+    fn default() -> Self {
+        Self {
+            hostname: None,
+            voice: true,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -188,8 +208,10 @@ pub fn init_logging(config: &Config) {
         .ok()
         .and_then(|f| tracing_subscriber::EnvFilter::try_new(f).ok())
         .unwrap_or_else(|| tracing_subscriber::EnvFilter::new(&config.log.filter));
+    // Colours only for a person at a terminal, not for the supervisor's log files.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .try_init();
 }

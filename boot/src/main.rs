@@ -2,6 +2,9 @@
 
 mod cli;
 mod config;
+mod image;
+mod init;
+mod setup;
 mod supervisor;
 
 use std::path::PathBuf;
@@ -39,9 +42,22 @@ enum Command {
     Compositor(cli::compositor::CompositorCommand),
     /// Drive digiOS through its public API: status, actions, windows, screenshots, tasks.
     Ctl(cli::ctl::CtlArgs),
+    /// First-boot setup: hostname, API token, model, voice; then the model download.
+    Setup(setup::SetupArgs),
+    /// Build the bootable disk image.
+    Image(image::ImageArgs),
 }
 
 fn main() -> ExitCode {
+    // The kernel runs `/usr/bin/modprobe` (this binary) to load modules on demand.
+    let invoked_as = std::env::args_os().next().map(PathBuf::from);
+    if invoked_as.as_deref().and_then(|p| p.file_name()) == Some("modprobe".as_ref()) {
+        return init::modules::modprobe_main();
+    }
+    // The kernel starts init with no subcommand (and may pass it stray words).
+    if std::process::id() == 1 {
+        init::main();
+    }
     let cli = Cli::parse();
     let (config, origin) = match Config::load(cli.config.as_deref()) {
         Ok(loaded) => loaded,
@@ -58,6 +74,8 @@ fn main() -> ExitCode {
         Command::Config => print_config(&config, origin),
         Command::Compositor(args) => cli::compositor::run(args, &config),
         Command::Ctl(args) => cli::ctl::run(args, &config),
+        Command::Setup(args) => setup::run(args, &config, origin.as_deref()),
+        Command::Image(args) => image::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -10,6 +10,12 @@ use std::time::Duration;
 /// The `digios` binary of this build (built by `cargo build --workspace`).
 pub fn binary() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
+    // A binary of this crate lives beside `digios`.
+    if let Some(sibling) = exe.parent().map(|dir| dir.join("digios"))
+        && sibling.exists()
+    {
+        return sibling;
+    }
     // target/<profile>/deps/<test> → target/<profile>/digios
     let path = exe
         .parent()

@@ -5,3 +5,4 @@ pub mod digios;
 pub mod file_server;
 pub mod model_fixtures;
 pub mod voice;
+pub mod qemu;

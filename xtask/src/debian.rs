@@ -43,8 +43,25 @@ pub const TEST: &[&str] = &[
     "libgl1-mesa-dri",
     "fonts-dejavu-core",
     "xkb-data",
-    "python3-venv",
     "xterm",
+    // the disk image and QEMU (qemu-system-x86 itself is unpacked: see xtask/src/image.rs)
+    "ovmf",
+    "mtools",
+    "dosfstools",
+    "fdisk",
+    "e2fsprogs",
+    "kmod",
+    "binutils",
+    "seabios",
+    "ipxe-qemu",
+    "libcapstone4",
+    "libfdt1",
+    "libpmem1",
+    "librdmacm1",
+    "libibverbs1",
+    "libslirp0",
+    "libvdeplug2",
+    "python3-venv",
 ];
 
 /// Packages a hosted `digios run` needs at run time.

@@ -7,10 +7,13 @@
 //! - `bench [NAME...]`: `setup --for test`, then the benchmarks (all, or the
 //!   named ones: compositor, api, llm, planner, vision, shell, voice, boot),
 //!   which print figures against anchors measured in the same run.
+//! - `image [ARGS]`: the bootable disk image (`digios image`).
+//! - `qemu [--image PATH]`: boot the image in QEMU.
 
 mod bench_api;
 mod bench_llama;
 mod debian;
+mod image;
 mod python;
 mod setup;
 
@@ -23,9 +26,11 @@ fn main() -> ExitCode {
         Some("test") => setup::run(setup::Purpose::Test).and_then(|()| test(&args[1..])),
         Some("run") => setup::run(setup::Purpose::Run).and_then(|()| run(&args[1..])),
         Some("bench") => setup::run(setup::Purpose::Test).and_then(|()| bench(&args[1..])),
+        Some("image") => setup::run(setup::Purpose::Test).and_then(|()| image::image(&args[1..])),
+        Some("qemu") => setup::run(setup::Purpose::Test).and_then(|()| image::qemu(&args[1..])),
         _ => {
             eprintln!(
-                "usage: cargo xtask <setup [--for run|test] | test [FILTER] | run [ARGS] | bench [NAME...]>"
+                "usage: cargo xtask <setup [--for run|test] | test [FILTER] | run [ARGS] | bench [NAME...] | image [ARGS] | qemu [--image PATH]>"
             );
             return ExitCode::from(2);
         }

@@ -40,6 +40,7 @@ pub fn run(purpose: Purpose) -> Result<(), String> {
     });
     install_packages(&packages)?;
     if purpose == Purpose::Test {
+        crate::image::prepare()?;
         crate::python::ensure(crate::python::TEST)?;
     }
     cargo(&["build", "--package", "digios-boot", "--bin", "digios"])?;
@@ -117,7 +118,7 @@ pub fn cargo(args: &[&str]) -> Result<(), String> {
     status(command, &format!("cargo {}", args.join(" ")))
 }
 
-fn status(mut command: Command, what: &str) -> Result<(), String> {
+pub fn status(mut command: Command, what: &str) -> Result<(), String> {
     match command.status() {
         Ok(s) if s.success() => Ok(()),
         Ok(s) => Err(format!("{what} failed ({s})")),

@@ -86,6 +86,7 @@ pub fn run(args: AgentArgs, config: &Config) -> anyhow::Result<()> {
         state.follow_compositor();
         state.voice.set_socket(voice_socket);
         state.follow_voice();
+        super::supervised::follow_status(&state);
         let v1 = match model {
             Ok(model) => {
                 state.services.set("model", ServiceState::Up, None);
@@ -99,7 +100,7 @@ pub fn run(args: AgentArgs, config: &Config) -> anyhow::Result<()> {
                 model_unavailable(reason)
             }
         };
-        let app = api::router(state, auth, v1);
+        let app = api::router(state, auth, v1.merge(super::supervised::power_routes()));
         // One machine-readable line on stdout tells supervisors and tests where to connect.
         println!("digios-agent listening on http://{local}");
         tracing::info!("API on http://{local}");

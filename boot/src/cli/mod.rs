@@ -6,3 +6,4 @@ mod compositor_msg;
 pub mod ctl;
 pub mod model;
 pub mod run;
+pub mod supervised;

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use crate::config::Config;
-use crate::supervisor::{self, Service};
+use crate::supervisor::{self, LogSink, Ready, Service, StatusFile, status::STATUS_ENV};
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -19,41 +19,38 @@ pub struct RunArgs {
 pub fn run(args: RunArgs, config: &Config, origin: Option<&Path>) -> anyhow::Result<()> {
     let runtime_dir = runtime_dir()?;
     let control = digios_ipc_socket(&runtime_dir, &args.display);
-    let mut env = vec![("XDG_RUNTIME_DIR".to_string(), runtime_dir.clone())];
+    let status = StatusFile::new(runtime_dir.join("digios/services.json"));
+    let mut compositor = Service::digios(
+        "compositor",
+        &[
+            "compositor",
+            "--headless",
+            "--socket-name",
+            &args.display,
+            "--control-socket",
+            &control.display().to_string(),
+        ],
+    )
+    .env("XDG_RUNTIME_DIR", &runtime_dir);
+    compositor.ready = Ready::Socket(control.clone());
+    let mut agent = Service::digios("agent", &["agent"])
+        .env("XDG_RUNTIME_DIR", &runtime_dir)
+        .env("WAYLAND_DISPLAY", &args.display)
+        .env("DIGIOS_COMPOSITOR_SOCKET", &control)
+        .env(STATUS_ENV, status.path());
     if let Some(path) = origin {
-        env.push(("DIGIOS_CONFIG".into(), path.to_path_buf()));
+        compositor = compositor.env("DIGIOS_CONFIG", path);
+        agent = agent.env("DIGIOS_CONFIG", path);
     }
-    let mut agent_env = env.clone();
-    agent_env.push(("WAYLAND_DISPLAY".into(), PathBuf::from(&args.display)));
-    agent_env.push(("DIGIOS_COMPOSITOR_SOCKET".into(), control.clone()));
-    let services = vec![
-        Service {
-            name: "compositor",
-            args: vec![
-                "compositor".into(),
-                "--headless".into(),
-                "--socket-name".into(),
-                args.display.clone(),
-                "--control-socket".into(),
-                control.display().to_string(),
-            ],
-            env,
-            ready_socket: Some(control.clone()),
-        },
-        Service {
-            name: "agent",
-            args: vec!["agent".into()],
-            env: agent_env,
-            ready_socket: None,
-        },
-    ];
+    let services = vec![compositor, agent];
     eprintln!(
         "digiOS: compositor on Wayland display {} (headless) in {}; API on http://{}. Ctrl-C stops it.",
         args.display,
         runtime_dir.display(),
         config.api.bind
     );
-    supervisor::run(services)
+    let logs = LogSink::new(Some(config.data_dir().join("logs")), false);
+    supervisor::run(services, logs, Some(status))
 }
 
 fn digios_ipc_socket(runtime_dir: &Path, display: &str) -> PathBuf {
