@@ -19,6 +19,8 @@
 //!   any scale; `capture.rs` adds the reticle, grid and marks and encodes.
 //! - `control/`: the control socket (threads per connection, requests carried
 //!   out on the event loop, event stream by snapshot diff).
+//! - `damage.rs`: the damage log clients ask with `damage {since}`, so they
+//!   redo work (OCR) only where the screen changed.
 //!
 //! Invariants: all compositor state lives on the event-loop thread; control
 //! connections only parse and write. A window's `geometry` is its content in
@@ -31,6 +33,7 @@ mod capture;
 pub mod cli;
 pub mod config;
 mod control;
+mod damage;
 mod drag;
 mod handlers;
 mod input;
@@ -161,6 +164,7 @@ pub fn run(config: CompositorConfig) -> anyhow::Result<()> {
         control: ControlState::new(control_path.clone()),
         frame_pending: false,
         last_commit: std::time::Instant::now(),
+        damage: Default::default(),
     };
 
     add_outputs(&mut state, &config.outputs);
@@ -193,6 +197,7 @@ pub fn run(config: CompositorConfig) -> anyhow::Result<()> {
     );
     event_loop
         .run(None, &mut state, |state| {
+            state.record_window_damage();
             control::publish_events(state);
             handlers::refresh_foreign_toplevels(state);
             if let Err(err) = state.display_handle.flush_clients() {

@@ -382,6 +382,16 @@ fn print_response(response: &Response, json: bool) -> anyhow::Result<()> {
         Response::Spawned { pid } => println!("{pid}"),
         Response::Image(image) => println!("{}x{} image", image.width, image.height),
         Response::Idle { idle } => println!("{}", if *idle { "idle" } else { "busy" }),
+        Response::Damage(report) => {
+            for rect in &report.rects {
+                println!("{},{} {}x{}", rect.x, rect.y, rect.width, rect.height);
+            }
+            println!(
+                "seq {}{}",
+                report.seq,
+                if report.full { " full" } else { "" }
+            );
+        }
     }
     Ok(())
 }
