@@ -8,12 +8,16 @@ use std::time::Duration;
 
 use digios_ipc::{Client, ClientError, Request, Response, Window};
 
+use crate::vision::MarkBoard;
+
 /// How long one compositor request may take before the API gives up on it.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 
 #[derive(Debug, Clone)]
 pub struct Desktop {
     socket: Arc<PathBuf>,
+    /// The latest screen analysis, whose mark numbers actions may name.
+    marks: Arc<MarkBoard>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +41,7 @@ impl Desktop {
     pub fn new(socket: PathBuf) -> Self {
         Self {
             socket: Arc::new(socket),
+            marks: Arc::default(),
         }
     }
 
@@ -47,6 +52,10 @@ impl Desktop {
 
     pub fn socket(&self) -> &std::path::Path {
         &self.socket
+    }
+
+    pub fn marks(&self) -> &MarkBoard {
+        &self.marks
     }
 
     pub async fn request(&self, request: Request) -> Result<Response, DesktopError> {

@@ -7,3 +7,4 @@ pub mod llm;
 pub mod memory;
 pub mod models;
 pub mod policy;
+pub mod vision;

@@ -66,5 +66,14 @@ fn bench() -> Result<(), String> {
         "digios-agent",
         "--bench",
         "llm_throughput",
+    ])?;
+    // The OCR benchmark reads frames from a real compositor.
+    setup::cargo(&["build", "--release", "--package", "digios-compositor"])?;
+    setup::cargo(&[
+        "bench",
+        "--package",
+        "digios-agent",
+        "--bench",
+        "vision_ocr",
     ])
 }

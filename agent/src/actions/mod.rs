@@ -104,6 +104,8 @@ pub enum ActionError {
     NotFound(String),
     #[error(transparent)]
     Desktop(#[from] DesktopError),
+    #[error(transparent)]
+    Mark(#[from] crate::vision::MarkError),
 }
 
 /// Parses a request into a typed action: unknown types and invalid params

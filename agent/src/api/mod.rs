@@ -105,6 +105,7 @@ pub struct StateInner {
     pub services: Services,
     pub desktop: Desktop,
     pub actions: ActionsConfig,
+    pub vision: crate::vision::Vision,
     /// The finished router, for WebSocket commands dispatched through it.
     router: OnceLock<Router>,
 }
@@ -126,15 +127,26 @@ impl AppState {
             started: Instant::now(),
             events: EventBus::default(),
             services,
+            vision: crate::vision::Vision::new(desktop.clone()),
             desktop,
             actions,
             router: OnceLock::new(),
         }))
     }
 
-    /// Carries out an action through the action engine.
+    /// Carries out an action through the action engine; once the screen
+    /// has been analyzed, what the action changed follows as a `vision` event.
     pub async fn perform(&self, action: Action) -> Result<ActionOutcome, ApiError> {
-        Ok(crate::actions::perform(&self.desktop, &self.actions, action).await?)
+        let watch = self.vision.latest().is_some();
+        let token = match watch {
+            true => self.vision.quick_change_token().await.ok(),
+            false => None,
+        };
+        let outcome = crate::actions::perform(&self.desktop, &self.actions, action).await?;
+        if let Some(token) = token {
+            vision::publish_changes(self.clone(), token, outcome.action_type.clone());
+        }
+        Ok(outcome)
     }
 
     /// Follows the compositor's event stream on a dedicated thread for the
