@@ -232,7 +232,7 @@ fn score(text: &str) -> String {
             matched += 1;
         }
     }
-    format!("{matched} of {visible} read")
+    format!("{matched}/{visible}")
 }
 
 fn ms(duration: Duration) -> f64 {

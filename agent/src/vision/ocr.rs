@@ -578,17 +578,17 @@ mod tests {
     #[test]
     fn underscores_below_a_line_stay_with_it() {
         let runs = vec![(0, 11), (13, 14), (20, 31), (40, 41)];
-        let spans = |runs: Vec<Run>| -> Vec<(usize, usize, Vec<(usize, usize)>)> {
-            runs.into_iter()
-                .map(|r| (r.top, r.bottom, r.gaps))
-                .collect()
+        let run = |top, bottom, gaps: &[(usize, usize)]| Run {
+            top,
+            bottom,
+            gaps: gaps.to_vec(),
         };
         assert_eq!(
-            spans(attach_thin_runs(runs)),
-            vec![(0, 14, vec![(11, 13)]), (20, 31, vec![])]
+            attach_thin_runs(runs),
+            vec![run(0, 14, &[(11, 13)]), run(20, 31, &[])]
         );
         let dotted = vec![(0, 1), (3, 12)];
-        assert_eq!(spans(attach_thin_runs(dotted)), vec![(0, 12, vec![(1, 3)])]);
+        assert_eq!(attach_thin_runs(dotted), vec![run(0, 12, &[(1, 3)])]);
     }
 
     #[test]

@@ -18,6 +18,9 @@ const MAX_CAPTURE_BYTES: usize = 24 << 20;
 /// Widest area read; anything further right is left out.
 const MAX_WIDTH: i32 = 8192;
 
+/// Ranges of frame rows, first to last (exclusive).
+type RowRanges = Vec<(usize, usize)>;
+
 #[derive(Default)]
 pub struct TextCache {
     /// The compositor's damage sequence number the cache is current at.
@@ -125,7 +128,7 @@ async fn capture_strips(desktop: &Desktop, area: Rect) -> Result<Vec<Frame>, Vis
 /// given changed rows of each strip. Pixel work, so off the runtime.
 async fn find_bands(
     strips: Vec<Frame>,
-    changed: Option<Vec<Option<Vec<(usize, usize)>>>>,
+    changed: Option<Vec<Option<RowRanges>>>,
 ) -> Result<Vec<(usize, Band)>, VisionError> {
     tokio::task::spawn_blocking(move || {
         let mut jobs = Vec::new();
@@ -177,7 +180,7 @@ async fn read_window(
     let previous = previous.filter(|p| p.strips.len() == strips.len());
     let (mut lines, jobs) = match previous {
         Some(previous) => {
-            let changed: Vec<Option<Vec<(usize, usize)>>> = previous
+            let changed: Vec<Option<RowRanges>> = previous
                 .strips
                 .iter()
                 .zip(&strips)
