@@ -417,6 +417,22 @@ fn clicking_marks_focuses_windows_and_presses_close_and_refuses_bad_numbers() {
     screen.wait("the closed window to go", || {
         (!screen.windows().iter().any(|w| w.id == above.id)).then_some(())
     });
+    // The maximize button maximizes.
+    let analysis = screen.analyze(AnalyzeOptions::default()).unwrap();
+    let maximize = analysis
+        .marks
+        .iter()
+        .find(|m| m.kind == MarkKind::MaximizeButton && m.window_id == Some(below.id))
+        .unwrap();
+    assert_eq!(maximize.label, "maximize window below");
+    screen.click(json!({"mark": maximize.number})).unwrap();
+    screen.wait("the window to maximize", || {
+        screen
+            .windows()
+            .iter()
+            .any(|w| w.id == below.id && w.maximized)
+            .then_some(())
+    });
 }
 
 #[test]

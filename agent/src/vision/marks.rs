@@ -14,9 +14,6 @@ use super::ocr::TextLine;
 use super::{Analysis, VisionError};
 use crate::desktop::{Desktop, DesktopError};
 
-/// Width of the close box at the right end of a compositor title bar.
-const CLOSE_BOX_WIDTH: i32 = 24;
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MarkKind {
@@ -24,6 +21,8 @@ pub enum MarkKind {
     Window,
     /// A window's close button.
     CloseButton,
+    /// A window's maximize button (maximizes, or restores a maximized window).
+    MaximizeButton,
     /// A line of text read by OCR.
     Text,
     /// A toolkit widget from an accessibility tree (button, input, ...).
@@ -99,23 +98,32 @@ pub fn build(
             |rect: Rect| visible_point(rect, |x, y| on_screen(x, y) && !covered_above(index, x, y));
         match window.title_bar {
             Some(bar) => {
-                let close = Rect::new(
-                    bar.x + bar.width - CLOSE_BOX_WIDTH,
-                    bar.y,
-                    CLOSE_BOX_WIDTH.min(bar.width),
-                    bar.height,
-                );
-                let handle = Rect::new(
-                    bar.x,
-                    bar.y,
-                    (bar.width - CLOSE_BOX_WIDTH).max(1),
-                    bar.height,
-                );
+                let (close, maximize) = digios_ipc::title_buttons(bar);
+                let buttons = maximize.map_or(close, |m| m.union(&close));
+                let handle = Rect::new(bar.x, bar.y, (buttons.x - bar.x).max(1), bar.height);
                 if let Some(point) = visible_point(handle) {
                     push(
                         MarkKind::Window,
                         name.clone(),
                         handle,
+                        point,
+                        Some(window.id),
+                        None,
+                    );
+                }
+                if let Some(maximize) = maximize
+                    && let Some(point) = visible_point(maximize)
+                {
+                    let verb = if window.maximized {
+                        "restore"
+                    } else {
+                        "maximize"
+                    };
+                    let label = format!("{verb} {name}");
+                    push(
+                        MarkKind::MaximizeButton,
+                        label,
+                        maximize,
                         point,
                         Some(window.id),
                         None,
@@ -375,11 +383,13 @@ mod tests {
             summary,
             vec![
                 (1, MarkKind::Window, "above"),
-                (2, MarkKind::CloseButton, "close above"),
-                (3, MarkKind::Text, "top text"),
-                (4, MarkKind::Window, "below"),
-                (5, MarkKind::CloseButton, "close below"),
-                (6, MarkKind::Text, "shown"),
+                (2, MarkKind::MaximizeButton, "maximize above"),
+                (3, MarkKind::CloseButton, "close above"),
+                (4, MarkKind::Text, "top text"),
+                (5, MarkKind::Window, "below"),
+                (6, MarkKind::MaximizeButton, "maximize below"),
+                (7, MarkKind::CloseButton, "close below"),
+                (8, MarkKind::Text, "shown"),
             ]
         );
         for mark in &marks {

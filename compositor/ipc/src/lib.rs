@@ -55,6 +55,28 @@ pub const PROTOCOL_VERSION: u32 = 1;
 /// A window's stable id.
 pub type WindowId = u64;
 
+/// Width of each button at the right end of a server-side title bar: the
+/// close button is the rightmost, the maximize button sits left of it when
+/// the bar is at least [`TITLE_BUTTONS_MIN_BAR`] wide.
+pub const TITLE_BUTTON_WIDTH: i32 = 24;
+/// Narrowest title bar that shows a maximize button.
+pub const TITLE_BUTTONS_MIN_BAR: i32 = 3 * TITLE_BUTTON_WIDTH;
+
+/// The close and maximize buttons of a title bar `bar` (global coordinates).
+pub fn title_buttons(bar: Rect) -> (Rect, Option<Rect>) {
+    let width = TITLE_BUTTON_WIDTH.min(bar.width);
+    let close = Rect::new(bar.x + bar.width - width, bar.y, width, bar.height);
+    let maximize = (bar.width >= TITLE_BUTTONS_MIN_BAR).then(|| {
+        Rect::new(
+            bar.x + bar.width - 2 * TITLE_BUTTON_WIDTH,
+            bar.y,
+            TITLE_BUTTON_WIDTH,
+            bar.height,
+        )
+    });
+    (close, maximize)
+}
+
 /// An axis-aligned rectangle in logical pixels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rect {
