@@ -13,6 +13,7 @@ use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
 use smithay::utils::{Logical, Rectangle, Transform};
 use smithay::wayland::compositor::get_parent;
 
+use crate::control::rect;
 use crate::state::State;
 
 /// Rectangles kept; older damage turns a report into `full`.
@@ -85,40 +86,16 @@ impl DamageLog {
     }
 }
 
-/// Merges overlapping or touching rectangles until none overlap.
+/// Merges overlapping or touching rectangles; too many become their
+/// bounding box.
 fn merge(rects: impl Iterator<Item = Rect>) -> Vec<Rect> {
-    let mut merged: Vec<Rect> = Vec::new();
-    for rect in rects {
-        let mut current = rect;
-        loop {
-            let grown = Rect::new(
-                current.x - 1,
-                current.y - 1,
-                current.width + 2,
-                current.height + 2,
-            );
-            let Some(index) = merged.iter().position(|other| other.overlaps(&grown)) else {
-                break;
-            };
-            current = current.union(&merged.swap_remove(index));
-        }
-        merged.push(current);
-    }
+    let mut merged = digios_ipc::merge_touching(rects);
     if merged.len() > MAX_REPORTED_RECTS
         && let Some(first) = merged.first().copied()
     {
         merged = vec![merged.iter().fold(first, |all, rect| all.union(rect))];
     }
     merged
-}
-
-fn rect(rectangle: Rectangle<i32, Logical>) -> Rect {
-    Rect::new(
-        rectangle.loc.x,
-        rectangle.loc.y,
-        rectangle.size.w,
-        rectangle.size.h,
-    )
 }
 
 /// The surface's commit counter before a commit is processed.

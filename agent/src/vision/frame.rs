@@ -191,25 +191,7 @@ pub fn changed_regions(before: &Frame, after: &Frame) -> Vec<Rect> {
 
 /// Merges touching or overlapping rectangles until none touch.
 pub fn merge_rects(rects: Vec<Rect>) -> Vec<Rect> {
-    let mut merged: Vec<Rect> = Vec::new();
-    for rect in rects.into_iter().filter(|r| !r.is_empty()) {
-        let mut current = rect;
-        loop {
-            let grown = Rect::new(
-                current.x - 1,
-                current.y - 1,
-                current.width + 2,
-                current.height + 2,
-            );
-            let Some(index) = merged.iter().position(|other| other.overlaps(&grown)) else {
-                break;
-            };
-            current = current.union(&merged.swap_remove(index));
-        }
-        merged.push(current);
-    }
-    merged.sort_by_key(|r| (r.y, r.x));
-    merged
+    digios_ipc::merge_touching(rects)
 }
 
 /// Rows (frame pixels) where two same-sized frames differ, as a range, or

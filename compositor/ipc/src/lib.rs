@@ -62,6 +62,30 @@ pub const TITLE_BUTTON_WIDTH: i32 = 24;
 /// Narrowest title bar that shows a maximize button.
 pub const TITLE_BUTTONS_MIN_BAR: i32 = 3 * TITLE_BUTTON_WIDTH;
 
+/// Merges touching or overlapping rectangles until no two touch; empty ones
+/// are dropped. The result is sorted top to bottom, left to right.
+pub fn merge_touching(rects: impl IntoIterator<Item = Rect>) -> Vec<Rect> {
+    let mut merged: Vec<Rect> = Vec::new();
+    for rect in rects.into_iter().filter(|r| !r.is_empty()) {
+        let mut current = rect;
+        loop {
+            let grown = Rect::new(
+                current.x - 1,
+                current.y - 1,
+                current.width + 2,
+                current.height + 2,
+            );
+            let Some(index) = merged.iter().position(|other| other.overlaps(&grown)) else {
+                break;
+            };
+            current = current.union(&merged.swap_remove(index));
+        }
+        merged.push(current);
+    }
+    merged.sort_by_key(|r| (r.y, r.x));
+    merged
+}
+
 /// The close and maximize buttons of a title bar `bar` (global coordinates).
 pub fn title_buttons(bar: Rect) -> (Rect, Option<Rect>) {
     let width = TITLE_BUTTON_WIDTH.min(bar.width);
