@@ -312,3 +312,56 @@ fn visible_text(text: Vec<TextLine>, windows: &[Window]) -> Vec<TextLine> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_lists_windows_and_numbered_marks() {
+        let window = Window {
+            id: 4,
+            app_id: Some("foot".into()),
+            title: Some("shell".into()),
+            geometry: Rect::new(0, 24, 400, 300),
+            title_bar: Some(Rect::new(0, 0, 400, 24)),
+            focused: true,
+            maximized: false,
+            minimized: false,
+            fullscreen: false,
+            pid: None,
+            output: None,
+        };
+        let text = vec![TextLine {
+            text: "make install".into(),
+            bbox: Rect::new(4, 30, 90, 12),
+            confidence: 91.0,
+            window_id: Some(4),
+            words: Vec::new(),
+        }];
+        let screen = vec![Rect::new(0, 0, 1280, 800)];
+        let marks = marks::build(std::slice::from_ref(&window), &text, &[], &screen);
+        let analysis = Analysis {
+            id: 1,
+            damage_seq: 1,
+            screen,
+            region: None,
+            windows: vec![window],
+            marks,
+            text,
+            stats: AnalysisStats::default(),
+        };
+        let summary = analysis.summary(3);
+        assert!(
+            summary.starts_with("window 4 \"shell\" (focused)"),
+            "{summary}"
+        );
+        assert!(summary.contains("[1] window \"shell\""), "{summary}");
+        assert!(summary.contains("... 1 more marks"), "{summary}");
+        assert!(
+            analysis
+                .summary(10)
+                .contains("[4] text \"make install\" at 49,36 (window 4)")
+        );
+    }
+}
