@@ -3,7 +3,7 @@
 //! the `tesseract` command line on the same PNG in the same run. Prints
 //! figures and ratios; asserts nothing.
 //!
-//! Needs `target/release/digios-compositor` (`cargo xtask bench` builds it).
+//! Needs the digios-compositor binary of the same profile (`cargo xtask bench` builds it).
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -23,7 +23,7 @@ fn main() {
         .and_then(|exe| Some(exe.parent()?.parent()?.join("digios-compositor")))
         .filter(|path| path.exists());
     let Some(compositor) = compositor else {
-        println!("vision_ocr: target/release/digios-compositor is missing; skipped");
+        println!("vision_ocr: the digios-compositor binary of this profile is missing; skipped");
         return;
     };
     let runtime_dir = tempfile::tempdir().expect("runtime dir");

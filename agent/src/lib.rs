@@ -6,5 +6,6 @@ pub mod desktop;
 pub mod llm;
 pub mod memory;
 pub mod models;
+pub mod planner;
 pub mod policy;
 pub mod vision;

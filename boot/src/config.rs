@@ -20,6 +20,7 @@ pub struct Config {
     pub actions: digios_agent::actions::ActionsConfig,
     pub policy: digios_agent::policy::PolicyConfig,
     pub llm: digios_agent::llm::LlmConfig,
+    pub planner: digios_agent::planner::PlannerConfig,
     pub log: Log,
 }
 
@@ -137,7 +138,10 @@ impl Config {
             .map_err(|(key, message)| invalid(&format!("policy.{key}"), message))?;
         self.llm
             .validate()
-            .map_err(|(key, message)| invalid(&format!("llm.{key}"), message))
+            .map_err(|(key, message)| invalid(&format!("llm.{key}"), message))?;
+        self.planner
+            .validate()
+            .map_err(|(key, message)| invalid(&format!("planner.{key}"), message))
     }
 
     pub fn cache_dir(&self) -> PathBuf {

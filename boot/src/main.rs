@@ -35,9 +35,9 @@ enum Command {
     Agent(cli::agent::AgentArgs),
     /// Check the configuration and print it with every default filled in.
     Config,
-    /// Run the digiOS Wayland compositor.
-    Compositor(cli::compositor::CompositorArgs),
-    /// Drive the compositor: windows, input, capture, events.
+    /// Run the digiOS Wayland compositor (`compositor msg` talks to a running one).
+    Compositor(cli::compositor::CompositorCommand),
+    /// Drive digiOS through its public API: status, actions, windows, screenshots, tasks.
     Ctl(cli::ctl::CtlArgs),
 }
 
@@ -57,7 +57,7 @@ fn main() -> ExitCode {
         Command::Agent(args) => cli::agent::run(args, &config),
         Command::Config => print_config(&config, origin),
         Command::Compositor(args) => cli::compositor::run(args, &config),
-        Command::Ctl(args) => cli::ctl::run(args),
+        Command::Ctl(args) => cli::ctl::run(args, &config),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -68,6 +68,13 @@ impl KeymapIndex {
 
     /// The stroke for a keysym name such as `Return`, `a` or `Control_L`.
     pub fn by_name(&self, name: &str) -> Result<KeyStroke, Error> {
+        // xkbcommon takes C strings; a NUL inside would not reach it intact.
+        if name.contains('\0') {
+            return Err(Error::new(
+                ErrorCode::UnknownKeysym,
+                "a keysym name cannot contain a NUL character",
+            ));
+        }
         let mut keysym = xkb::keysym_from_name(name, xkb::KEYSYM_NO_FLAGS);
         if keysym.raw() == 0 {
             keysym = xkb::keysym_from_name(name, xkb::KEYSYM_CASE_INSENSITIVE);

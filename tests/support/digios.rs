@@ -69,7 +69,13 @@ pub fn command(home: &Path) -> Command {
 /// Starts `digios agent` with `args` and waits for its "listening" line;
 /// returns the process and the base URL.
 pub fn start_agent(args: &[&str]) -> (Process, String) {
+    start_agent_with_config("", args)
+}
+
+/// Like [`start_agent`], the agent reading `config` as its `digios.toml`.
+pub fn start_agent_with_config(config: &str, args: &[&str]) -> (Process, String) {
     let home = tempfile::tempdir().expect("temp home");
+    write_config(home.path(), config);
     let mut child = command(home.path())
         .arg("agent")
         .args(args)
@@ -92,8 +98,16 @@ pub struct Desktop {
     pub control_socket: PathBuf,
 }
 
-/// Starts `digios compositor --headless` and `digios agent` on a free port.
-pub fn start_desktop() -> Desktop {
+/// A headless `digios compositor` process and where to reach it.
+pub struct Compositor {
+    pub process: Process,
+    pub runtime_dir: tempfile::TempDir,
+    pub wayland_display: String,
+    pub control_socket: PathBuf,
+}
+
+/// Starts `digios compositor --headless` and waits for its control socket.
+pub fn start_compositor() -> Compositor {
     let runtime_dir = tempfile::tempdir().expect("runtime dir");
     let wayland_display = "wayland-digios-test".to_string();
     let control_socket = runtime_dir.path().join("control.sock");
@@ -112,7 +126,7 @@ pub fn start_desktop() -> Desktop {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("spawn digios compositor");
-    let compositor = Process {
+    let process = Process {
         child,
         home: compositor_home,
     };
@@ -124,17 +138,35 @@ pub fn start_desktop() -> Desktop {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+    Compositor {
+        process,
+        runtime_dir,
+        wayland_display,
+        control_socket,
+    }
+}
+
+/// Starts `digios compositor --headless` and `digios agent` on a free port.
+pub fn start_desktop() -> Desktop {
+    start_desktop_with_config("")
+}
+
+/// Like [`start_desktop`], the agent reading `config` as its `digios.toml`.
+pub fn start_desktop_with_config(config: &str) -> Desktop {
+    let Compositor {
+        process: compositor,
+        runtime_dir,
+        wayland_display,
+        control_socket,
+    } = start_compositor();
     let home = tempfile::tempdir().expect("agent home");
-    let mut child = command(home.path())
-        .env("XDG_RUNTIME_DIR", runtime_dir.path())
-        .env("WAYLAND_DISPLAY", &wayland_display)
-        .env("DIGIOS_COMPOSITOR_SOCKET", &control_socket)
-        .args(["agent", "--bind", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn digios agent");
-    let url = read_listening_line(&mut child);
+    write_config(home.path(), config);
+    let (child, url) = spawn_agent(
+        home.path(),
+        runtime_dir.path(),
+        &wayland_display,
+        &control_socket,
+    );
     Desktop {
         agent: Process { child, home },
         compositor,
@@ -143,6 +175,60 @@ pub fn start_desktop() -> Desktop {
         wayland_display,
         control_socket,
     }
+}
+
+/// Starts `digios agent` on a free port, wired to a compositor.
+fn spawn_agent(home: &Path, runtime_dir: &Path, display: &str, control: &Path) -> (Child, String) {
+    let mut child = command(home)
+        .env("XDG_RUNTIME_DIR", runtime_dir)
+        .env("WAYLAND_DISPLAY", display)
+        .env("DIGIOS_COMPOSITOR_SOCKET", control)
+        .args(["agent", "--bind", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn digios agent");
+    let url = read_listening_line(&mut child);
+    (child, url)
+}
+
+impl Desktop {
+    /// Kills the agent (SIGKILL) and starts it again with the same home,
+    /// configuration and data; `url` follows the new process.
+    pub fn restart_agent(&mut self) {
+        let _ = self.agent.child.kill();
+        let _ = self.agent.child.wait();
+        let (child, url) = spawn_agent(
+            self.agent.home.path(),
+            self.runtime_dir.path(),
+            &self.wayland_display,
+            &self.control_socket,
+        );
+        self.agent.child = child;
+        self.url = url;
+    }
+}
+
+/// Writes `config` where `digios` run by [`command`] with this home reads it.
+pub fn write_config(home: &Path, config: &str) {
+    let dir = home.join("config/digios");
+    std::fs::create_dir_all(&dir).expect("config dir");
+    std::fs::write(dir.join("digios.toml"), config).expect("write digios.toml");
+}
+
+/// The Python tools the set-up installed (`cargo xtask setup`): `<cache>/venv/bin/NAME`.
+pub fn python_tool(name: &str) -> PathBuf {
+    let cache = std::env::var_os("DIGIOS_CACHE_DIR")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/digios")))
+        .expect("HOME or DIGIOS_CACHE_DIR");
+    let path = cache.join("venv/bin").join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo xtask setup`",
+        path.display()
+    );
+    path
 }
 
 /// Every URL the agent (and each restart of it) reports on `child`'s piped stdout.

@@ -43,6 +43,7 @@ pub const TEST: &[&str] = &[
     "libgl1-mesa-dri",
     "fonts-dejavu-core",
     "xkb-data",
+    "python3-venv",
 ];
 
 /// Packages a hosted `digios run` needs at run time.

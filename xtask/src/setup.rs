@@ -39,6 +39,9 @@ pub fn run(purpose: Purpose) -> Result<(), String> {
         Purpose::Test => debian::TEST,
     });
     install_packages(&packages)?;
+    if purpose == Purpose::Test {
+        crate::python::ensure(crate::python::TEST)?;
+    }
     cargo(&["build", "--package", "digios-boot", "--bin", "digios"])?;
     let models = match purpose {
         Purpose::Run => RUN_MODELS,

@@ -3,9 +3,9 @@
 
 use serde::Deserialize;
 use serde_json::{Value, json};
-use utoipa::{PartialSchema, ToSchema};
+use utoipa::ToSchema;
 
-use super::{ActionError, ActionSpec, ActionsConfig, Risk};
+use super::{Action, ActionError, ActionsConfig};
 use crate::desktop::{Desktop, DesktopError, unexpected};
 use digios_ipc::{Request, Response, Window};
 
@@ -138,71 +138,21 @@ fn yes() -> bool {
     true
 }
 
-/// A typed action.
-#[derive(Debug, Clone)]
-pub enum Action {
-    Click(ClickParams),
-    DoubleClick(ClickParams),
-    MovePointer(PointParams),
-    Drag(DragParams),
-    Scroll(ScrollParams),
-    Key(KeyParams),
-    TypeText(TextParams),
-    LaunchApp(LaunchParams),
-    FocusWindow(WindowParams),
-    MoveWindow(MoveWindowParams),
-    ResizeWindow(ResizeWindowParams),
-    MaximizeWindow(ToggleWindowParams),
-    MinimizeWindow(ToggleWindowParams),
-    FullscreenWindow(ToggleWindowParams),
-    CloseWindow(WindowParams),
-}
-
-/// Every action type, in one table: name, description, risk, params type.
-macro_rules! action_table {
-    ($($name:literal => $variant:ident($params:ty), $risk:ident, $description:literal;)*) => {
-        /// The catalogue of actions, as offered to API clients and the model.
-        pub fn catalogue() -> Vec<ActionSpec> {
-            vec![$(ActionSpec {
-                action_type: $name,
-                description: $description,
-                risk: Risk::$risk,
-                params_schema: serde_json::to_value(<$params as PartialSchema>::schema())
-                    .unwrap_or(Value::Null),
-            }),*]
-        }
-
-        impl Action {
-            pub fn action_type(&self) -> &'static str {
-                match self { $(Action::$variant(_) => $name),* }
-            }
-
-            pub(super) fn from_params(name: &str, params: Value) -> Result<Action, serde_json::Error> {
-                match name {
-                    $($name => serde_json::from_value::<$params>(params).map(Action::$variant),)*
-                    _ => Err(serde::de::Error::custom(format!("unknown action type {name}"))),
-                }
-            }
-        }
-    };
-}
-
-action_table! {
-    "click" => Click(ClickParams), Medium, "Click a pointer button, at x,y or on a numbered mark of the latest screen analysis if given.";
-    "double_click" => DoubleClick(ClickParams), Medium, "Double-click a pointer button, at x,y or on a numbered mark if given.";
-    "move_pointer" => MovePointer(PointParams), Low, "Move the pointer to x,y.";
-    "drag" => Drag(DragParams), Medium, "Press at from_x,from_y, move to to_x,to_y, release.";
-    "scroll" => Scroll(ScrollParams), Low, "Scroll by dx,dy pixels (positive dy scrolls down), at x,y if given.";
-    "key" => Key(KeyParams), Medium, "Press a key or chord by keysym names, e.g. Return or ctrl+c.";
-    "type_text" => TypeText(TextParams), Medium, "Type text into the focused window.";
-    "launch_app" => LaunchApp(LaunchParams), High, "Start an app by name (e.g. terminal) or a command line.";
-    "focus_window" => FocusWindow(WindowParams), Low, "Focus and raise a window.";
-    "move_window" => MoveWindow(MoveWindowParams), Medium, "Move a window's content to x,y.";
-    "resize_window" => ResizeWindow(ResizeWindowParams), Medium, "Resize a window's content to width x height.";
-    "maximize_window" => MaximizeWindow(ToggleWindowParams), Medium, "Maximize a window (on=false restores).";
-    "minimize_window" => MinimizeWindow(ToggleWindowParams), Medium, "Minimize a window (on=false restores).";
-    "fullscreen_window" => FullscreenWindow(ToggleWindowParams), Medium, "Make a window fullscreen (on=false restores).";
-    "close_window" => CloseWindow(WindowParams), High, "Ask a window to close.";
+impl Action {
+    /// Whether this action sends pointer or keyboard input, which the kill
+    /// switch blocks.
+    pub fn injects_input(&self) -> bool {
+        matches!(
+            self,
+            Action::Click(_)
+                | Action::DoubleClick(_)
+                | Action::MovePointer(_)
+                | Action::Drag(_)
+                | Action::Scroll(_)
+                | Action::Key(_)
+                | Action::TypeText(_)
+        )
+    }
 }
 
 pub(super) async fn perform(
@@ -309,6 +259,10 @@ pub(super) async fn perform(
             handled(desktop.request(Request::Close { id: window.id }).await?)?;
             Ok(json!({"window_id": window.id}))
         }
+        other => Err(invalid(
+            other.action_type(),
+            "not a desktop action; the engine routes it elsewhere",
+        )),
     }
 }
 
@@ -479,7 +433,7 @@ fn select_window<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::actions::{ActionRequest, parse};
+    use crate::actions::{ActionRequest, catalogue, parse};
     use digios_ipc::Rect;
 
     fn window(id: u64, app_id: &str, title: &str, focused: bool) -> Window {

@@ -3,15 +3,27 @@
 //! out. The API's `/api/action`, the window and input routes, and the planner
 //! all act through here.
 
+mod catalogue;
 mod desktop;
+mod files;
+mod processes;
+mod roots;
+mod shell;
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
+pub use catalogue::{Action, catalogue};
 pub use desktop::*;
+pub use files::{
+    DeleteFileParams, IfExists, ListFilesParams, MoveFileParams, ReadFileParams, WriteFileParams,
+};
+pub use processes::{ListProcessesParams, SignalProcessParams, SpawnProcessParams};
+pub use shell::RunShellParams;
 
 use crate::desktop::{Desktop, DesktopError};
 
@@ -44,6 +56,17 @@ pub struct ActionSpec {
 pub struct ActionsConfig {
     /// Apps `launch_app` knows by name: name → command line.
     pub apps: BTreeMap<String, Vec<String>>,
+    /// Directories the file, process and shell actions may touch (absolute or
+    /// `~/...`); every path outside them is refused, symlinks included.
+    pub file_roots: Vec<String>,
+    /// The most `read_file` returns in one call.
+    pub read_limit_bytes: u64,
+    /// How long `run_shell` waits when the call names no timeout.
+    pub command_timeout_seconds: u64,
+    /// The longest timeout a `run_shell` call may ask for.
+    pub command_timeout_max_seconds: u64,
+    /// Output kept per stream (stdout, stderr) of `run_shell`; the rest is counted, not kept.
+    pub command_output_limit_bytes: usize,
 }
 
 impl Default for ActionsConfig {
@@ -51,6 +74,11 @@ impl Default for ActionsConfig {
         let foot = vec!["foot".to_string()];
         Self {
             apps: BTreeMap::from([("terminal".into(), foot.clone()), ("foot".into(), foot)]),
+            file_roots: vec!["~".into()],
+            read_limit_bytes: 1 << 20,
+            command_timeout_seconds: 30,
+            command_timeout_max_seconds: 600,
+            command_output_limit_bytes: 64 << 10,
         }
     }
 }
@@ -65,7 +93,32 @@ impl ActionsConfig {
                 return Err(("apps", format!("app {name:?} has an empty command")));
             }
         }
+        for root in &self.file_roots {
+            if !(root == "~" || root.starts_with("~/") || root.starts_with('/')) {
+                return Err((
+                    "file_roots",
+                    format!("{root:?} must be absolute or start with ~/"),
+                ));
+            }
+        }
+        if self.command_timeout_seconds == 0
+            || self.command_timeout_seconds > self.command_timeout_max_seconds
+        {
+            return Err((
+                "command_timeout_seconds",
+                "must be at least 1 and at most command_timeout_max_seconds".into(),
+            ));
+        }
+        if self.command_output_limit_bytes == 0 {
+            return Err(("command_output_limit_bytes", "must be at least 1".into()));
+        }
         Ok(())
+    }
+
+    /// The file roots as absolute paths, `~` expanded; roots under a home
+    /// that is unknown are left out.
+    pub fn roots(&self) -> Vec<PathBuf> {
+        roots::expand_all(&self.file_roots)
     }
 }
 
@@ -102,10 +155,44 @@ pub enum ActionError {
     },
     #[error("{0}")]
     NotFound(String),
+    /// Outside the configured roots, or a process digiOS must not touch.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The world is not in the state the action needs (the target exists, a
+    /// directory is not empty).
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    SpawnFailed(String),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Desktop(#[from] DesktopError),
     #[error(transparent)]
     Mark(#[from] crate::vision::MarkError),
+}
+
+impl ActionError {
+    /// An I/O failure on `path`, typed by its kind so callers can tell a
+    /// missing file from a full disk.
+    pub fn io(path: &std::path::Path, source: std::io::Error) -> Self {
+        use std::io::ErrorKind as K;
+        let context = path.display().to_string();
+        match source.kind() {
+            K::NotFound => ActionError::NotFound(format!("{context}: no such file or directory")),
+            K::AlreadyExists => ActionError::Conflict(format!("{context} already exists")),
+            K::PermissionDenied => ActionError::Forbidden(format!("{context}: permission denied")),
+            K::DirectoryNotEmpty => ActionError::Conflict(format!(
+                "{context} is a directory that is not empty; pass recursive=true"
+            )),
+            K::IsADirectory => ActionError::Conflict(format!("{context} is a directory")),
+            K::NotADirectory => ActionError::Conflict(format!("{context} is not a directory")),
+            _ => ActionError::Io { context, source },
+        }
+    }
 }
 
 /// Parses a request into a typed action: unknown types and invalid params
@@ -131,16 +218,59 @@ pub fn parse(request: &ActionRequest) -> Result<Action, ActionError> {
     })
 }
 
-/// Carries out `action` on the desktop.
+/// Carries out `action`: on the desktop, the file system or processes.
+/// The caller has consulted the safety policy (see [`Action::paths`]).
 pub async fn perform(
     desktop: &Desktop,
     config: &ActionsConfig,
     action: Action,
 ) -> Result<ActionOutcome, ActionError> {
     let action_type = action.action_type().to_string();
-    let result = desktop::perform(desktop, config, action).await?;
+    let result = match action {
+        Action::ListFiles(p) => files::list(config, p).await?,
+        Action::ReadFile(p) => files::read(config, p).await?,
+        Action::WriteFile(p) => files::write(config, p).await?,
+        Action::MoveFile(p) => files::rename(config, p).await?,
+        Action::DeleteFile(p) => files::delete(config, p).await?,
+        Action::ListProcesses(p) => processes::list(p).await?,
+        Action::SpawnProcess(p) => processes::spawn(config, p).await?,
+        Action::SignalProcess(p) => processes::signal(p)?,
+        Action::RunShell(p) => shell::run(config, p).await?,
+        desktop_action => desktop::perform(desktop, config, desktop_action).await?,
+    };
     Ok(ActionOutcome {
         action_type,
         result,
     })
+}
+
+impl Action {
+    /// The paths this action touches, as the safety policy should judge them:
+    /// `~` expanded and, as far as they exist, symlinks resolved, so a link
+    /// cannot carry an action past a path rule. Empty for desktop actions.
+    pub fn paths(&self, config: &ActionsConfig) -> Vec<PathBuf> {
+        let home = roots::home();
+        let real = |raw: &str| roots::real_path(raw, home.as_deref());
+        match self {
+            Action::ListFiles(p) => vec![real(&p.path)],
+            Action::ReadFile(p) => vec![real(&p.path)],
+            Action::WriteFile(p) => vec![real(&p.path)],
+            Action::MoveFile(p) => vec![real(&p.from), real(&p.to)],
+            Action::DeleteFile(p) => vec![real(&p.path)],
+            Action::SpawnProcess(p) => {
+                vec![real(p.cwd.as_deref().unwrap_or(&default_cwd(config)))]
+            }
+            Action::RunShell(p) => vec![real(p.cwd.as_deref().unwrap_or(&default_cwd(config)))],
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// Where commands run when the call names no directory: the first root.
+fn default_cwd(config: &ActionsConfig) -> String {
+    config
+        .file_roots
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "/".into())
 }

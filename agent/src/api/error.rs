@@ -24,8 +24,8 @@ pub struct ErrorBody {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorDetail {
     /// Stable, machine-readable: `bad_request`, `unknown_action`, `invalid_params`,
-    /// `not_found`, `conflict`, `payload_too_large`, `unauthorized`, `rate_limited`,
-    /// `unavailable`, `internal`.
+    /// `not_found`, `conflict`, `forbidden`, `denied`, `confirmation_required`,
+    /// `payload_too_large`, `unauthorized`, `rate_limited`, `unavailable`, `internal`.
     pub code: String,
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -61,6 +61,10 @@ impl ApiError {
 
     pub fn conflict(message: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, "conflict", message)
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
     }
 
     pub fn unavailable(message: impl Into<String>) -> Self {
@@ -167,6 +171,17 @@ impl From<crate::actions::ActionError> for ApiError {
             }
             ActionError::InvalidParams { .. } => ApiError::invalid_params(message),
             ActionError::NotFound(_) => ApiError::not_found(message),
+            ActionError::Forbidden(_) => ApiError::forbidden(message),
+            ActionError::Conflict(_) => ApiError::conflict(message),
+            ActionError::SpawnFailed(_) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "spawn_failed", message)
+            }
+            ActionError::Io { ref source, .. }
+                if source.kind() == std::io::ErrorKind::StorageFull =>
+            {
+                ApiError::new(StatusCode::INSUFFICIENT_STORAGE, "storage_full", message)
+            }
+            ActionError::Io { .. } => ApiError::internal(message),
             ActionError::Desktop(DesktopError::Unavailable(_)) => ApiError::unavailable(message),
             ActionError::Desktop(DesktopError::Compositor(err)) => from_compositor(err),
             ActionError::Mark(err) => from_mark(err),

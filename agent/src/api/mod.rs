@@ -7,9 +7,12 @@ pub mod auth;
 pub mod error;
 pub mod events;
 mod input;
+mod memory;
+mod models;
 pub mod rate_limit;
 pub mod services;
 mod system;
+mod tasks;
 mod vision;
 mod windows;
 mod ws;
@@ -34,8 +37,13 @@ use self::error::ApiError;
 use self::events::EventBus;
 use self::rate_limit::RateLimiter;
 use self::services::{ServiceState, Services};
-use crate::actions::{Action, ActionOutcome, ActionsConfig};
+use crate::actions::{Action, ActionOutcome, ActionsConfig, Risk};
 use crate::desktop::Desktop;
+use crate::llm::ModelSlot;
+use crate::memory::{Decision, Memory, NewAuditEntry};
+use crate::models::ModelStore;
+use crate::planner::{Planner, PlannerParts, PlannerSetup};
+use crate::policy::{KillSwitch, Policy, Verdict};
 
 /// The `[api]` section of `digios.toml`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -101,11 +109,22 @@ pub struct AppState(Arc<StateInner>);
 pub struct StateInner {
     pub config: ApiConfig,
     pub started: Instant,
-    pub events: EventBus,
+    pub events: Arc<EventBus>,
     pub services: Services,
     pub desktop: Desktop,
     pub actions: ActionsConfig,
     pub vision: crate::vision::Vision,
+    pub memory: Memory,
+    /// The language model in use; empty (with the reason) while none is loaded.
+    pub model: ModelSlot,
+    pub kill_switch: KillSwitch,
+    pub planner: Planner,
+    /// Judges every action the API and the planner carry out.
+    pub policy: Arc<Policy>,
+    /// The model store, when the agent has one configured.
+    pub models: Option<ModelStore>,
+    /// Model pulls under way, by id, so a second pull of one model is a 409.
+    pub pulls: std::sync::Mutex<std::collections::HashSet<String>>,
     /// The finished router, for WebSocket commands dispatched through it.
     router: OnceLock<Router>,
 }
@@ -118,35 +137,164 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    pub fn new(config: ApiConfig, desktop: Desktop, actions: ActionsConfig) -> Self {
+    pub fn new(
+        config: ApiConfig,
+        desktop: Desktop,
+        actions: ActionsConfig,
+        memory: Memory,
+        planning: PlannerSetup,
+    ) -> Self {
         let services = Services::default();
         services.set("api", ServiceState::Up, None);
         services.set("compositor", ServiceState::Starting, None);
+        let events = Arc::new(EventBus::default());
+        let kill_switch = KillSwitch::new();
+        let policy = Arc::new(planning.policy);
+        let planner = Planner::new(PlannerParts {
+            config: planning.config,
+            memory: memory.clone(),
+            desktop: desktop.clone(),
+            actions: actions.clone(),
+            events: events.clone(),
+            policy: policy.clone(),
+            kill_switch: kill_switch.clone(),
+            model: planning.model.clone(),
+        });
         Self(Arc::new(StateInner {
             config,
             started: Instant::now(),
-            events: EventBus::default(),
+            events,
             services,
             vision: crate::vision::Vision::new(desktop.clone()),
             desktop,
             actions,
+            memory,
+            model: planning.model,
+            kill_switch,
+            planner,
+            policy,
+            models: None,
+            pulls: Default::default(),
             router: OnceLock::new(),
         }))
     }
 
-    /// Carries out an action through the action engine; once the screen
-    /// has been analyzed, what the action changed follows as a `vision` event.
+    fn configure(&mut self) -> &mut StateInner {
+        Arc::get_mut(&mut self.0).expect("configure the state before it is shared")
+    }
+
+    pub fn with_models(mut self, store: ModelStore) -> Self {
+        self.configure().models = Some(store);
+        self
+    }
+
+    /// Carries out an action through the action engine, if the policy allows
+    /// it without asking.
     pub async fn perform(&self, action: Action) -> Result<ActionOutcome, ApiError> {
-        let watch = self.vision.latest().is_some();
-        let token = match watch {
+        self.perform_checked(action, serde_json::Value::Null, false)
+            .await
+    }
+
+    /// Carries out an action after the safety policy's verdict: `deny` is a
+    /// 403 `denied`; `confirm` is a 403 `confirmation_required` unless the
+    /// caller says the user agreed (`confirmed`). Input injection is a 423
+    /// while the kill switch is engaged. Every action that can
+    /// change something (risk above low) and every refusal, with `params` as
+    /// the caller sent them, is written to the audit log: the decision before the action runs, the outcome after.
+    pub async fn perform_checked(
+        &self,
+        action: Action,
+        params: serde_json::Value,
+        confirmed: bool,
+    ) -> Result<ActionOutcome, ApiError> {
+        if action.injects_input() {
+            self.kill_switch.check_input()?;
+        }
+        let action_type = action.action_type();
+        let paths = action.paths(&self.actions);
+        let paths: Vec<&std::path::Path> = paths.iter().map(PathBuf::as_path).collect();
+        let decision = self.policy.decide(action_type, &paths);
+        let risk = action.risk();
+        let audit = |decision| NewAuditEntry {
+            task_id: None,
+            step_index: None,
+            action: action_type.to_string(),
+            params: serde_json::json!({"params": params, "paths": paths}),
+            risk: format!("{risk:?}").to_lowercase(),
+            decision,
+        };
+        let refusal = match decision.verdict {
+            Verdict::Deny => Some(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "denied",
+                format!("the safety policy denies this: {}", decision.reason),
+            )),
+            Verdict::Confirm if !confirmed => Some(
+                ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "confirmation_required",
+                    format!(
+                        "the safety policy asks the user first ({}); resend with ?confirm=true once they agree",
+                        decision.reason
+                    ),
+                )
+                .with_details(serde_json::json!({"risk": risk, "reason": decision.reason})),
+            ),
+            _ => None,
+        };
+        if let Some(refusal) = refusal {
+            let entry = audit(Decision::Denied);
+            if let Err(err) = self
+                .memory
+                .record_action(
+                    &entry,
+                    crate::memory::ActionOutcome::NotRun,
+                    Some(&refusal.message),
+                )
+                .await
+            {
+                tracing::warn!("audit of a refused {action_type}: {err}");
+            }
+            return Err(refusal);
+        }
+        let audited = if risk == Risk::Low {
+            None
+        } else {
+            let entry = audit(if decision.verdict == Verdict::Confirm {
+                Decision::Confirmed
+            } else {
+                Decision::Allowed
+            });
+            // No audit row, no action: an unrecorded change is worse than none.
+            let row = self.memory.record_decision(&entry).await.map_err(|err| {
+                ApiError::unavailable(format!("the audit log cannot be written: {err}"))
+            })?;
+            Some(row.id)
+        };
+        // Once the screen has been analyzed, what the action changed follows
+        // as a `vision` event.
+        let token = match self.vision.latest().is_some() {
             true => self.vision.quick_change_token().await.ok(),
             false => None,
         };
-        let outcome = crate::actions::perform(&self.desktop, &self.actions, action).await?;
-        if let Some(token) = token {
+        let result = crate::actions::perform(&self.desktop, &self.actions, action).await;
+        if let (Some(token), Ok(outcome)) = (token, &result) {
             vision::publish_changes(self.clone(), token, outcome.action_type.clone());
         }
-        Ok(outcome)
+        if let Some(id) = audited {
+            let (outcome, detail) = match &result {
+                Ok(_) => (crate::memory::ActionOutcome::Succeeded, None),
+                Err(err) => (crate::memory::ActionOutcome::Failed, Some(err.to_string())),
+            };
+            if let Err(err) = self
+                .memory
+                .record_outcome(id, outcome, detail.as_deref())
+                .await
+            {
+                tracing::warn!("audit outcome of {action_type}: {err}");
+            }
+        }
+        Ok(result?)
     }
 
     /// Follows the compositor's event stream on a dedicated thread for the
@@ -205,8 +353,11 @@ pub fn router(state: AppState, auth: Auth, extra: Router) -> Router {
         .merge(windows::routes())
         .merge(input::routes())
         .merge(vision::routes())
+        .merge(tasks::routes())
+        .merge(memory::routes())
+        .merge(models::routes())
         .split_for_parts();
-    let openapi = Arc::new(openapi);
+    let openapi = Arc::new(openapi_json(&openapi));
     let limiter = RateLimiter::new(
         state.config.rate_limit_per_second,
         state.config.rate_limit_burst,
@@ -239,6 +390,41 @@ pub fn router(state: AppState, auth: Auth, extra: Router) -> Router {
     }
     let _ = state.router.set(app.clone());
     app
+}
+
+/// The OpenAPI document as JSON. utoipa writes link objects' fields in
+/// snake case; OpenAPI spells them `operationId`, `operationRef` and
+/// `requestBody`, so they are renamed here.
+fn openapi_json(doc: &utoipa::openapi::OpenApi) -> serde_json::Value {
+    fn fix(value: &mut serde_json::Value, in_links: bool) {
+        match value {
+            serde_json::Value::Object(map) => {
+                if in_links {
+                    for link in map.values_mut() {
+                        if let serde_json::Value::Object(link) = link {
+                            for (from, to) in [
+                                ("operation_id", "operationId"),
+                                ("operation_ref", "operationRef"),
+                                ("request_body", "requestBody"),
+                            ] {
+                                if let Some(v) = link.remove(from) {
+                                    link.insert(to.into(), v);
+                                }
+                            }
+                        }
+                    }
+                }
+                for (key, child) in map.iter_mut() {
+                    fix(child, key == "links");
+                }
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(|v| fix(v, false)),
+            _ => {}
+        }
+    }
+    let mut value = serde_json::to_value(doc).unwrap_or_default();
+    fix(&mut value, false);
+    value
 }
 
 fn cors_layer(origins: &[String]) -> Option<CorsLayer> {

@@ -23,6 +23,8 @@ pub struct Status {
     pub version: String,
     pub uptime_seconds: f64,
     pub services: Vec<ServiceStatus>,
+    /// While engaged, no task runs and no input is injected.
+    pub kill_switch: super::tasks::KillSwitchState,
 }
 
 /// Health of digiOS and each of its services.
@@ -38,6 +40,9 @@ async fn status(State(state): State<AppState>) -> Json<Status> {
         version: env!("CARGO_PKG_VERSION").into(),
         uptime_seconds: state.started.elapsed().as_secs_f64(),
         services,
+        kill_switch: super::tasks::KillSwitchState {
+            engaged: state.kill_switch.is_engaged(),
+        },
     })
 }
 

@@ -27,9 +27,19 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(launch_app))
 }
 
-/// Every window, bottom of the stack first.
+/// Every window, bottom of the stack first. The links hand a listed id to
+/// the per-window routes.
 #[utoipa::path(get, path = "/api/windows", tag = "windows",
-    responses((status = 200, body = Vec<Object>), (status = 503, body = ErrorBody)))]
+    responses(
+        (status = 200, body = Vec<Object>, links(
+            ("GetWindow" = (operation_id = "get_window", parameters(("id" = "$response.body#/0/id")))),
+            ("FocusWindow" = (operation_id = "focus_window", parameters(("id" = "$response.body#/0/id")))),
+            ("MoveWindow" = (operation_id = "move_window", parameters(("id" = "$response.body#/0/id")))),
+            ("ResizeWindow" = (operation_id = "resize_window", parameters(("id" = "$response.body#/0/id")))),
+            ("SetWindowState" = (operation_id = "set_window_state", parameters(("id" = "$response.body#/0/id")))),
+            ("CloseWindow" = (operation_id = "close_window", parameters(("id" = "$response.body#/0/id")))),
+        )),
+        (status = 503, body = ErrorBody)))]
 async fn list_windows(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
     let windows = state.desktop.windows().await?;
     Ok(Json(serde_json::to_value(windows).unwrap_or_default()))

@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 
 use axum::body::Body;
-use axum::extract::ws::{Message, WebSocket};
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use axum::extract::{State, WebSocketUpgrade};
 use axum::http::{Method, Request};
 use axum::response::Response;
@@ -59,7 +59,16 @@ async fn session(socket: WebSocket, state: AppState) {
     loop {
         tokio::select! {
             incoming = stream.next() => {
-                let Some(Ok(message)) = incoming else { break };
+                let message = match incoming {
+                    Some(Ok(message)) => message,
+                    Some(Err(err)) => {
+                        if is_too_large(err) {
+                            refuse_oversized(&mut sink, state.config.ws_message_limit_bytes).await;
+                        }
+                        break;
+                    }
+                    None => break,
+                };
                 let text = match message {
                     Message::Text(text) => text.to_string(),
                     Message::Binary(_) => {
@@ -162,6 +171,32 @@ async fn dispatch(
         }
     };
     json!({"type": "reply", "id": id, "status": status.as_u16(), "ok": status.is_success(), "body": body})
+}
+
+/// Whether a read failed because the client's message passed the size limit.
+fn is_too_large(err: axum::Error) -> bool {
+    err.into_inner()
+        .downcast_ref::<tungstenite::Error>()
+        .is_some_and(|err| matches!(err, tungstenite::Error::Capacity(_)))
+}
+
+/// Tells the client why it is being disconnected, as a typed error and then
+/// the WebSocket close code for "message too big" (1009).
+async fn refuse_oversized(
+    sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
+    limit: usize,
+) {
+    let error = json!({"type": "error", "id": null, "error": {
+        "code": "message_too_large",
+        "message": format!("a WebSocket message may be at most {limit} bytes; send large bodies over HTTP"),
+        "details": {"limit_bytes": limit},
+    }});
+    let _ = sink.send(Message::Text(error.to_string().into())).await;
+    let close = CloseFrame {
+        code: 1009,
+        reason: "message too large".into(),
+    };
+    let _ = sink.send(Message::Close(Some(close))).await;
 }
 
 fn protocol_error(id: Option<Value>, message: &str) -> Value {

@@ -84,7 +84,7 @@ pub struct Completion {
 
 /// The backend's end of a [`Completion`].
 #[derive(Debug, Clone)]
-pub(crate) struct CompletionSender {
+pub struct CompletionSender {
     events: mpsc::Sender<CompletionEvent>,
 }
 
@@ -92,7 +92,8 @@ pub(crate) struct CompletionSender {
 const BUFFERED_EVENTS: usize = 64;
 
 impl Completion {
-    pub(crate) fn channel() -> (CompletionSender, Completion) {
+    /// A new completion and the backend's end of it, for backends outside this crate.
+    pub fn channel() -> (CompletionSender, Completion) {
         let (tx, rx) = mpsc::channel(BUFFERED_EVENTS);
         (
             CompletionSender { events: tx },
@@ -101,6 +102,22 @@ impl Completion {
                 finished: false,
             },
         )
+    }
+
+    /// A completion whose whole reply is already known (a cached or scripted answer).
+    pub fn ready(text: impl Into<String>) -> Completion {
+        let text = text.into();
+        let (tx, completion) = Completion::channel();
+        // Two events fit the empty buffer, so neither send can fail.
+        let _ = tx.events.try_send(CompletionEvent::Piece(text.clone()));
+        let _ = tx
+            .events
+            .try_send(CompletionEvent::Finished(Ok(CompletionOutcome {
+                text,
+                stop_reason: StopReason::EndOfText,
+                usage: Usage::default(),
+            })));
+        completion
     }
 
     /// A completion that has already failed.
@@ -167,19 +184,19 @@ impl CompletionSender {
     }
 
     /// Sends a piece from async code; false when the reader is gone.
-    pub(crate) async fn piece(&self, piece: String) -> bool {
+    pub async fn piece(&self, piece: String) -> bool {
         self.events
             .send(CompletionEvent::Piece(piece))
             .await
             .is_ok()
     }
 
-    pub(crate) async fn finish(&self, result: Result<CompletionOutcome, LlmError>) {
+    pub async fn finish(&self, result: Result<CompletionOutcome, LlmError>) {
         let _ = self.events.send(CompletionEvent::Finished(result)).await;
     }
 
     /// True once the reader dropped its end.
-    pub(crate) fn is_closed(&self) -> bool {
+    pub fn is_closed(&self) -> bool {
         self.events.is_closed()
     }
 }

@@ -21,15 +21,19 @@ mod config;
 mod error;
 mod llama;
 mod openai;
+mod slot;
 mod structured;
 mod text_stream;
 
 pub use chat::{ChatMessage, ChatRequest, Constraint, GenerationOptions, Role};
-pub use completion::{Completion, CompletionEvent, CompletionOutcome, StopReason, Usage};
+pub use completion::{
+    Completion, CompletionEvent, CompletionOutcome, CompletionSender, StopReason, Usage,
+};
 pub use config::{BackendKind, LlmConfig, LocalConfig, RemoteConfig};
 pub use error::LlmError;
 pub use llama::{LocalModel, LocalModelSettings};
 pub use openai::{OpenAiClient, RemoteSettings, openai_router};
+pub use slot::ModelSlot;
 pub use structured::{parse_json_output, unbounded_strings};
 pub use tokio_util::sync::CancellationToken;
 

@@ -6,6 +6,7 @@ use super::{Memory, MemoryError, enum_column, json_column, now_ms, stored_enum};
 
 stored_enum! {
     /// Where a task is in its life.
+    #[derive(utoipa::ToSchema)]
     TaskState {
         Pending = "pending",
         Running = "running",
@@ -34,6 +35,7 @@ impl TaskState {
 
 stored_enum! {
     /// How one planner step ended.
+    #[derive(utoipa::ToSchema)]
     StepOutcome {
         Ok = "ok",
         /// The action ran and reported an error.
@@ -47,7 +49,7 @@ stored_enum! {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Task {
     pub id: i64,
     pub conversation_id: Option<i64>,
@@ -69,7 +71,7 @@ pub struct NewStep {
     pub duration_ms: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Step {
     pub id: i64,
     pub task_id: i64,

@@ -11,8 +11,11 @@ use axum::response::IntoResponse;
 use digios_agent::api::error::ApiError;
 use digios_agent::api::services::ServiceState;
 use digios_agent::api::{self, AppState, auth::Auth};
-use digios_agent::llm::{BackendKind, LanguageModel};
+use digios_agent::llm::{BackendKind, LanguageModel, ModelSlot};
+use digios_agent::memory::Memory;
 use digios_agent::models::ModelStore;
+use digios_agent::planner::PlannerSetup;
+use digios_agent::policy::Policy;
 
 use crate::config::Config;
 
@@ -41,16 +44,44 @@ pub fn run(args: AgentArgs, config: &Config) -> anyhow::Result<()> {
         Auth::open()
     };
     let actions = config.actions.clone();
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let policy = Policy::new(&config.policy, home.as_deref())
+        .map_err(|err| anyhow::anyhow!("policy: {err}"))?;
+    let memory_path = config.data_dir().join("memory.db");
+    let planner_config = config.planner.clone();
     let model = load_model(config);
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
+        let memory = Memory::open(&memory_path)
+            .await
+            .map_err(|err| anyhow::anyhow!("memory {}: {err}", memory_path.display()))?;
+        let interrupted = memory.mark_interrupted_tasks().await?;
+        if !interrupted.is_empty() {
+            tracing::warn!(
+                "{} task(s) were unfinished when digiOS last stopped; marked interrupted",
+                interrupted.len()
+            );
+        }
         let listener = tokio::net::TcpListener::bind(api_config.bind)
             .await
             .map_err(|err| anyhow::anyhow!("cannot listen on {}: {err}", api_config.bind))?;
         let local = listener.local_addr()?;
         let desktop = digios_agent::desktop::Desktop::from_env();
         tracing::info!("compositor control socket: {}", desktop.socket().display());
-        let state = AppState::new(api_config, desktop, actions);
+        let slot = match &model {
+            Ok(model) => ModelSlot::new(model.clone()),
+            Err(reason) => ModelSlot::empty(reason.clone()),
+        };
+        let planning = PlannerSetup {
+            model: slot,
+            policy,
+            config: planner_config,
+        };
+        let mut state = AppState::new(api_config, desktop, actions, memory, planning);
+        match ModelStore::from_config(&config.models, config.models_dir()) {
+            Ok(store) => state = state.with_models(store),
+            Err(err) => tracing::warn!("no model store: {err}"),
+        }
         state.follow_compositor();
         let v1 = match model {
             Ok(model) => {

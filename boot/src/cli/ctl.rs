@@ -1,397 +1,645 @@
-//! `digios ctl`: drive the compositor over its control socket.
+//! `digios ctl`: a client of the public API, like every other interface of
+//! digiOS. Text for people by default, the API's own JSON with `--json`.
 
 use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use digios_ipc::{
-    Button, CaptureRequest, CaptureTarget, Client, ImageFormat, KeyState, Rect, Request, Response,
-};
+use digios_agent::actions::ActionRequest;
+use serde_json::{Value, json};
+
+use crate::config::Config;
 
 #[derive(Debug, Args)]
 pub struct CtlArgs {
-    /// Print replies as JSON instead of text.
+    /// Print the API's JSON replies instead of text.
     #[arg(long, global = true)]
     json: bool,
-    /// Control socket (default: $DIGIOS_COMPOSITOR_SOCKET, else from $WAYLAND_DISPLAY).
-    #[arg(long, global = true)]
-    socket: Option<PathBuf>,
+    /// The API's base URL (default: from `api.bind` in the configuration).
+    #[arg(long, global = true, env = "DIGIOS_API_URL")]
+    url: Option<String>,
+    /// Bearer token (default: `DIGIOS_API_TOKEN`, else the token file, if any).
+    #[arg(long, global = true, env = "DIGIOS_API_TOKEN", hide_env_values = true)]
+    token: Option<String>,
     #[command(subcommand)]
     command: CtlCommand,
 }
 
 #[derive(Debug, Subcommand)]
 enum CtlCommand {
-    /// Compositor and protocol version.
-    Version,
-    /// List outputs.
-    Outputs,
+    /// Health of digiOS and each service.
+    Status,
+    /// Action types, event topics and features.
+    Capabilities,
+    /// Carry out one action: `digios ctl action click '{"x": 500, "y": 300}'`.
+    Action {
+        action_type: String,
+        /// Params as a JSON object.
+        params: Option<String>,
+        /// The user agrees to a confirm-tier action.
+        #[arg(long)]
+        confirm: bool,
+    },
+    /// Every action type with its risk tier and description.
+    Actions,
     /// List windows (bottom of the stack first).
     Windows,
-    /// Where the pointer is.
-    Pointer,
     /// Focus and raise a window.
     Focus { id: u64 },
-    /// Move a window's content to X Y.
-    Move { id: u64, x: i32, y: i32 },
-    /// Resize a window's content.
-    Resize { id: u64, width: i32, height: i32 },
-    /// Maximize a window (`--off` restores).
-    Maximize {
-        id: u64,
-        #[arg(long)]
-        off: bool,
-    },
-    /// Minimize a window (`--off` restores).
-    Minimize {
-        id: u64,
-        #[arg(long)]
-        off: bool,
-    },
-    /// Make a window fullscreen (`--off` leaves fullscreen).
-    Fullscreen {
-        id: u64,
-        #[arg(long)]
-        off: bool,
-    },
     /// Ask a window to close.
     Close { id: u64 },
-    /// Start a program on this compositor.
-    Spawn {
-        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
-        command: Vec<String>,
-    },
-    /// Move the pointer.
-    MoveTo { x: f64, y: f64 },
-    /// Click (at X Y if given).
-    Click {
-        x: Option<f64>,
-        y: Option<f64>,
-        #[arg(long, value_enum, default_value = "left")]
-        button: ButtonArg,
-        #[arg(long, default_value_t = 1)]
-        count: u32,
-    },
-    /// Double-click (at X Y if given).
-    DoubleClick { x: Option<f64>, y: Option<f64> },
-    /// Press at X1 Y1, move to X2 Y2, release.
-    Drag {
-        x1: f64,
-        y1: f64,
-        x2: f64,
-        y2: f64,
-        #[arg(long, default_value_t = 8)]
-        steps: u32,
-    },
-    /// Scroll by DX DY logical pixels (positive DY scrolls down).
-    Scroll {
+    /// Move a window's content to X Y.
+    Move {
+        id: u64,
         #[arg(allow_hyphen_values = true)]
-        dx: f64,
+        x: i32,
         #[arg(allow_hyphen_values = true)]
-        dy: f64,
+        y: i32,
     },
-    /// Press and release a key chord, such as `Return` or `ctrl+shift+t`.
-    Key { keys: String },
-    /// Press (or `--release`) one key by keysym name.
-    KeyDown {
-        keysym: String,
+    /// Resize a window's content.
+    Resize { id: u64, width: i32, height: i32 },
+    /// Maximize, minimize or fullscreen a window (`--off` restores).
+    State {
+        id: u64,
+        #[arg(value_parser = ["maximized", "minimized", "fullscreen"])]
+        state: String,
         #[arg(long)]
-        release: bool,
+        off: bool,
     },
-    /// Type text through the keymap.
-    Type { text: String },
-    /// Capture the screen (or a window, output or region) to a file.
-    Capture {
-        /// Output file (PNG unless --rgba); `-` writes to stdout.
+    /// Start an app by name (see `[actions] apps`).
+    Launch { app: String },
+    /// Capture the screen (or a window, output or region) as PNG.
+    Screenshot {
+        /// Output file; `-` writes to stdout.
         #[arg(short, long)]
         out: PathBuf,
-        #[arg(long, conflicts_with_all = ["region", "output"])]
+        #[arg(long)]
         window: Option<u64>,
-        /// X,Y,WIDTH,HEIGHT
-        #[arg(long, conflicts_with = "output")]
-        region: Option<String>,
         #[arg(long)]
         output: Option<String>,
+        /// X,Y,WIDTH,HEIGHT
+        #[arg(long)]
+        region: Option<String>,
         #[arg(long)]
         reticle: bool,
-        /// Grid spacing in logical pixels.
         #[arg(long)]
         grid: Option<u32>,
         #[arg(long)]
         marks: bool,
-        /// Raw RGBA instead of PNG.
         #[arg(long)]
-        rgba: bool,
+        scale: Option<f64>,
     },
-    /// Wait until no client has drawn for QUIET_MS (default 100), at most TIMEOUT_MS.
-    WaitIdle {
-        #[arg(long, default_value_t = 100)]
-        quiet_ms: u32,
-        #[arg(long, default_value_t = 5000)]
-        timeout_ms: u32,
-    },
-    /// Print events (the full state, then changes) until interrupted.
-    Events,
-    /// Send one raw JSON request line and print the reply line.
-    Raw { line: String },
+    /// Tasks: goals in natural language that the planner carries out.
+    #[command(subcommand)]
+    Task(TaskCommand),
+    /// What digiOS remembers.
+    #[command(subcommand)]
+    Memory(MemoryCommand),
+    /// Models in the store.
+    #[command(subcommand)]
+    Models(ModelsCommand),
 }
 
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-enum ButtonArg {
-    Left,
-    Right,
-    Middle,
+#[derive(Debug, Subcommand)]
+enum TaskCommand {
+    /// Submit a goal, e.g. `digios ctl task submit "open a terminal"`.
+    Submit {
+        goal: String,
+    },
+    /// Recent tasks, newest first.
+    List {
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+    /// One task with its steps.
+    Show {
+        id: i64,
+    },
+    Cancel {
+        id: i64,
+    },
+    /// Answer a pending confirmation (`--deny` refuses).
+    Confirm {
+        id: i64,
+        #[arg(long)]
+        deny: bool,
+    },
 }
 
-impl From<ButtonArg> for Button {
-    fn from(button: ButtonArg) -> Self {
-        match button {
-            ButtonArg::Left => Button::Left,
-            ButtonArg::Right => Button::Right,
-            ButtonArg::Middle => Button::Middle,
+#[derive(Debug, Subcommand)]
+enum MemoryCommand {
+    /// Full-text search.
+    Search {
+        query: String,
+        #[arg(long, default_value_t = 10)]
+        limit: u32,
+    },
+    /// Facts and preferences.
+    Facts,
+    /// Remember a fact or preference: `set preference terminal foot`.
+    Set {
+        #[arg(value_parser = ["fact", "preference"])]
+        kind: String,
+        key: String,
+        value: String,
+    },
+    /// Forget a fact or preference.
+    Forget {
+        #[arg(value_parser = ["fact", "preference"])]
+        kind: String,
+        key: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ModelsCommand {
+    /// Every model: missing, present or verified.
+    List,
+    /// Start pulling a model; progress goes to the `downloads` event topic.
+    Pull { id: String },
+}
+
+/// An API reply that is not a success, in the API's error shape.
+#[derive(Debug, thiserror::Error)]
+#[error("{status} {code}: {message}")]
+struct ApiFailure {
+    status: u16,
+    code: String,
+    message: String,
+}
+
+struct Api {
+    http: reqwest::Client,
+    base: String,
+    token: Option<String>,
+}
+
+impl Api {
+    fn new(args: &CtlArgs, config: &Config) -> anyhow::Result<Self> {
+        let base = match &args.url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => {
+                let mut bind = config.api.bind;
+                if bind.ip().is_unspecified() {
+                    bind.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+                }
+                format!("http://{bind}")
+            }
+        };
+        let token = args.token.clone().or_else(|| {
+            let path = config
+                .api
+                .token_file
+                .clone()
+                .unwrap_or_else(|| config.data_dir().join("api-token"));
+            std::fs::read_to_string(path)
+                .ok()
+                .map(|t| t.trim().to_string())
+        });
+        let http = reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(5))
+            .build()?;
+        Ok(Self { http, base, token })
+    }
+
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<reqwest::Response> {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
         }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.with_context(|| {
+            format!(
+                "cannot reach the digiOS API at {} (is `digios run` or `digios agent` up?)",
+                self.base
+            )
+        })?;
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        Err(ApiFailure {
+            status,
+            code: body["error"]["code"]
+                .as_str()
+                .unwrap_or("error")
+                .to_string(),
+            message: body["error"]["message"].as_str().unwrap_or("").to_string(),
+        }
+        .into())
+    }
+
+    async fn json(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Value> {
+        let response = self.send(method, path, body).await?;
+        if response.status() == reqwest::StatusCode::NO_CONTENT {
+            return Ok(Value::Null);
+        }
+        Ok(response.json().await?)
+    }
+
+    async fn get(&self, path: &str) -> anyhow::Result<Value> {
+        self.json(reqwest::Method::GET, path, None).await
+    }
+
+    async fn post(&self, path: &str, body: Value) -> anyhow::Result<Value> {
+        self.json(reqwest::Method::POST, path, Some(body)).await
     }
 }
 
-pub fn run(args: CtlArgs) -> anyhow::Result<()> {
-    let path = args.socket.unwrap_or_else(digios_ipc::socket_path);
-    let mut client = Client::connect(&path)?;
-    let request = match args.command {
-        CtlCommand::Events => {
-            let mut stdout = std::io::stdout();
-            for event in client.event_stream()? {
-                writeln!(stdout, "{}", serde_json::to_string(&event?)?)?;
-                stdout.flush()?;
-            }
-            return Ok(());
+pub fn run(args: CtlArgs, config: &Config) -> anyhow::Result<()> {
+    let api = Api::new(&args, config)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(execute(&api, args.command, args.json))
+}
+
+/// Percent-encodes a path segment or query value.
+fn encode(text: &str) -> String {
+    let mut out = String::new();
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
         }
-        CtlCommand::Raw { line } => {
-            client.send_line(&line)?;
-            let reply = client.read_reply();
-            return print_raw(reply);
+    }
+    out
+}
+
+async fn execute(api: &Api, command: CtlCommand, json: bool) -> anyhow::Result<()> {
+    use reqwest::Method;
+    let (value, text): (Value, fn(&Value) -> String) = match command {
+        CtlCommand::Status => (api.get("/api/status").await?, status_text),
+        CtlCommand::Capabilities => (api.get("/api/capabilities").await?, pretty),
+        CtlCommand::Actions => (api.get("/api/actions").await?, actions_text),
+        CtlCommand::Action {
+            action_type,
+            params,
+            confirm,
+        } => {
+            let params = match params {
+                Some(text) => serde_json::from_str(&text)
+                    .with_context(|| format!("params are not JSON: {text}"))?,
+                None => json!({}),
+            };
+            let request = ActionRequest {
+                action_type,
+                params,
+            };
+            let path = format!("/api/action?confirm={confirm}");
+            (
+                api.post(&path, serde_json::to_value(request)?).await?,
+                outcome_text,
+            )
         }
-        CtlCommand::Capture {
+        CtlCommand::Windows => (api.get("/api/windows").await?, windows_text),
+        CtlCommand::Focus { id } => (
+            api.post(&format!("/api/windows/{id}/focus"), json!({}))
+                .await?,
+            outcome_text,
+        ),
+        CtlCommand::Close { id } => (
+            api.post(&format!("/api/windows/{id}/close"), json!({}))
+                .await?,
+            outcome_text,
+        ),
+        CtlCommand::Move { id, x, y } => (
+            api.post(&format!("/api/windows/{id}/move"), json!({"x": x, "y": y}))
+                .await?,
+            outcome_text,
+        ),
+        CtlCommand::Resize { id, width, height } => (
+            api.post(
+                &format!("/api/windows/{id}/resize"),
+                json!({"width": width, "height": height}),
+            )
+            .await?,
+            outcome_text,
+        ),
+        CtlCommand::State { id, state, off } => (
+            api.post(
+                &format!("/api/windows/{id}/state"),
+                json!({"state": state, "on": !off}),
+            )
+            .await?,
+            outcome_text,
+        ),
+        CtlCommand::Launch { app } => (
+            api.post("/api/apps/launch", json!({"app": app})).await?,
+            outcome_text,
+        ),
+        CtlCommand::Screenshot {
             out,
             window,
-            region,
             output,
+            region,
             reticle,
             grid,
             marks,
-            rgba,
+            scale,
         } => {
-            let target = match (window, region, output) {
-                (Some(id), _, _) => CaptureTarget::Window { id },
-                (_, Some(region), _) => CaptureTarget::Region {
-                    rect: parse_region(&region)?,
-                },
-                (_, _, Some(name)) => CaptureTarget::Output { name },
-                _ => CaptureTarget::Screen,
-            };
-            let request = Request::Capture(CaptureRequest {
-                target,
-                format: if rgba {
-                    ImageFormat::Rgba
-                } else {
-                    ImageFormat::Png
-                },
-                reticle,
-                grid,
-                marks,
-            });
-            let Response::Image(image) = client.request(&request)? else {
-                anyhow::bail!("the compositor answered a capture with something else");
-            };
+            let mut query = vec![format!("reticle={reticle}"), format!("marks={marks}")];
+            if let Some(window) = window {
+                query.push(format!("window={window}"));
+            }
+            if let Some(output) = output {
+                query.push(format!("output={}", encode(&output)));
+            }
+            if let Some(region) = region {
+                query.push(format!("region={}", encode(&region)));
+            }
+            if let Some(grid) = grid {
+                query.push(format!("grid={grid}"));
+            }
+            if let Some(scale) = scale {
+                query.push(format!("scale={scale}"));
+            }
+            let path = format!("/api/vision/screenshot?{}", query.join("&"));
+            let response = api.send(Method::GET, &path, None).await?;
+            let area = response
+                .headers()
+                .get("x-digios-area")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            let bytes = response.bytes().await?;
             if out.as_os_str() == "-" {
-                std::io::stdout().write_all(&image.data)?;
-            } else {
-                std::fs::write(&out, &image.data)
-                    .with_context(|| format!("writing {}", out.display()))?;
+                std::io::stdout().write_all(&bytes)?;
+                return Ok(());
             }
-            if args.json {
-                let mut summary = serde_json::to_value(&image)?;
-                summary["data"] = serde_json::Value::String(out.display().to_string());
-                println!("{summary}");
-            } else if out.as_os_str() != "-" {
-                println!("{}x{} -> {}", image.width, image.height, out.display());
-            }
-            return Ok(());
+            std::fs::write(&out, &bytes).with_context(|| format!("writing {}", out.display()))?;
+            let summary = json!({"path": out, "bytes": bytes.len(), "area": area});
+            (summary, |v| {
+                format!(
+                    "{} bytes -> {}",
+                    v["bytes"],
+                    v["path"].as_str().unwrap_or("")
+                )
+            })
         }
-        other => to_request(other),
+        CtlCommand::Task(task) => match task {
+            TaskCommand::Submit { goal } => (
+                api.post("/api/tasks", json!({"goal": goal})).await?,
+                task_text,
+            ),
+            TaskCommand::List { limit } => (
+                api.get(&format!("/api/tasks?limit={limit}")).await?,
+                tasks_text,
+            ),
+            TaskCommand::Show { id } => (api.get(&format!("/api/tasks/{id}")).await?, task_text),
+            TaskCommand::Cancel { id } => (
+                api.post(&format!("/api/tasks/{id}/cancel"), json!({}))
+                    .await?,
+                task_text,
+            ),
+            TaskCommand::Confirm { id, deny } => (
+                api.post(
+                    &format!("/api/tasks/{id}/confirm"),
+                    json!({"approve": !deny}),
+                )
+                .await?,
+                task_text,
+            ),
+        },
+        CtlCommand::Memory(memory) => match memory {
+            MemoryCommand::Search { query, limit } => (
+                api.get(&format!(
+                    "/api/memory/search?q={}&limit={limit}",
+                    encode(&query)
+                ))
+                .await?,
+                hits_text,
+            ),
+            MemoryCommand::Facts => (api.get("/api/memory/facts").await?, facts_text),
+            MemoryCommand::Set { kind, key, value } => (
+                api.json(
+                    Method::PUT,
+                    &format!("/api/memory/facts/{kind}/{}", encode(&key)),
+                    Some(json!({"value": value})),
+                )
+                .await?,
+                |v| {
+                    format!(
+                        "{} {} = {}",
+                        v["kind"].as_str().unwrap_or(""),
+                        v["key"].as_str().unwrap_or(""),
+                        v["value"].as_str().unwrap_or("")
+                    )
+                },
+            ),
+            MemoryCommand::Forget { kind, key } => (
+                api.json(
+                    Method::DELETE,
+                    &format!("/api/memory/facts/{kind}/{}", encode(&key)),
+                    None,
+                )
+                .await?,
+                |_| "forgotten".to_string(),
+            ),
+        },
+        CtlCommand::Models(models) => match models {
+            ModelsCommand::List => (api.get("/api/models").await?, models_text),
+            ModelsCommand::Pull { id } => (
+                api.post(&format!("/api/models/{}/pull", encode(&id)), json!({}))
+                    .await?,
+                |v| {
+                    format!(
+                        "pulling {}; progress on the `downloads` event topic",
+                        v["model"].as_str().unwrap_or("")
+                    )
+                },
+            ),
+        },
     };
-    let response = client.request(&request)?;
-    print_response(&response, args.json)
-}
-
-fn to_request(command: CtlCommand) -> Request {
-    match command {
-        CtlCommand::Version => Request::Version,
-        CtlCommand::Outputs => Request::Outputs,
-        CtlCommand::Windows => Request::Windows,
-        CtlCommand::Pointer => Request::Pointer,
-        CtlCommand::Focus { id } => Request::Focus { id },
-        CtlCommand::Move { id, x, y } => Request::Move { id, x, y },
-        CtlCommand::Resize { id, width, height } => Request::Resize { id, width, height },
-        CtlCommand::Maximize { id, off } => Request::Maximize { id, on: !off },
-        CtlCommand::Minimize { id, off } => Request::Minimize { id, on: !off },
-        CtlCommand::Fullscreen { id, off } => Request::Fullscreen { id, on: !off },
-        CtlCommand::Close { id } => Request::Close { id },
-        CtlCommand::Spawn { command } => Request::Spawn {
-            command,
-            env: Vec::new(),
-        },
-        CtlCommand::MoveTo { x, y } => Request::PointerMove { x, y },
-        CtlCommand::Click {
-            x,
-            y,
-            button,
-            count,
-        } => Request::Click {
-            x,
-            y,
-            button: button.into(),
-            count,
-        },
-        CtlCommand::DoubleClick { x, y } => Request::Click {
-            x,
-            y,
-            button: Button::Left,
-            count: 2,
-        },
-        CtlCommand::Drag {
-            x1,
-            y1,
-            x2,
-            y2,
-            steps,
-        } => Request::Drag {
-            from: (x1, y1),
-            to: (x2, y2),
-            button: Button::Left,
-            steps,
-        },
-        CtlCommand::Scroll { dx, dy } => Request::Scroll {
-            x: None,
-            y: None,
-            dx,
-            dy,
-        },
-        CtlCommand::Key { keys } => Request::KeyChord { keys },
-        CtlCommand::KeyDown { keysym, release } => Request::Key {
-            keysym,
-            state: if release {
-                KeyState::Released
-            } else {
-                KeyState::Pressed
-            },
-        },
-        CtlCommand::Type { text } => Request::Type { text },
-        CtlCommand::WaitIdle {
-            quiet_ms,
-            timeout_ms,
-        } => Request::WaitIdle {
-            quiet_ms,
-            timeout_ms,
-        },
-        CtlCommand::Events | CtlCommand::Raw { .. } | CtlCommand::Capture { .. } => {
-            unreachable!("handled before")
-        }
-    }
-}
-
-fn parse_region(text: &str) -> anyhow::Result<Rect> {
-    let parts: Vec<i32> = text
-        .split(',')
-        .map(|part| part.trim().parse::<i32>())
-        .collect::<Result<_, _>>()
-        .with_context(|| format!("`{text}` is not X,Y,WIDTH,HEIGHT"))?;
-    let [x, y, width, height] = parts[..] else {
-        anyhow::bail!("`{text}` is not X,Y,WIDTH,HEIGHT");
-    };
-    Ok(Rect::new(x, y, width, height))
-}
-
-fn print_raw(reply: Result<Response, digios_ipc::ClientError>) -> anyhow::Result<()> {
-    match reply {
-        Ok(response) => println!("{}", serde_json::to_string(&response)?),
-        Err(digios_ipc::ClientError::Compositor(error)) => {
-            println!("{}", serde_json::to_string(&error)?);
-            std::process::exit(1);
-        }
-        Err(other) => return Err(other.into()),
-    }
-    Ok(())
-}
-
-fn print_response(response: &Response, json: bool) -> anyhow::Result<()> {
     if json {
-        println!("{}", serde_json::to_string(response)?);
-        return Ok(());
-    }
-    match response {
-        Response::Handled | Response::EventStream => {}
-        Response::Version {
-            compositor,
-            protocol,
-        } => println!("digiOS compositor {compositor}, protocol {protocol}"),
-        Response::Outputs { outputs } => {
-            for output in outputs {
-                let area = output.logical;
-                println!(
-                    "{}: {}x{} @ {} at {},{} ({}x{} logical)",
-                    output.name,
-                    output.width,
-                    output.height,
-                    output.scale,
-                    area.x,
-                    area.y,
-                    area.width,
-                    area.height
-                );
-            }
-        }
-        Response::Windows { windows } => {
-            for window in windows {
-                let geometry = window.geometry;
-                let mut flags = Vec::new();
-                for (on, name) in [
-                    (window.focused, "focused"),
-                    (window.maximized, "maximized"),
-                    (window.minimized, "minimized"),
-                    (window.fullscreen, "fullscreen"),
-                ] {
-                    if on {
-                        flags.push(name);
-                    }
-                }
-                println!(
-                    "{}\t{}\t{}\t{},{} {}x{}\t{}",
-                    window.id,
-                    window.app_id.as_deref().unwrap_or("-"),
-                    window.title.as_deref().unwrap_or("-"),
-                    geometry.x,
-                    geometry.y,
-                    geometry.width,
-                    geometry.height,
-                    flags.join(",")
-                );
-            }
-        }
-        Response::Pointer { x, y } => println!("{x},{y}"),
-        Response::Spawned { pid } => println!("{pid}"),
-        Response::Image(image) => println!("{}x{} image", image.width, image.height),
-        Response::Idle { idle } => println!("{}", if *idle { "idle" } else { "busy" }),
-        Response::Damage(report) => {
-            for rect in &report.rects {
-                println!("{},{} {}x{}", rect.x, rect.y, rect.width, rect.height);
-            }
-            println!(
-                "seq {}{}",
-                report.seq,
-                if report.full { " full" } else { "" }
-            );
+        println!("{value}");
+    } else {
+        let text = text(&value);
+        if !text.is_empty() {
+            println!("{text}");
         }
     }
     Ok(())
+}
+
+fn pretty(value: &Value) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_default()
+}
+
+fn str_of<'a>(value: &'a Value, key: &str) -> &'a str {
+    value[key].as_str().unwrap_or("-")
+}
+
+fn status_text(v: &Value) -> String {
+    let mut lines = vec![format!(
+        "digiOS {} {} (up {:.0} s)",
+        str_of(v, "version"),
+        str_of(v, "status"),
+        v["uptime_seconds"].as_f64().unwrap_or(0.0)
+    )];
+    for service in v["services"].as_array().into_iter().flatten() {
+        let detail = service["detail"]
+            .as_str()
+            .map(|d| format!(" ({d})"))
+            .unwrap_or_default();
+        lines.push(format!(
+            "  {}: {}{detail}",
+            str_of(service, "name"),
+            str_of(service, "state")
+        ));
+    }
+    lines.join("\n")
+}
+
+fn actions_text(v: &Value) -> String {
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .map(|a| {
+            format!(
+                "{}\t{}\t{}",
+                str_of(a, "action_type"),
+                str_of(a, "risk"),
+                str_of(a, "description")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn outcome_text(v: &Value) -> String {
+    format!("{}: {}", str_of(v, "action_type"), v["result"])
+}
+
+fn windows_text(v: &Value) -> String {
+    let windows: Vec<digios_ipc::Window> = serde_json::from_value(v.clone()).unwrap_or_default();
+    windows
+        .iter()
+        .map(|window| {
+            let g = window.geometry;
+            let flags: Vec<&str> = [
+                (window.focused, "focused"),
+                (window.maximized, "maximized"),
+                (window.minimized, "minimized"),
+                (window.fullscreen, "fullscreen"),
+            ]
+            .iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, name)| *name)
+            .collect();
+            format!(
+                "{}\t{}\t{}\t{},{} {}x{}\t{}",
+                window.id,
+                window.app_id.as_deref().unwrap_or("-"),
+                window.title.as_deref().unwrap_or("-"),
+                g.x,
+                g.y,
+                g.width,
+                g.height,
+                flags.join(",")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn task_text(v: &Value) -> String {
+    let mut lines = vec![format!(
+        "task {} [{}] {}",
+        v["id"],
+        str_of(v, "state"),
+        str_of(v, "goal")
+    )];
+    if let Some(result) = v["result"].as_str() {
+        lines.push(format!("  result: {result}"));
+    }
+    for step in v["steps"].as_array().into_iter().flatten() {
+        lines.push(format!("  step: {step}"));
+    }
+    if v["pending_confirmation"].is_object() {
+        let pending = &v["pending_confirmation"];
+        lines.push(format!(
+            "  awaiting confirmation: {} ({}) — answer with `digios ctl task confirm {}` or `--deny`",
+            str_of(pending, "action_type"),
+            str_of(pending, "reason"),
+            v["id"]
+        ));
+    }
+    lines.join("\n")
+}
+
+fn tasks_text(v: &Value) -> String {
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .map(|t| format!("{}\t{}\t{}", t["id"], str_of(t, "state"), str_of(t, "goal")))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn hits_text(v: &Value) -> String {
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .map(|h| {
+            format!(
+                "{} {}\t{}",
+                str_of(h, "kind"),
+                h["id"],
+                str_of(h, "snippet")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn facts_text(v: &Value) -> String {
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .map(|f| {
+            format!(
+                "{}\t{}\t{}",
+                str_of(f, "kind"),
+                str_of(f, "key"),
+                str_of(f, "value")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn models_text(v: &Value) -> String {
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .map(|m| {
+            let pulling = if m["pulling"] == true {
+                " (pulling)"
+            } else {
+                ""
+            };
+            format!(
+                "{}\t{}{pulling}\t{}",
+                str_of(m, "id"),
+                str_of(m, "state"),
+                str_of(m, "description")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }

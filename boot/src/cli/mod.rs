@@ -2,6 +2,7 @@
 
 pub mod agent;
 pub mod compositor;
+mod compositor_msg;
 pub mod ctl;
 pub mod model;
 pub mod run;

@@ -1,0 +1,320 @@
+//! The planner: turns a goal ("open a terminal and list my files") into
+//! actions on the desktop, one checked step at a time.
+//!
+//! Each task runs observe → decide → act → verify until the goal is reached,
+//! the step budget or a timeout runs out, the user cancels, or the kill switch
+//! stops it. Goals the intent parser understands on its own (`intent`) run as
+//! a fixed plan with no model call; anything else asks the language model for
+//! one grammar-constrained tool call per step (`tools`). Every action passes
+//! the safety policy and lands in the audit log (`act`); success is read off
+//! the compositor's state (`verify`), never taken from the model. Steps are
+//! stored in memory and published on the `tasks` topic as they finish.
+
+mod act;
+mod config;
+mod intent;
+mod observe;
+mod prompt;
+mod run;
+mod tools;
+mod verify;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio::sync::{Notify, oneshot};
+use tokio_util::sync::CancellationToken;
+use utoipa::ToSchema;
+
+pub use config::PlannerConfig;
+pub use intent::{Intent, WindowOp, WindowRef, parse_goal, parse_prefix};
+pub use observe::{Observation, WindowSummary};
+pub use prompt::system_prompt;
+pub use tools::{ToolCall, tool_schema};
+
+use crate::actions::ActionsConfig;
+use crate::api::events::{EventBus, Topic};
+use crate::desktop::Desktop;
+use crate::llm::ModelSlot;
+use crate::memory::{Memory, MemoryError, Step, Task, TaskState};
+use crate::policy::{KillSwitch, Policy};
+
+/// A task as clients see it: memory's task, its steps, and what it waits for.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TaskView {
+    #[serde(flatten)]
+    pub task: Task,
+    /// The steps so far, oldest first; absent in task lists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steps: Option<Vec<Step>>,
+    /// The action waiting for the user's yes or no, while the task is
+    /// `awaiting_confirmation`.
+    pub pending_confirmation: Option<PendingConfirmation>,
+}
+
+/// A confirm-tier action the task is paused on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PendingConfirmation {
+    pub action_type: String,
+    #[schema(value_type = Object)]
+    pub params: Value,
+    /// The action's risk tier: `low`, `medium` or `high`.
+    pub risk: String,
+    /// Why the policy asks.
+    pub reason: String,
+}
+
+/// Why a task request was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum TaskError {
+    #[error("{0}")]
+    Memory(#[from] MemoryError),
+    #[error(
+        "no language model is loaded ({0}); this goal needs one. Pull the default model with \
+         `digios model pull smollm2-135m-instruct` and restart the agent"
+    )]
+    NoModel(String),
+    #[error(transparent)]
+    KillSwitch(#[from] crate::policy::KillSwitchEngaged),
+    #[error("task {id} already finished as {state}")]
+    Finished { id: i64, state: TaskState },
+    #[error("task {0} is not waiting for a confirmation")]
+    NothingPending(i64),
+    #[error("task {0} is not running in this agent")]
+    NotRunning(i64),
+}
+
+/// How the agent plans: its model, its safety policy and its limits.
+pub struct PlannerSetup {
+    pub model: ModelSlot,
+    pub policy: Policy,
+    pub config: PlannerConfig,
+}
+
+impl Default for PlannerSetup {
+    /// No model, the built-in policy, default limits.
+    fn default() -> Self {
+        let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+        let policy = Policy::new(&crate::policy::PolicyConfig::default(), home.as_deref())
+            .expect("the built-in policy rules compile");
+        Self {
+            model: ModelSlot::default(),
+            policy,
+            config: PlannerConfig::default(),
+        }
+    }
+}
+
+/// What the planner needs from the rest of the agent.
+pub struct PlannerParts {
+    pub config: PlannerConfig,
+    pub memory: Memory,
+    pub desktop: Desktop,
+    pub actions: ActionsConfig,
+    pub events: Arc<EventBus>,
+    pub policy: Arc<Policy>,
+    pub kill_switch: KillSwitch,
+    pub model: ModelSlot,
+}
+
+/// The planner and its running tasks. Cheap to clone.
+#[derive(Clone)]
+pub struct Planner {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    parts: PlannerParts,
+    running: Mutex<HashMap<i64, Arc<TaskControl>>>,
+    /// Tasks act on one desktop, so they take turns: a task stays `pending`
+    /// until the one before it finishes.
+    turn: tokio::sync::Mutex<()>,
+}
+
+/// How the API reaches a running task.
+struct TaskControl {
+    cancel: CancellationToken,
+    pending: Mutex<Option<(PendingConfirmation, oneshot::Sender<bool>)>>,
+    finished: Notify,
+}
+
+impl Planner {
+    pub fn new(parts: PlannerParts) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                parts,
+                running: Mutex::new(HashMap::new()),
+                turn: tokio::sync::Mutex::new(()),
+            }),
+        }
+    }
+
+    pub fn config(&self) -> &PlannerConfig {
+        &self.inner.parts.config
+    }
+
+    pub fn memory(&self) -> &Memory {
+        &self.inner.parts.memory
+    }
+
+    pub fn model(&self) -> &ModelSlot {
+        &self.inner.parts.model
+    }
+
+    pub fn kill_switch(&self) -> &KillSwitch {
+        &self.inner.parts.kill_switch
+    }
+
+    /// Records `goal` as a new task and starts working on it in the
+    /// background. Refused while the kill switch is engaged, and when the goal
+    /// needs the model but none is loaded.
+    pub async fn submit(
+        &self,
+        goal: &str,
+        conversation_id: Option<i64>,
+    ) -> Result<TaskView, TaskError> {
+        let parts = &self.inner.parts;
+        parts.kill_switch.check_task()?;
+        if let Err(reason) = parts.model.get() {
+            let windows = parts.desktop.windows().await.unwrap_or_default();
+            if !parts.config.fast_paths || parse_goal(goal, &parts.actions, &windows).is_none() {
+                return Err(TaskError::NoModel(reason));
+            }
+        }
+        let task = parts.memory.create_task(goal, conversation_id).await?;
+        let control = Arc::new(TaskControl {
+            cancel: CancellationToken::new(),
+            pending: Mutex::new(None),
+            finished: Notify::new(),
+        });
+        self.lock_running().insert(task.id, control.clone());
+        let view = TaskView {
+            task: task.clone(),
+            steps: Some(Vec::new()),
+            pending_confirmation: None,
+        };
+        self.publish(
+            "task_created",
+            serde_json::to_value(&view).unwrap_or_default(),
+        );
+        let planner = self.clone();
+        tokio::spawn(async move {
+            let id = task.id;
+            run::run_task(planner.clone(), task, control.clone()).await;
+            planner.lock_running().remove(&id);
+            control.finished.notify_waiters();
+        });
+        Ok(view)
+    }
+
+    /// The task with its steps and any pending confirmation.
+    pub async fn view(&self, id: i64) -> Result<TaskView, TaskError> {
+        let memory = &self.inner.parts.memory;
+        let task = memory.get_task(id).await?;
+        let steps = memory.list_steps(id).await?;
+        Ok(TaskView {
+            pending_confirmation: self.pending(id),
+            task,
+            steps: Some(steps),
+        })
+    }
+
+    /// The newest tasks first, without steps.
+    pub async fn list(&self, limit: u32) -> Result<Vec<TaskView>, TaskError> {
+        let tasks = self.inner.parts.memory.list_tasks(limit).await?;
+        Ok(tasks
+            .into_iter()
+            .map(|task| TaskView {
+                pending_confirmation: self.pending(task.id),
+                task,
+                steps: None,
+            })
+            .collect())
+    }
+
+    /// Stops a task; returns it once it has stopped (or after a few seconds).
+    pub async fn cancel(&self, id: i64) -> Result<TaskView, TaskError> {
+        let task = self.inner.parts.memory.get_task(id).await?;
+        if task.state.is_finished() {
+            return Err(TaskError::Finished {
+                id,
+                state: task.state,
+            });
+        }
+        let Some(control) = self.control(id) else {
+            return Err(TaskError::NotRunning(id));
+        };
+        let finished = control.finished.notified();
+        control.cancel.cancel();
+        if self.control(id).is_some() {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(10), finished).await;
+        }
+        self.view(id).await
+    }
+
+    /// Answers the task's pending confirmation.
+    pub async fn confirm(&self, id: i64, approve: bool) -> Result<TaskView, TaskError> {
+        self.inner.parts.memory.get_task(id).await?;
+        let answer = self.control(id).and_then(|control| {
+            control
+                .pending
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take()
+        });
+        let Some((_, reply)) = answer else {
+            return Err(TaskError::NothingPending(id));
+        };
+        let _ = reply.send(approve);
+        // Let the task record the answer before showing it.
+        for _ in 0..50 {
+            let task = self.inner.parts.memory.get_task(id).await?;
+            if task.state != TaskState::AwaitingConfirmation {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        self.view(id).await
+    }
+
+    /// Engages the kill switch: every running task stops and input
+    /// injection is refused until [`Planner::release_kill_switch`].
+    pub fn engage_kill_switch(&self) -> bool {
+        self.inner.parts.kill_switch.engage()
+    }
+
+    pub fn release_kill_switch(&self) -> bool {
+        self.inner.parts.kill_switch.release()
+    }
+
+    /// Waits until the task has finished (for callers that just submitted it).
+    pub async fn wait(&self, id: i64) -> Result<TaskView, TaskError> {
+        if let Some(control) = self.control(id) {
+            let finished = control.finished.notified();
+            if self.control(id).is_some() {
+                finished.await;
+            }
+        }
+        self.view(id).await
+    }
+
+    fn pending(&self, id: i64) -> Option<PendingConfirmation> {
+        let control = self.control(id)?;
+        let pending = control.pending.lock().unwrap_or_else(|e| e.into_inner());
+        pending.as_ref().map(|(p, _)| p.clone())
+    }
+
+    fn control(&self, id: i64) -> Option<Arc<TaskControl>> {
+        self.lock_running().get(&id).cloned()
+    }
+
+    fn lock_running(&self) -> std::sync::MutexGuard<'_, HashMap<i64, Arc<TaskControl>>> {
+        self.inner.running.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn publish(&self, kind: &str, data: Value) {
+        self.inner.parts.events.publish(Topic::Tasks, kind, data);
+    }
+}

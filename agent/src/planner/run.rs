@@ -1,0 +1,731 @@
+//! One task's life: wait for its turn, run a fast-path plan or the model
+//! loop, and end in exactly one finished state, whatever stops it.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use super::act::{self, ActResult};
+use super::intent::{Intent, WindowOp, WindowRef, parse_prefix};
+use super::observe::{self, Observation};
+use super::tools::{self, ToolCall};
+use super::{PendingConfirmation, Planner, PlannerParts, TaskControl, TaskView, prompt};
+use crate::actions::{self, ActionRequest};
+use crate::api::events::Topic;
+use crate::llm::{
+    ChatMessage, ChatRequest, CompletionEvent, Constraint, GenerationOptions, LanguageModel,
+    LlmError,
+};
+use crate::memory::{
+    ActionOutcome as AuditResult, Decision, NewAuditEntry, NewStep, StepOutcome, Task, TaskState,
+};
+
+/// How a task ends.
+#[derive(Debug, Clone, PartialEq)]
+enum End {
+    Succeeded(String),
+    Failed(String),
+    Cancelled(String),
+    Stopped(String),
+}
+
+/// A running task's handle on the planner, its clock and its audit trail.
+pub struct TaskCtx {
+    planner: Planner,
+    pub task_id: i64,
+    goal: String,
+    control: Arc<TaskControl>,
+    /// The audit entry of an action that is running, so a stop can close it.
+    in_flight: Mutex<Option<i64>>,
+    started: Instant,
+    /// Time spent waiting for the user, which the task's clock does not count.
+    paused: Mutex<Duration>,
+    awaiting_since: Mutex<Option<Instant>>,
+    next_index: Mutex<i64>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl TaskCtx {
+    pub fn parts(&self) -> &PlannerParts {
+        &self.planner.inner.parts
+    }
+
+    pub fn publish(&self, kind: &str, data: Value) {
+        self.parts().events.publish(Topic::Tasks, kind, data);
+    }
+
+    pub async fn set_state(&self, state: TaskState) {
+        match self
+            .parts()
+            .memory
+            .set_task_state(self.task_id, state, None)
+            .await
+        {
+            Ok(task) => {
+                let pending = self.planner.pending(self.task_id);
+                self.publish("task_state", task_state_event(&task, pending));
+            }
+            Err(err) => tracing::warn!(task = self.task_id, "cannot record task state: {err}"),
+        }
+    }
+
+    pub fn set_pending(
+        &self,
+        pending: Option<(PendingConfirmation, tokio::sync::oneshot::Sender<bool>)>,
+    ) {
+        *lock(&self.awaiting_since) = pending.as_ref().map(|_| Instant::now());
+        *lock(&self.control.pending) = pending;
+    }
+
+    pub fn pause_clock(&self, waited: Duration) {
+        *lock(&self.paused) += waited;
+    }
+
+    fn deadline(&self) -> Instant {
+        let limit = Duration::from_secs(self.parts().config.task_timeout_secs);
+        let waiting = lock(&self.awaiting_since)
+            .map(|since| since.elapsed())
+            .unwrap_or_default();
+        self.started + limit + *lock(&self.paused) + waiting
+    }
+
+    /// The per-step limit, cut short by the task's own deadline.
+    pub fn step_timeout(&self) -> Duration {
+        let step = Duration::from_secs(self.parts().config.step_timeout_secs);
+        step.min(self.deadline().saturating_duration_since(Instant::now()))
+            .max(Duration::from_millis(1))
+    }
+
+    /// Resolves when the task has used up its time.
+    async fn out_of_time(&self) {
+        loop {
+            let deadline = self.deadline();
+            let now = Instant::now();
+            if now < deadline {
+                tokio::time::sleep(deadline - now).await;
+            } else if lock(&self.awaiting_since).is_some() {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            } else {
+                return;
+            }
+        }
+    }
+
+    fn take_index(&self) -> i64 {
+        let mut next = lock(&self.next_index);
+        let index = *next;
+        *next += 1;
+        index
+    }
+
+    /// Writes the decision before the action runs; without it, no action.
+    pub async fn record_decision(&self, entry: &NewAuditEntry) -> Result<i64, String> {
+        let recorded = self
+            .parts()
+            .memory
+            .record_decision(entry)
+            .await
+            .map_err(|err| {
+                format!("cannot write the audit log, so the action did not run: {err}")
+            })?;
+        *lock(&self.in_flight) = Some(recorded.id);
+        Ok(recorded.id)
+    }
+
+    pub async fn record_outcome(&self, id: i64, outcome: AuditResult, detail: Option<&str>) {
+        lock(&self.in_flight).take();
+        if let Err(err) = self
+            .parts()
+            .memory
+            .record_outcome(id, outcome, detail)
+            .await
+        {
+            tracing::warn!(
+                task = self.task_id,
+                "cannot record an action outcome: {err}"
+            );
+        }
+    }
+
+    pub async fn record_action(&self, entry: &NewAuditEntry, outcome: AuditResult, detail: &str) {
+        if let Err(err) = self
+            .parts()
+            .memory
+            .record_action(entry, outcome, Some(detail))
+            .await
+        {
+            tracing::warn!(task = self.task_id, "cannot write the audit log: {err}");
+        }
+    }
+
+    /// Audits an action that was refused before the policy saw it.
+    pub async fn audit_refusal(&self, action: &str, params: &Value, step_index: i64, why: &str) {
+        let entry = NewAuditEntry {
+            task_id: Some(self.task_id),
+            step_index: Some(step_index),
+            action: action.to_string(),
+            params: params.clone(),
+            risk: risk_of(action),
+            decision: Decision::Denied,
+        };
+        self.record_action(&entry, AuditResult::NotRun, why).await;
+    }
+
+    async fn append_step(&self, step: NewStep) {
+        match self.parts().memory.append_step(self.task_id, &step).await {
+            Ok(stored) => self.publish(
+                "step_finished",
+                serde_json::to_value(&stored).unwrap_or_default(),
+            ),
+            Err(err) => tracing::warn!(task = self.task_id, "cannot store a step: {err}"),
+        }
+    }
+
+    async fn observe(&self) -> Observation {
+        let parts = self.parts();
+        let observation = observe::observe(
+            &parts.desktop,
+            &parts.memory,
+            &self.goal,
+            self.task_id,
+            parts.config.memory_hits,
+        )
+        .await;
+        if let Err(err) = parts
+            .memory
+            .record_observation(Some(self.task_id), "desktop", &observation.describe())
+            .await
+        {
+            tracing::warn!(task = self.task_id, "cannot store an observation: {err}");
+        }
+        observation
+    }
+}
+
+fn risk_of(action: &str) -> String {
+    actions::catalogue()
+        .into_iter()
+        .find(|spec| spec.action_type == action)
+        .and_then(|spec| serde_json::to_value(spec.risk).ok())
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn task_state_event(task: &Task, pending: Option<PendingConfirmation>) -> Value {
+    serde_json::to_value(TaskView {
+        task: task.clone(),
+        steps: None,
+        pending_confirmation: pending,
+    })
+    .unwrap_or_default()
+}
+
+pub(super) async fn run_task(planner: Planner, task: Task, control: Arc<TaskControl>) {
+    let kill_switch = planner.kill_switch().clone();
+    let turn = tokio::select! {
+        guard = planner.inner.turn.lock() => Ok(guard),
+        _ = control.cancel.cancelled() => Err(End::Cancelled("cancelled before it started".into())),
+        _ = kill_switch.engaged() => Err(End::Stopped("stopped by the kill switch before it started".into())),
+    };
+    // The clock starts with the task's turn, not while it queues.
+    let ctx = TaskCtx {
+        planner: planner.clone(),
+        task_id: task.id,
+        goal: task.goal.clone(),
+        control: control.clone(),
+        in_flight: Mutex::new(None),
+        started: Instant::now(),
+        paused: Mutex::new(Duration::ZERO),
+        awaiting_since: Mutex::new(None),
+        next_index: Mutex::new(0),
+    };
+    let end = match turn {
+        Err(end) => end,
+        Ok(_guard) => {
+            ctx.set_state(TaskState::Running).await;
+            let end = tokio::select! {
+                end = drive(&ctx) => end,
+                _ = control.cancel.cancelled() => End::Cancelled("cancelled by the user".into()),
+                _ = kill_switch.engaged() => End::Stopped("stopped by the kill switch".into()),
+                _ = ctx.out_of_time() => End::Failed(format!(
+                    "the task ran out of time after {} s",
+                    ctx.parts().config.task_timeout_secs
+                )),
+            };
+            interrupted(&ctx, &end).await;
+            end
+        }
+    };
+    finish(&ctx, end).await;
+}
+
+/// Closes what a stop cut short: the running action's audit entry and the step.
+async fn interrupted(ctx: &TaskCtx, end: &End) {
+    let reason = match end {
+        End::Cancelled(reason) | End::Stopped(reason) | End::Failed(reason) => reason,
+        End::Succeeded(_) => return,
+    };
+    ctx.set_pending(None);
+    let in_flight = lock(&ctx.in_flight).take();
+    if let Some(id) = in_flight {
+        let detail = format!("{reason} while the action ran; it may have taken effect");
+        ctx.record_outcome(id, AuditResult::Failed, Some(&detail))
+            .await;
+    }
+    if matches!(end, End::Cancelled(_) | End::Stopped(_)) {
+        ctx.append_step(NewStep {
+            thought: reason.clone(),
+            tool_call: None,
+            observation: None,
+            outcome: StepOutcome::Cancelled,
+            duration_ms: 0,
+        })
+        .await;
+    }
+}
+
+async fn finish(ctx: &TaskCtx, end: End) {
+    let (state, result) = match end {
+        End::Succeeded(summary) => (TaskState::Succeeded, summary),
+        End::Failed(reason) => (TaskState::Failed, reason),
+        End::Cancelled(reason) => (TaskState::Cancelled, reason),
+        End::Stopped(reason) => (TaskState::Stopped, reason),
+    };
+    let memory = &ctx.parts().memory;
+    match memory
+        .set_task_state(ctx.task_id, state, Some(result.as_str()))
+        .await
+    {
+        Ok(task) => {
+            ctx.publish("task_state", task_state_event(&task, None));
+            let steps = memory.list_steps(ctx.task_id).await.unwrap_or_default();
+            let view = TaskView {
+                task,
+                steps: Some(steps),
+                pending_confirmation: None,
+            };
+            ctx.publish(
+                "task_finished",
+                serde_json::to_value(&view).unwrap_or_default(),
+            );
+        }
+        Err(err) => tracing::warn!(task = ctx.task_id, "cannot record the end of a task: {err}"),
+    }
+}
+
+/// Runs what the intent parser understands without the model; the model
+/// takes whatever is left ("open a terminal and write a poem in it").
+async fn drive(ctx: &TaskCtx) -> End {
+    let parts = ctx.parts();
+    if parts.config.fast_paths {
+        let windows = observe::windows(&parts.desktop).await.windows;
+        let (intents, rest) = parse_prefix(&ctx.goal, &parts.actions, &windows);
+        match rest {
+            None => return run_plan(ctx, intents).await,
+            Some(rest) if !intents.is_empty() && parts.model.get().is_ok() => {
+                return match run_plan(ctx, intents).await {
+                    End::Succeeded(done) => run_model(ctx, Some((done, rest))).await,
+                    other => other,
+                };
+            }
+            Some(_) => {}
+        }
+    }
+    run_model(ctx, None).await
+}
+
+/// One step's action: audited, performed, verified, stored and published.
+/// `started` is when the step began (its observation, for model steps).
+async fn perform_step(
+    ctx: &TaskCtx,
+    request: ActionRequest,
+    thought: String,
+    started: Instant,
+) -> ActResult {
+    let index = ctx.take_index();
+    let call = json!({"action": request.action_type, "params": request.params});
+    let result = match actions::parse(&request) {
+        Ok(action) => act::act(ctx, action, request.params.clone(), index).await,
+        Err(err) => {
+            let why = err.to_string();
+            ctx.audit_refusal(&request.action_type, &request.params, index, &why)
+                .await;
+            ActResult::Failed(why)
+        }
+    };
+    let (outcome, observation) = match &result {
+        ActResult::Done { outcome, verdict } => (
+            if verdict.failed() {
+                StepOutcome::Failed
+            } else {
+                StepOutcome::Ok
+            },
+            format!("{}; result {}", verdict.describe(), outcome.result),
+        ),
+        ActResult::Failed(why) => (StepOutcome::Failed, why.clone()),
+        ActResult::Denied(why) | ActResult::Declined(why) => (StepOutcome::Denied, why.clone()),
+    };
+    ctx.append_step(NewStep {
+        thought,
+        tool_call: Some(call),
+        observation: Some(observation),
+        outcome,
+        duration_ms: started.elapsed().as_millis() as u64,
+    })
+    .await;
+    result
+}
+
+/// Runs a plan from the intent parser: each action must be verified on the
+/// desktop before the next.
+async fn run_plan(ctx: &TaskCtx, intents: Vec<Intent>) -> End {
+    let mut launched: Option<u64> = None;
+    let mut done: Vec<String> = Vec::new();
+    for intent in intents {
+        let windows = observe::windows(&ctx.parts().desktop).await.windows;
+        let resolve = |target: &WindowRef| match target {
+            WindowRef::Window(id) => Some(*id),
+            WindowRef::Launched => launched,
+        };
+        let mut calls: Vec<(ActionRequest, String)> = Vec::new();
+        let request = |action: &str, params: Value| ActionRequest {
+            action_type: action.to_string(),
+            params,
+        };
+        let focus_first = |target: &Option<WindowRef>, calls: &mut Vec<(ActionRequest, String)>| {
+            let Some(target) = target else {
+                return Ok(());
+            };
+            let Some(id) = resolve(target) else {
+                return Err("the app it launched opened no window".to_string());
+            };
+            if !windows.iter().any(|w| w.id == id && w.focused) {
+                calls.push((
+                    request("focus_window", json!({"window_id": id})),
+                    format!("focus window {id} first"),
+                ));
+            }
+            Ok(())
+        };
+        match &intent {
+            Intent::Launch { app } => calls.push((
+                request("launch_app", json!({"app": app})),
+                format!("open {app}"),
+            )),
+            Intent::Window { op, target } => {
+                let Some(id) = resolve(target) else {
+                    return End::Failed("the app it launched opened no window".into());
+                };
+                let (action, params, words) = match op {
+                    WindowOp::Close => ("close_window", json!({"window_id": id}), "close"),
+                    WindowOp::Focus => ("focus_window", json!({"window_id": id}), "focus"),
+                    WindowOp::Maximize(on) => (
+                        "maximize_window",
+                        json!({"window_id": id, "on": on}),
+                        if *on { "maximize" } else { "restore" },
+                    ),
+                    WindowOp::Minimize(on) => (
+                        "minimize_window",
+                        json!({"window_id": id, "on": on}),
+                        if *on { "minimize" } else { "unminimize" },
+                    ),
+                    WindowOp::Fullscreen(on) => (
+                        "fullscreen_window",
+                        json!({"window_id": id, "on": on}),
+                        if *on {
+                            "make fullscreen"
+                        } else {
+                            "leave fullscreen"
+                        },
+                    ),
+                };
+                calls.push((request(action, params), format!("{words} window {id}")));
+            }
+            Intent::Type {
+                text,
+                target,
+                submit,
+            } => {
+                if let Err(why) = focus_first(target, &mut calls) {
+                    return End::Failed(why);
+                }
+                calls.push((
+                    request("type_text", json!({"text": text})),
+                    format!("type {text:?}"),
+                ));
+                if *submit {
+                    calls.push((
+                        request("key", json!({"keys": "Return"})),
+                        "press Return".into(),
+                    ));
+                }
+            }
+            Intent::Key { keys, target } => {
+                if let Err(why) = focus_first(target, &mut calls) {
+                    return End::Failed(why);
+                }
+                calls.push((
+                    request("key", json!({"keys": keys})),
+                    format!("press {keys}"),
+                ));
+            }
+        }
+        for (request, what) in calls {
+            if let Err(engaged) = ctx.parts().kill_switch.check_task() {
+                return End::Stopped(engaged.to_string());
+            }
+            let thought = format!("fast path: {what}");
+            match perform_step(ctx, request, thought, Instant::now()).await {
+                ActResult::Done { verdict, .. } if verdict.failed() => {
+                    return End::Failed(format!("{what}: {}", verdict.describe()));
+                }
+                ActResult::Done { verdict, .. } => {
+                    if let super::verify::Verdict::Confirmed {
+                        window: Some(id), ..
+                    } = verdict
+                        && matches!(intent, Intent::Launch { .. })
+                    {
+                        launched = Some(id);
+                    }
+                    done.push(what);
+                }
+                ActResult::Failed(why) => return End::Failed(format!("{what}: {why}")),
+                ActResult::Denied(why) => {
+                    return End::Failed(format!("{what}: the policy refused: {why}"));
+                }
+                ActResult::Declined(why) => return End::Cancelled(why),
+            }
+        }
+    }
+    End::Succeeded(format!("done: {}", done.join(", ")))
+}
+
+/// Why a model decision produced no reply.
+enum DecideError {
+    TimedOut(Duration),
+    Model(LlmError),
+}
+
+/// Asks the model for one tool call, streaming its tokens on `tokens`.
+async fn decide(
+    ctx: &TaskCtx,
+    model: &Arc<dyn LanguageModel>,
+    request: ChatRequest,
+) -> Result<String, DecideError> {
+    let limit = ctx.step_timeout();
+    let mut completion = model.complete(request, ctx.control.cancel.child_token());
+    let events = &ctx.parts().events;
+    let task_id = ctx.task_id;
+    let stream = async {
+        while let Some(event) = completion.next_event().await {
+            match event {
+                CompletionEvent::Piece(text) => {
+                    events.publish(
+                        Topic::Tokens,
+                        "token",
+                        json!({"task_id": task_id, "text": text}),
+                    );
+                }
+                CompletionEvent::Finished(result) => return result,
+            }
+        }
+        Err(LlmError::BackendGone)
+    };
+    match tokio::time::timeout(limit, stream).await {
+        Ok(Ok(outcome)) => Ok(outcome.text),
+        Ok(Err(err)) => Err(DecideError::Model(err)),
+        Err(_) => Err(DecideError::TimedOut(limit)),
+    }
+}
+
+/// The model loop: observe, ask for one tool call, act, observe again.
+/// `handed_over` is what a fast path already did and what is left of the goal.
+async fn run_model(ctx: &TaskCtx, handed_over: Option<(String, String)>) -> End {
+    let parts = ctx.parts();
+    let model = match parts.model.get() {
+        Ok(model) => model,
+        Err(reason) => {
+            return End::Failed(format!(
+                "this goal needs the language model, and none is loaded: {reason}"
+            ));
+        }
+    };
+    let mut started = Instant::now();
+    let mut observation = ctx.observe().await;
+    let mut messages = vec![
+        ChatMessage::system(prompt::system_prompt()),
+        prompt::first_turn(
+            &ctx.goal,
+            handed_over.as_ref(),
+            &observation,
+            &parts.actions,
+        ),
+    ];
+    let mut invalid_in_row = 0;
+    let mut last_failure: Option<String> = None;
+    // The same call again with nothing changed: tiny models loop.
+    let mut previous_call: Option<Value> = None;
+    let mut repeats = 0;
+    // Whether anything was done: a finish with nothing done is only words.
+    let mut acted = handed_over.is_some();
+    for _ in 0..parts.config.max_steps {
+        if let Err(engaged) = parts.kill_switch.check_task() {
+            return End::Stopped(engaged.to_string());
+        }
+        let schema = tools::tool_schema(&observation.windows, &parts.actions);
+        let request = ChatRequest::new(messages.clone()).with_options(GenerationOptions {
+            max_tokens: parts.config.max_tokens,
+            constraint: Some(Constraint::JsonSchema(schema)),
+            ..GenerationOptions::default()
+        });
+        let reply = match decide(ctx, &model, request).await {
+            Ok(reply) => reply,
+            Err(error) => {
+                let (outcome, why) = match error {
+                    DecideError::TimedOut(limit) => (
+                        StepOutcome::TimedOut,
+                        format!("the model did not answer within {} s", limit.as_secs()),
+                    ),
+                    DecideError::Model(err) => {
+                        (StepOutcome::Failed, format!("the model failed: {err}"))
+                    }
+                };
+                ctx.append_step(NewStep {
+                    thought: "asking the model for the next step".into(),
+                    tool_call: None,
+                    observation: Some(why.clone()),
+                    outcome,
+                    duration_ms: started.elapsed().as_millis() as u64,
+                })
+                .await;
+                return End::Failed(why);
+            }
+        };
+        let call = tools::parse_tool_call(&reply).and_then(|call| match call {
+            ToolCall::Act(request) => actions::parse(&request)
+                .map(|_| ToolCall::Act(request))
+                .map_err(|err| err.to_string()),
+            finish => Ok(finish),
+        });
+        match call {
+            Err(why) => {
+                invalid_in_row += 1;
+                let index = ctx.take_index();
+                let action = tools::named_action(&reply)
+                    .filter(|name| !name.trim().is_empty())
+                    .unwrap_or_else(|| "(invalid tool call)".into());
+                let params = serde_json::from_str::<Value>(reply.trim())
+                    .ok()
+                    .and_then(|v| v.get("params").cloned())
+                    .unwrap_or(Value::Null);
+                ctx.audit_refusal(
+                    &action,
+                    &params,
+                    index,
+                    &format!("invalid tool call: {why}"),
+                )
+                .await;
+                ctx.append_step(NewStep {
+                    thought: format!("the model's reply is not a valid tool call: {reply}"),
+                    tool_call: serde_json::from_str(reply.trim()).ok(),
+                    observation: Some(why.clone()),
+                    outcome: StepOutcome::InvalidToolCall,
+                    duration_ms: started.elapsed().as_millis() as u64,
+                })
+                .await;
+                if invalid_in_row >= parts.config.max_invalid_tool_calls {
+                    return End::Failed(format!(
+                        "the model gave {invalid_in_row} invalid tool calls in a row; the last: {why}"
+                    ));
+                }
+                messages.push(ChatMessage::assistant(reply));
+                messages.push(ChatMessage::user(format!(
+                    "That tool call is invalid: {why}. Answer with one valid JSON tool call."
+                )));
+                started = Instant::now();
+            }
+            Ok(ToolCall::Finish { summary }) => {
+                ctx.take_index();
+                ctx.append_step(NewStep {
+                    thought: "the model ended the task".into(),
+                    tool_call: Some(
+                        json!({"action": tools::FINISH, "params": {"summary": summary}}),
+                    ),
+                    observation: last_failure.clone(),
+                    outcome: StepOutcome::Ok,
+                    duration_ms: started.elapsed().as_millis() as u64,
+                })
+                .await;
+                return match last_failure {
+                    Some(failure) => End::Failed(format!(
+                        "the model ended the task, but its last action did not work: {failure}"
+                    )),
+                    None if !acted => End::Failed(format!(
+                        "the model ended the task without doing anything (it said: {summary:?})"
+                    )),
+                    None if summary.is_empty() => End::Succeeded("done".into()),
+                    None => End::Succeeded(summary),
+                };
+            }
+            Ok(ToolCall::Act(request)) => {
+                invalid_in_row = 0;
+                let call = json!({"action": request.action_type, "params": request.params});
+                repeats = if previous_call.as_ref() == Some(&call) {
+                    repeats + 1
+                } else {
+                    0
+                };
+                previous_call = Some(call);
+                let action_type = request.action_type.clone();
+                let windows_before = observation.windows.clone();
+                let thought = format!("the model chose {action_type}");
+                let result = perform_step(ctx, request, thought, started).await;
+                let mut result_text = match &result {
+                    ActResult::Done { verdict, outcome } => {
+                        acted = true;
+                        last_failure = verdict.failed().then(|| verdict.describe());
+                        format!("{}; {}", verdict.describe(), outcome.result)
+                    }
+                    ActResult::Failed(why) => {
+                        last_failure = Some(why.clone());
+                        format!("error: {why}")
+                    }
+                    ActResult::Denied(why) => {
+                        last_failure = Some(why.clone());
+                        format!("refused by the safety policy: {why}")
+                    }
+                    ActResult::Declined(why) => return End::Cancelled(why.clone()),
+                };
+                started = Instant::now();
+                observation = ctx.observe().await;
+                if repeats > 0 && observation.windows == windows_before {
+                    if repeats >= 2 {
+                        return End::Failed(format!(
+                            "the model repeated {action_type} three times without changing \
+                             anything"
+                        ));
+                    }
+                    result_text.push_str(
+                        ". That was the same call as before and nothing changed: do something \
+                         else, or finish if the goal is reached",
+                    );
+                }
+                messages.push(ChatMessage::assistant(reply));
+                messages.push(prompt::next_turn(
+                    &ctx.goal,
+                    &result_text,
+                    &observation,
+                    &parts.actions,
+                ));
+            }
+        }
+    }
+    End::Failed(format!(
+        "the step budget of {} steps ran out before the goal was reached",
+        parts.config.max_steps
+    ))
+}

@@ -1,0 +1,53 @@
+//! A blocking JSON client of a running agent's API, for end-to-end tests.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+pub struct ApiClient {
+    pub http: reqwest::blocking::Client,
+    pub url: String,
+}
+
+impl ApiClient {
+    /// A client of the API at `url` (e.g. `http://127.0.0.1:41234`).
+    pub fn new(url: &str) -> Self {
+        Self {
+            http: reqwest::blocking::Client::builder()
+                .timeout(Duration::from_secs(60))
+                .build()
+                .expect("an HTTP client"),
+            url: url.to_string(),
+        }
+    }
+
+    /// GET `path`: the status and the JSON body (`null` when not JSON).
+    pub fn get(&self, path: &str) -> (u16, Value) {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.url))
+            .send()
+            .expect("GET reaches the agent");
+        let status = response.status().as_u16();
+        (status, response.json().unwrap_or(Value::Null))
+    }
+
+    /// POST `body` as JSON to `path`: the status and the JSON body.
+    pub fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.url))
+            .json(&body)
+            .send()
+            .expect("POST reaches the agent");
+        let status = response.status().as_u16();
+        (status, response.json().unwrap_or(Value::Null))
+    }
+
+    /// The compositor's windows, through `/api/windows`.
+    pub fn windows(&self) -> Vec<Value> {
+        let (status, body) = self.get("/api/windows");
+        assert_eq!(status, 200, "{body}");
+        body.as_array().cloned().unwrap_or_default()
+    }
+}
