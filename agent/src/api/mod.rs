@@ -150,6 +150,7 @@ impl AppState {
         let events = Arc::new(EventBus::default());
         let kill_switch = KillSwitch::new();
         let policy = Arc::new(planning.policy);
+        let vision = crate::vision::Vision::new(desktop.clone());
         let planner = Planner::new(PlannerParts {
             config: planning.config,
             memory: memory.clone(),
@@ -159,13 +160,14 @@ impl AppState {
             policy: policy.clone(),
             kill_switch: kill_switch.clone(),
             model: planning.model.clone(),
+            vision: vision.clone(),
         });
         Self(Arc::new(StateInner {
             config,
             started: Instant::now(),
             events,
             services,
-            vision: crate::vision::Vision::new(desktop.clone()),
+            vision,
             desktop,
             actions,
             memory,
