@@ -116,6 +116,35 @@ fn simple_commands_act_on_the_desktop_and_a_free_goal_ends_clearly() {
     succeeded("close the terminal window", &view);
     assert!(api.terminals().is_empty(), "{:?}", api.windows());
 
+    // Once the screen has been analyzed the model sees numbered marks and
+    // may click one by number; the grammar keeps it among them.
+    let view = api.run_task("open a terminal");
+    succeeded("open a terminal", &view);
+    let (status, analysis) = api.get("/api/vision/analyze");
+    assert_eq!(status, 200, "{analysis}");
+    assert!(
+        !analysis["marks"].as_array().unwrap().is_empty(),
+        "{analysis:#}"
+    );
+    let goal = "press the mark that shows the terminal title";
+    let view = api.run_task(goal);
+    println!("{goal:?} with the model: {view:#}");
+    let state = view["state"].as_str().unwrap();
+    assert!(
+        ["succeeded", "failed", "cancelled"].contains(&state),
+        "{goal}: {view:#}"
+    );
+    for step in view["steps"].as_array().unwrap() {
+        assert_ne!(step["outcome"], "invalid_tool_call", "{step:#}");
+        if let Some(mark) = step["tool_call"]["params"].get("mark") {
+            assert!(mark.as_u64().is_some_and(|n| n >= 1), "{step:#}");
+        }
+    }
+    for terminal in api.terminals() {
+        api.post(&format!("/api/windows/{}/close", terminal["id"]), json!({}));
+    }
+    api.wait_for("the terminal to close", |api| api.terminals().is_empty());
+
     // Not a fast path: the model decides, under the grammar, until it ends.
     let goal = "make my desktop feel cosy for writing poems";
     let view = api.run_task(goal);
@@ -157,6 +186,8 @@ fn simple_commands_act_on_the_desktop_and_a_free_goal_ends_clearly() {
         [
             goal,
             goal,
+            "press the mark that shows the terminal title",
+            "open a terminal",
             "close the terminal window",
             "type hello into the terminal",
             "maximize the window",

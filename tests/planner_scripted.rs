@@ -17,6 +17,8 @@ use digios_agent::llm::{
 use digios_agent::memory::{ActionOutcome, Decision, Memory, StepOutcome, TaskState};
 use digios_agent::planner::{Planner, PlannerConfig, PlannerParts, TaskError, TaskView};
 use digios_agent::policy::{KillSwitch, Policy, PolicyConfig, RuleConfig, Verdict};
+use digios_agent::vision::{AnalyzeOptions, MarkKind, Vision};
+use digios_ipc::Request;
 use digios_tests::digios::{Compositor, start_compositor};
 use serde_json::json;
 
@@ -97,6 +99,7 @@ struct Rig {
     model: Arc<Scripted>,
     kill_switch: KillSwitch,
     desktop: Desktop,
+    vision: Vision,
     _compositor: Compositor,
     _data: tempfile::TempDir,
 }
@@ -113,6 +116,7 @@ async fn rig(replies: Vec<Reply>, config: PlannerConfig, policy: PolicyConfig) -
         .apps
         .insert("demo".into(), vec!["weston-simple-shm".into()]);
     let events = Arc::new(EventBus::default());
+    let vision = Vision::new(desktop.clone());
     let planner = Planner::new(PlannerParts {
         config,
         memory: memory.clone(),
@@ -122,6 +126,7 @@ async fn rig(replies: Vec<Reply>, config: PlannerConfig, policy: PolicyConfig) -
         policy: Arc::new(Policy::new(&policy, None).unwrap()),
         kill_switch: kill_switch.clone(),
         model: ModelSlot::new(model.clone()),
+        vision: vision.clone(),
     });
     Rig {
         planner,
@@ -130,6 +135,7 @@ async fn rig(replies: Vec<Reply>, config: PlannerConfig, policy: PolicyConfig) -
         model,
         kill_switch,
         desktop,
+        vision,
         _compositor: compositor,
         _data: data,
     }
@@ -605,4 +611,85 @@ async fn the_models_word_alone_does_not_make_a_success() {
             .unwrap()
             .contains("without doing anything")
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_model_clicks_a_numbered_mark_of_the_analyzed_screen() {
+    let rig = rig(Vec::new(), config(), PolicyConfig::default()).await;
+    rig.desktop
+        .request(Request::Spawn {
+            command: vec!["weston-simple-shm".into()],
+            env: Vec::new(),
+        })
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let window = loop {
+        if let Some(window) = rig.desktop.windows().await.unwrap().pop() {
+            break window;
+        }
+        assert!(Instant::now() < deadline, "the demo never mapped");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    // A client asked for marks once; from then on every step shows them.
+    let analysis = rig.vision.analyze(AnalyzeOptions::default()).await.unwrap();
+    let close = analysis
+        .marks
+        .iter()
+        .find(|m| m.kind == MarkKind::CloseButton && m.window_id == Some(window.id))
+        .unwrap()
+        .number;
+    rig.model.replies.lock().unwrap().extend([
+        call("click", json!({"mark": close})),
+        call("finish", json!({"summary": "the demo is closed"})),
+    ]);
+    let id = rig
+        .planner
+        .submit("get rid of the demo with its button", None)
+        .await
+        .unwrap()
+        .task
+        .id;
+    let view = finished(&rig, id).await;
+    assert_eq!(view.task.state, TaskState::Succeeded, "{view:?}");
+    assert_eq!(outcomes(&view), vec![StepOutcome::Ok, StepOutcome::Ok]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while rig
+        .desktop
+        .windows()
+        .await
+        .unwrap()
+        .iter()
+        .any(|w| w.id == window.id)
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the clicked close button did not close the demo"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The model was shown the numbered marks and could name only those.
+    let requests = rig.model.requests.lock().unwrap();
+    let prompt: String = requests[0]
+        .messages
+        .iter()
+        .map(|m| m.content.as_str())
+        .collect();
+    assert!(
+        prompt.contains(&format!("[{close}] close_button")),
+        "{prompt}"
+    );
+    let Some(Constraint::JsonSchema(schema)) = &requests[0].options.constraint else {
+        panic!("the decision is not constrained");
+    };
+    let click = schema["anyOf"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["properties"]["action"]["const"] == "click")
+        .unwrap();
+    let mark = &click["properties"]["params"]["properties"]["mark"];
+    assert_eq!(mark["minimum"], 1);
+    assert!(mark["maximum"].as_u64().unwrap() >= close as u64, "{mark}");
+    assert!(click["properties"]["params"]["properties"]["analysis_id"].is_null());
 }

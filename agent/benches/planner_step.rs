@@ -115,6 +115,7 @@ async fn main() {
     let model: Arc<dyn LanguageModel> = Arc::new(model);
     let data = tempfile::tempdir().unwrap();
     let memory = Memory::open(data.path().join("memory.db")).await.unwrap();
+    let desktop = Desktop::new(socket);
     let planner = Planner::new(PlannerParts {
         config: PlannerConfig {
             max_steps: MODEL_STEPS,
@@ -125,12 +126,13 @@ async fn main() {
             ..PlannerConfig::default()
         },
         memory: memory.clone(),
-        desktop: Desktop::new(socket),
+        desktop: desktop.clone(),
         actions: ActionsConfig::default(),
         events: Arc::new(EventBus::default()),
         policy: Arc::new(Policy::new(&PolicyConfig::default(), None).unwrap()),
         kill_switch: KillSwitch::new(),
         model: ModelSlot::new(model.clone()),
+        vision: digios_agent::vision::Vision::new(desktop),
     });
 
     // The anchor: one bare decision for a first-step prompt.
@@ -147,6 +149,7 @@ async fn main() {
             constraint: Some(Constraint::JsonSchema(tool_schema(
                 &[],
                 &ActionsConfig::default(),
+                0,
             ))),
             ..GenerationOptions::default()
         });

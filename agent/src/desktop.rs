@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use digios_ipc::{Client, ClientError, Request, Response, Window};
 
+use crate::vision::MarkBoard;
+
 /// How long one compositor request may take before the API gives up on it.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 /// Connections kept open between requests; connecting costs more than asking.
@@ -25,6 +27,8 @@ impl std::fmt::Debug for Desktop {
             .field("socket", &self.socket)
             .finish_non_exhaustive()
     }
+    /// The latest screen analysis, whose mark numbers actions may name.
+    marks: Arc<MarkBoard>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +53,7 @@ impl Desktop {
         Self {
             socket: Arc::new(socket),
             idle: Arc::default(),
+            marks: Arc::default(),
         }
     }
 
@@ -59,6 +64,10 @@ impl Desktop {
 
     pub fn socket(&self) -> &std::path::Path {
         &self.socket
+    }
+
+    pub fn marks(&self) -> &MarkBoard {
+        &self.marks
     }
 
     pub async fn request(&self, request: Request) -> Result<Response, DesktopError> {

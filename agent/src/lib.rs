@@ -8,3 +8,4 @@ pub mod memory;
 pub mod models;
 pub mod planner;
 pub mod policy;
+pub mod vision;

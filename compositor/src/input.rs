@@ -93,10 +93,17 @@ impl State {
         let location = pointer.current_location();
         if pressed {
             match self.hit_test(location) {
-                Some(Hit::TitleBar { id, close_box }) => {
+                Some(Hit::TitleBar {
+                    id,
+                    close_box,
+                    maximize_box,
+                }) => {
                     self.focus_window(Some(id));
                     if close_box {
                         let _ = self.close_window(id);
+                    } else if maximize_box {
+                        let on = self.windows.get(id).is_ok_and(|w| !w.maximized);
+                        let _ = self.set_maximized(id, on);
                     } else if button == BTN_LEFT {
                         self.start_move(id, location);
                     }

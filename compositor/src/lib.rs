@@ -20,6 +20,8 @@
 //!   `cursor.rs` is the pointer image backends that present draw.
 //! - `control/`: the control socket (threads per connection, requests carried
 //!   out on the event loop, event stream by snapshot diff).
+//! - `damage.rs`: the damage log clients ask with `damage {since}`, so they
+//!   redo work (OCR) only where the screen changed.
 //!
 //! Invariants: all compositor state lives on the event-loop thread; control
 //! connections only parse and write. A window's `geometry` is its content in
@@ -33,6 +35,7 @@ pub mod cli;
 pub mod config;
 mod control;
 mod cursor;
+mod damage;
 mod drag;
 mod handlers;
 mod input;
@@ -165,6 +168,7 @@ pub fn run(config: CompositorConfig) -> anyhow::Result<()> {
         control: ControlState::new(control_path.clone()),
         frame_pending: false,
         last_commit: std::time::Instant::now(),
+        damage: Default::default(),
     };
 
     add_outputs(&mut state, started.outputs);
@@ -203,6 +207,7 @@ pub fn run(config: CompositorConfig) -> anyhow::Result<()> {
         .run(None, &mut state, |state| {
             handlers::pair_x11_surfaces(state);
             render::present(state);
+            state.record_window_damage();
             control::publish_events(state);
             handlers::refresh_foreign_toplevels(state);
             if let Err(err) = state.display_handle.flush_clients() {

@@ -22,7 +22,7 @@ use crate::title_bar::TitleBar;
 /// Height of the server-side title bar, logical pixels.
 pub const TITLE_BAR_HEIGHT: i32 = 24;
 /// Width of the close box at the right end of the title bar.
-pub const CLOSE_BOX_WIDTH: i32 = 24;
+pub const CLOSE_BOX_WIDTH: i32 = digios_ipc::TITLE_BUTTON_WIDTH;
 /// Width of the invisible resize border around a window's frame.
 pub const RESIZE_BORDER: i32 = 6;
 /// Offset between windows that would otherwise open on top of each other.
@@ -265,12 +265,10 @@ pub enum Hit {
     TitleBar {
         id: WindowId,
         close_box: bool,
+        maximize_box: bool,
     },
     /// The resize border just outside a window's frame.
-    Edge {
-        id: WindowId,
-        edges: Edges,
-    },
+    Edge { id: WindowId, edges: Edges },
     /// A client surface and its origin in global coordinates.
     Surface {
         surface: WlSurface,
@@ -776,10 +774,13 @@ impl State {
             if let Some(bar) = managed.title_bar_rect()
                 && bar.to_f64().contains(point)
             {
-                let close_box = point.x >= f64::from(bar.loc.x + bar.size.w - CLOSE_BOX_WIDTH);
+                let (close, maximize) = digios_ipc::title_buttons(digios_ipc::Rect::new(
+                    bar.loc.x, bar.loc.y, bar.size.w, bar.size.h,
+                ));
                 return Some(Hit::TitleBar {
                     id: managed.id,
-                    close_box,
+                    close_box: close.contains(point.x, point.y),
+                    maximize_box: maximize.is_some_and(|m| m.contains(point.x, point.y)),
                 });
             }
             let render_origin = managed.location - window.geometry().loc;

@@ -55,7 +55,7 @@ fn window_and_region_captures_cover_what_they_name() {
         (foot.geometry.width, foot.geometry.height + TITLE_BAR_HEIGHT)
     );
     assert_eq!(
-        window.at(window.width - 30, TITLE_BAR_HEIGHT / 2),
+        window.at(window.width - 60, TITLE_BAR_HEIGHT / 2),
         FOCUSED_BAR
     );
     assert_eq!(window.at(10, TITLE_BAR_HEIGHT + 100), FOOT_BACKGROUND);

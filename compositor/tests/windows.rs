@@ -58,7 +58,7 @@ fn move_maximize_minimize_fullscreen_and_close_show_in_list_and_image() {
     assert_eq!((moved.geometry.x, moved.geometry.y), (100, 150));
     let image = compositor.screen();
     assert_eq!(image.at_logical(110, 160), FOOT_BACKGROUND);
-    let bar_right = moved.geometry.x + moved.geometry.width - 30;
+    let bar_right = moved.geometry.x + moved.geometry.width - 60;
     assert_eq!(
         image.at_logical(bar_right, 150 - TITLE_BAR_HEIGHT / 2),
         support::FOCUSED_BAR

@@ -65,4 +65,10 @@ pub const TEST: &[&str] = &[
 ];
 
 /// Packages a hosted `digios run` needs at run time.
-pub const RUN: &[&str] = &["foot", "xkb-data", "fonts-dejavu-core", "xwayland"];
+pub const RUN: &[&str] = &[
+    "foot",
+    "xkb-data",
+    "fonts-dejavu-core",
+    "xwayland",
+    "tesseract-ocr-eng",
+];

@@ -100,7 +100,9 @@ fn bench(only: &[String]) -> Result<(), String> {
         cargo_bench(&["--profile", "dev", "--package", "digios-agent", "--bench", "planner_step"])?;
     }
     if wants("vision") {
-        cargo_bench(&["--package", "digios-agent", "--bench", "vision_ocr"])?;
+        // OCR latency on real frames, from a compositor of this build.
+        setup::cargo(&["build", "--package", "digios-compositor"])?;
+        cargo_bench(&["--profile", "dev", "--package", "digios-agent", "--bench", "vision_ocr"])?;
     }
     if wants("shell") {
         // The shell's benchmark runs that compositor and agent too; the shell

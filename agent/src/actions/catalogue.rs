@@ -78,8 +78,8 @@ macro_rules! action_table {
 }
 
 action_table! {
-    "click" => Click(ClickParams), Medium, "Click a pointer button, at x,y if given.";
-    "double_click" => DoubleClick(ClickParams), Medium, "Double-click a pointer button, at x,y if given.";
+    "click" => Click(ClickParams), Medium, "Click a pointer button, at x,y or on a numbered mark of the latest screen analysis if given.";
+    "double_click" => DoubleClick(ClickParams), Medium, "Double-click a pointer button, at x,y or on a numbered mark if given.";
     "move_pointer" => MovePointer(PointParams), Low, "Move the pointer to x,y.";
     "drag" => Drag(DragParams), Medium, "Press at from_x,from_y, move to to_x,to_y, release.";
     "scroll" => Scroll(ScrollParams), Low, "Scroll by dx,dy pixels (positive dy scrolls down), at x,y if given.";

@@ -31,12 +31,17 @@ impl From<ButtonName> for digios_ipc::Button {
     }
 }
 
-/// Click where the pointer is, or at `x`, `y` first.
+/// Click where the pointer is, at `x`, `y`, or on a numbered mark of the
+/// latest screen analysis (`GET /api/vision/analyze`).
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClickParams {
     pub x: Option<f64>,
     pub y: Option<f64>,
+    /// A mark number from the latest screen analysis, instead of x,y.
+    pub mark: Option<u32>,
+    /// The analysis the mark number comes from; refused unless it is the latest.
+    pub analysis_id: Option<u64>,
     #[serde(default)]
     pub button: ButtonName,
 }
@@ -163,6 +168,9 @@ pub(super) async fn perform(
         Action::Click(p) | Action::DoubleClick(p) if p.x.is_some() != p.y.is_some() => {
             Err(invalid("click", "give both x and y, or neither"))
         }
+        Action::Click(p) | Action::DoubleClick(p) if p.mark.is_some() && p.x.is_some() => {
+            Err(invalid("click", "give a mark or x and y, not both"))
+        }
         Action::Click(p) => click(desktop, p, 1).await,
         Action::DoubleClick(p) => click(desktop, p, 2).await,
         Action::MovePointer(p) => {
@@ -265,7 +273,13 @@ fn invalid(action_type: &'static str, message: &str) -> ActionError {
     }
 }
 
-async fn click(desktop: &Desktop, p: ClickParams, count: u32) -> Result<Value, ActionError> {
+async fn click(desktop: &Desktop, mut p: ClickParams, count: u32) -> Result<Value, ActionError> {
+    let mut target = None;
+    if let Some(number) = p.mark {
+        let mark = crate::vision::marks::resolve(desktop, number, p.analysis_id).await?;
+        (p.x, p.y) = (Some(mark.click.x), Some(mark.click.y));
+        target = Some(mark);
+    }
     let request = Request::Click {
         x: p.x,
         y: p.y,
@@ -276,10 +290,16 @@ async fn click(desktop: &Desktop, p: ClickParams, count: u32) -> Result<Value, A
         Response::Handled => {}
         other => return Err(unexpected(other).into()),
     }
-    let pointer = match desktop.request(Request::Pointer).await? {
+    let mut pointer = match desktop.request(Request::Pointer).await? {
         Response::Pointer { x, y } => json!({"x": x, "y": y}),
         _ => json!({}),
     };
+    if let (Some(mark), Value::Object(fields)) = (target, &mut pointer) {
+        fields.insert(
+            "mark".into(),
+            serde_json::to_value(mark).unwrap_or_default(),
+        );
+    }
     Ok(pointer)
 }
 

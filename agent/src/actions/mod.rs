@@ -171,6 +171,8 @@ pub enum ActionError {
     },
     #[error(transparent)]
     Desktop(#[from] DesktopError),
+    #[error(transparent)]
+    Mark(#[from] crate::vision::MarkError),
 }
 
 impl ActionError {

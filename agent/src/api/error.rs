@@ -184,6 +184,7 @@ impl From<crate::actions::ActionError> for ApiError {
             ActionError::Io { .. } => ApiError::internal(message),
             ActionError::Desktop(DesktopError::Unavailable(_)) => ApiError::unavailable(message),
             ActionError::Desktop(DesktopError::Compositor(err)) => from_compositor(err),
+            ActionError::Mark(err) => from_mark(err),
         }
     }
 }
@@ -209,4 +210,37 @@ fn from_compositor(err: digios_ipc::Error) -> ApiError {
         C::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
     };
     ApiError::new(status, code, err.message)
+}
+
+fn from_mark(err: crate::vision::MarkError) -> ApiError {
+    use crate::vision::MarkError;
+    let message = err.to_string();
+    match err {
+        MarkError::NoAnalysis => ApiError::new(StatusCode::CONFLICT, "no_analysis", message),
+        MarkError::Unknown { mark, count } => {
+            ApiError::new(StatusCode::NOT_FOUND, "unknown_mark", message)
+                .with_details(serde_json::json!({ "mark": mark, "marks": count }))
+        }
+        MarkError::Stale { mark, .. } => ApiError::new(StatusCode::CONFLICT, "stale_mark", message)
+            .with_details(serde_json::json!({ "mark": mark })),
+        MarkError::Desktop(err) => err.into(),
+    }
+}
+
+impl From<crate::vision::VisionError> for ApiError {
+    fn from(err: crate::vision::VisionError) -> Self {
+        use crate::vision::{OcrError, VisionError};
+        let message = err.to_string();
+        match err {
+            VisionError::Desktop(err) => err.into(),
+            VisionError::Ocr(OcrError::Unavailable(_)) => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "ocr_unavailable", message)
+            }
+            VisionError::Ocr(OcrError::Failed(_)) => ApiError::internal(message),
+            VisionError::OutsideScreen(_) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "out_of_bounds", message)
+            }
+            VisionError::EmptyRegion(_) => ApiError::invalid_params(message),
+        }
+    }
 }

@@ -17,16 +17,19 @@ pub enum Topic {
     Voice,
     Downloads,
     Services,
+    /// `screen_changed` after an action, once the screen has been analyzed.
+    Vision,
 }
 
 impl Topic {
-    pub const ALL: [Topic; 6] = [
+    pub const ALL: [Topic; 7] = [
         Topic::Windows,
         Topic::Tasks,
         Topic::Tokens,
         Topic::Voice,
         Topic::Downloads,
         Topic::Services,
+        Topic::Vision,
     ];
 }
 

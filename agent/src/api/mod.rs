@@ -114,6 +114,7 @@ pub struct StateInner {
     pub services: Services,
     pub desktop: Desktop,
     pub actions: ActionsConfig,
+    pub vision: crate::vision::Vision,
     pub memory: Memory,
     /// The language model in use; empty (with the reason) while none is loaded.
     pub model: ModelSlot,
@@ -151,6 +152,7 @@ impl AppState {
         let events = Arc::new(EventBus::default());
         let kill_switch = KillSwitch::new();
         let policy = Arc::new(planning.policy);
+        let vision = crate::vision::Vision::new(desktop.clone());
         let planner = Planner::new(PlannerParts {
             config: planning.config,
             memory: memory.clone(),
@@ -160,12 +162,14 @@ impl AppState {
             policy: policy.clone(),
             kill_switch: kill_switch.clone(),
             model: planning.model.clone(),
+            vision: vision.clone(),
         });
         Self(Arc::new(StateInner {
             config,
             started: Instant::now(),
             events,
             services,
+            vision,
             desktop,
             actions,
             memory,
@@ -272,7 +276,16 @@ impl AppState {
             })?;
             Some(row.id)
         };
+        // Once the screen has been analyzed, what the action changed follows
+        // as a `vision` event.
+        let token = match self.vision.latest().is_some() {
+            true => self.vision.quick_change_token().await.ok(),
+            false => None,
+        };
         let result = crate::actions::perform(&self.desktop, &self.actions, action).await;
+        if let (Some(token), Ok(outcome)) = (token, &result) {
+            vision::publish_changes(self.clone(), token, outcome.action_type.clone());
+        }
         if let Some(id) = audited {
             let (outcome, detail) = match &result {
                 Ok(_) => (crate::memory::ActionOutcome::Succeeded, None),

@@ -1,5 +1,7 @@
 //! `GET /api/vision/screenshot`: pixels straight from the compositor, with
-//! optional reticle, grid and marks, for the screen, a window or a region.
+//! optional reticle, grid and numbered marks, for the screen, a window or a
+//! region. `GET /api/vision/analyze`: windows, numbered marks and text with
+//! boxes. After actions, `screen_changed` events on the `vision` topic.
 
 use axum::extract::State;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
@@ -12,9 +14,70 @@ use utoipa_axum::routes;
 
 use super::AppState;
 use super::error::{ApiError, ApiQuery, ErrorBody};
+use super::events::Topic;
+use crate::vision::{AnalyzeOptions, ChangeToken, Frame};
 
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(screenshot))
+    OpenApiRouter::new()
+        .routes(routes!(screenshot))
+        .routes(routes!(analyze))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AnalyzeQuery {
+    /// Analyze one window (its id).
+    window: Option<u64>,
+    /// Analyze a region `x,y,width,height` of the global space.
+    region: Option<String>,
+}
+
+/// What is on screen: windows, numbered marks (title bars, close buttons,
+/// text lines, widgets) and OCR text with boxes and confidence. The marks
+/// become the latest: `{"action_type": "click", "params": {"mark": N}}`
+/// clicks mark N.
+#[utoipa::path(get, path = "/api/vision/analyze", tag = "vision",
+    params(AnalyzeQuery),
+    responses(
+        (status = 200, body = crate::vision::Analysis),
+        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody), (status = 503, body = ErrorBody),
+    ))]
+async fn analyze(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<AnalyzeQuery>,
+) -> Result<axum::Json<crate::vision::Analysis>, ApiError> {
+    if query.window.is_some() && query.region.is_some() {
+        return Err(ApiError::invalid_params(
+            "give at most one of window and region",
+        ));
+    }
+    let region = query.region.as_deref().map(parse_region).transpose()?;
+    let options = AnalyzeOptions {
+        window: query.window,
+        region,
+    };
+    let analysis = state.vision.analyze(options).await?;
+    Ok(axum::Json(analysis.as_ref().clone()))
+}
+
+/// Publishes what an action changed as a `screen_changed` event on the
+/// `vision` topic, once the screen has settled.
+pub fn publish_changes(state: AppState, token: ChangeToken, action_type: String) {
+    tokio::spawn(async move {
+        match state.vision.changes_since(&token, true).await {
+            Ok(report) if report.changed() => {
+                let mut data = serde_json::to_value(&report).unwrap_or_default();
+                if let serde_json::Value::Object(fields) = &mut data {
+                    fields.insert("action_type".into(), action_type.into());
+                }
+                state.events.publish(Topic::Vision, "screen_changed", data);
+            }
+            Ok(_) => {}
+            Err(err) => tracing::debug!("change detection after {action_type}: {err}"),
+        }
+    });
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -25,7 +88,7 @@ pub struct ScreenshotQuery {
     reticle: Option<bool>,
     /// Draw a coordinate grid every this many logical pixels (10 to 2000).
     grid: Option<u32>,
-    /// Draw a numbered box on every window.
+    /// Draw the numbered marks of a fresh analysis (the same numbers clicks take).
     marks: Option<bool>,
     /// Capture one window (its id).
     window: Option<u64>,
@@ -60,16 +123,21 @@ async fn screenshot(
         return Err(ApiError::invalid_params("grid must be between 10 and 2000"));
     }
     let downscale = scale < 1.0;
+    let marks = query.marks.unwrap_or(false);
+    let analysis = match marks {
+        true => Some(state.vision.analyze(AnalyzeOptions::default()).await?),
+        false => None,
+    };
     let request = CaptureRequest {
         target,
-        format: if downscale {
+        format: if downscale || marks {
             ImageFormat::Rgba
         } else {
             ImageFormat::Png
         },
         reticle: query.reticle.unwrap_or(false),
         grid: query.grid,
-        marks: query.marks.unwrap_or(false),
+        marks: false,
     };
     let image = match state
         .desktop
@@ -80,9 +148,17 @@ async fn screenshot(
         other => return Err(crate::desktop::unexpected(other).into()),
     };
     let area = image.area;
+    let mut image = image;
+    if let Some(analysis) = &analysis {
+        let mut frame = Frame::new(area, image.scale, image.width, image.height, image.data);
+        crate::vision::overlay::draw_marks(&mut frame, &analysis.marks);
+        image.data = std::sync::Arc::unwrap_or_clone(frame.rgba);
+    }
     let png = if downscale {
         let (width, height, rgba) = downscale_rgba(&image.data, image.width, image.height, scale);
         encode_png(&rgba, width, height)?
+    } else if marks {
+        encode_png(&image.data, image.width, image.height)?
     } else {
         image.data
     };
@@ -118,21 +194,25 @@ fn target(query: &ScreenshotQuery) -> Result<CaptureTarget, ApiError> {
         return Ok(CaptureTarget::Output { name: name.clone() });
     }
     if let Some(region) = &query.region {
-        let parts: Vec<i32> = region
-            .split(',')
-            .map(|p| p.trim().parse::<i32>())
-            .collect::<Result<_, _>>()
-            .map_err(|_| ApiError::invalid_params("region is x,y,width,height in whole pixels"))?;
-        let [x, y, width, height] = parts[..] else {
-            return Err(ApiError::invalid_params(
-                "region is x,y,width,height in whole pixels",
-            ));
-        };
         return Ok(CaptureTarget::Region {
-            rect: Rect::new(x, y, width, height),
+            rect: parse_region(region)?,
         });
     }
     Ok(CaptureTarget::Screen)
+}
+
+fn parse_region(region: &str) -> Result<Rect, ApiError> {
+    let parts: Vec<i32> = region
+        .split(',')
+        .map(|p| p.trim().parse::<i32>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| ApiError::invalid_params("region is x,y,width,height in whole pixels"))?;
+    let [x, y, width, height] = parts[..] else {
+        return Err(ApiError::invalid_params(
+            "region is x,y,width,height in whole pixels",
+        ));
+    };
+    Ok(Rect::new(x, y, width, height))
 }
 
 /// Area-averaging downscale: every output pixel is the mean of the source

@@ -117,6 +117,8 @@ pub struct PlannerParts {
     pub policy: Arc<Policy>,
     pub kill_switch: KillSwitch,
     pub model: ModelSlot,
+    /// Reads the screen into numbered marks once a client has asked for them.
+    pub vision: crate::vision::Vision,
 }
 
 /// The planner and its running tasks. Cheap to clone.

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::desktop::Desktop;
 use crate::memory::{HitKind, Memory};
+use crate::vision::{AnalyzeOptions, Vision};
 use digios_ipc::Window;
 
 /// One window, as the planner describes it to the model.
@@ -44,6 +45,9 @@ pub struct Observation {
     pub memory: Vec<String>,
     /// A description of the screen's content, when vision provides one.
     pub screen_summary: Option<String>,
+    /// How many numbered marks the summary lists (clickable by number).
+    #[serde(default)]
+    pub marks: usize,
     /// A PNG of the screen, for models that take images.
     #[serde(skip)]
     pub image: Option<Vec<u8>>,
@@ -68,7 +72,9 @@ impl Observation {
             }
         }
         if let Some(summary) = &self.screen_summary {
-            text.push_str(&format!("Screen: {summary}\n"));
+            text.push_str(&format!(
+                "Screen (click a [n] mark by its number):\n{summary}"
+            ));
         }
         if !self.memory.is_empty() {
             text.push_str("From memory:\n");
@@ -99,6 +105,25 @@ pub fn describe_window(w: &Window) -> String {
         }
     }
     line
+}
+
+/// Marks listed to the model, so the prompt stays short.
+const MAX_MARKS: usize = 40;
+
+/// Once the screen has been analyzed (a client asked for marks), each step
+/// refreshes the analysis, which reads again only what changed, so the model
+/// sees current numbered marks it can click. Without one no OCR runs.
+pub async fn screen(vision: &Vision, observation: &mut Observation) {
+    if vision.latest().is_none() {
+        return;
+    }
+    match vision.analyze(AnalyzeOptions::default()).await {
+        Ok(analysis) => {
+            observation.screen_summary = Some(analysis.summary(MAX_MARKS));
+            observation.marks = analysis.marks.len().min(MAX_MARKS);
+        }
+        Err(err) => tracing::warn!("the screen cannot be analyzed: {err}"),
+    }
 }
 
 /// Reads the desktop; a compositor that cannot be reached is part of what is

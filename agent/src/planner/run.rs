@@ -187,7 +187,7 @@ impl TaskCtx {
 
     async fn observe(&self) -> Observation {
         let parts = self.parts();
-        let observation = observe::observe(
+        let mut observation = observe::observe(
             &parts.desktop,
             &parts.memory,
             &self.goal,
@@ -195,6 +195,7 @@ impl TaskCtx {
             parts.config.memory_hits,
         )
         .await;
+        observe::screen(&parts.vision, &mut observation).await;
         if let Err(err) = parts
             .memory
             .record_observation(Some(self.task_id), "desktop", &observation.describe())
@@ -576,7 +577,7 @@ async fn run_model(ctx: &TaskCtx, handed_over: Option<(String, String)>) -> End 
         if let Err(engaged) = parts.kill_switch.check_task() {
             return End::Stopped(engaged.to_string());
         }
-        let schema = tools::tool_schema(&observation.windows, &parts.actions);
+        let schema = tools::tool_schema(&observation.windows, &parts.actions, observation.marks);
         let request = ChatRequest::new(messages.clone()).with_options(GenerationOptions {
             max_tokens: parts.config.max_tokens,
             constraint: Some(Constraint::JsonSchema(schema)),

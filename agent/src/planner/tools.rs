@@ -26,12 +26,14 @@ pub enum ToolCall {
 }
 
 /// The schema of one tool call: `{"action": NAME, "params": {...}}`.
-pub fn tool_schema(windows: &[Window], actions: &ActionsConfig) -> Value {
+/// `marks` is how many numbered marks of the latest screen analysis the
+/// model was shown; a click may name one of them (none: no mark at all).
+pub fn tool_schema(windows: &[Window], actions: &ActionsConfig, marks: usize) -> Value {
     let window_ids: Vec<Value> = windows.iter().map(|w| json!(w.id)).collect();
     let apps: Vec<Value> = actions.apps.keys().map(|name| json!(name)).collect();
     let mut variants = Vec::new();
     for spec in actions::catalogue() {
-        let Some(params) = ground_params(&spec.params_schema, &window_ids, &apps) else {
+        let Some(params) = ground_params(&spec.params_schema, &window_ids, &apps, marks) else {
             continue;
         };
         variants.push(variant(spec.action_type, params));
@@ -60,7 +62,12 @@ fn variant(name: &str, params: Value) -> Value {
 /// Rewrites a catalogue params schema for the model: windows by id from the
 /// open ones, apps by configured name, bounded strings, no free command
 /// lines. `None` when the action cannot apply (it needs a window and none is open).
-fn ground_params(schema: &Value, window_ids: &[Value], apps: &[Value]) -> Option<Value> {
+fn ground_params(
+    schema: &Value,
+    window_ids: &[Value],
+    apps: &[Value],
+    marks: usize,
+) -> Option<Value> {
     let properties = schema.get("properties").and_then(Value::as_object);
     let required: Vec<String> = schema
         .get("required")
@@ -85,6 +92,11 @@ fn ground_params(schema: &Value, window_ids: &[Value], apps: &[Value]) -> Option
             // names a configured app, never a free command line.
             "window" => continue,
             "command" if !required.contains(name) => continue,
+            // Marks are numbered from the analysis the model was shown; the
+            // click resolves them against that (the latest) analysis.
+            "mark" if marks == 0 => continue,
+            "mark" => json!({"type": "integer", "minimum": 1, "maximum": marks}),
+            "analysis_id" => continue,
             "app" => {
                 if apps.is_empty() {
                     return None;
@@ -202,7 +214,7 @@ mod tests {
 
     #[test]
     fn the_schema_is_grounded_and_bounded() {
-        let schema = tool_schema(&[window(7)], &ActionsConfig::default());
+        let schema = tool_schema(&[window(7)], &ActionsConfig::default(), 0);
         assert!(
             crate::llm::unbounded_strings(&schema).is_empty(),
             "{schema}"
@@ -216,7 +228,7 @@ mod tests {
 
     #[test]
     fn window_actions_need_a_window() {
-        let schema = tool_schema(&[], &ActionsConfig::default()).to_string();
+        let schema = tool_schema(&[], &ActionsConfig::default(), 0).to_string();
         assert!(!schema.contains("close_window"), "{schema}");
         assert!(schema.contains("launch_app"));
     }

@@ -133,6 +133,11 @@ enum MsgCommand {
         #[arg(long, default_value_t = 5000)]
         timeout_ms: u32,
     },
+    /// Where the screen changed since damage sequence number SINCE (0: since the start).
+    Damage {
+        #[arg(default_value_t = 0)]
+        since: u64,
+    },
     /// Print events (the full state, then changes) until interrupted.
     Events,
     /// Send one raw JSON request line and print the reply line.
@@ -296,6 +301,7 @@ fn to_request(command: MsgCommand) -> Request {
             quiet_ms,
             timeout_ms,
         },
+        MsgCommand::Damage { since } => Request::Damage { since },
         MsgCommand::Events | MsgCommand::Raw { .. } | MsgCommand::Capture { .. } => {
             unreachable!("handled before")
         }
@@ -384,6 +390,16 @@ fn print_response(response: &Response, json: bool) -> anyhow::Result<()> {
         Response::Spawned { pid } => println!("{pid}"),
         Response::Image(image) => println!("{}x{} image", image.width, image.height),
         Response::Idle { idle } => println!("{}", if *idle { "idle" } else { "busy" }),
+        Response::Damage(report) => {
+            for rect in &report.rects {
+                println!("{},{} {}x{}", rect.x, rect.y, rect.width, rect.height);
+            }
+            println!(
+                "seq {}{}",
+                report.seq,
+                if report.full { " full" } else { "" }
+            );
+        }
     }
     Ok(())
 }

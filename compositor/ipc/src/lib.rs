@@ -55,6 +55,52 @@ pub const PROTOCOL_VERSION: u32 = 1;
 /// A window's stable id.
 pub type WindowId = u64;
 
+/// Width of each button at the right end of a server-side title bar: the
+/// close button is the rightmost, the maximize button sits left of it when
+/// the bar is at least [`TITLE_BUTTONS_MIN_BAR`] wide.
+pub const TITLE_BUTTON_WIDTH: i32 = 24;
+/// Narrowest title bar that shows a maximize button.
+pub const TITLE_BUTTONS_MIN_BAR: i32 = 3 * TITLE_BUTTON_WIDTH;
+
+/// Merges touching or overlapping rectangles until no two touch; empty ones
+/// are dropped. The result is sorted top to bottom, left to right.
+pub fn merge_touching(rects: impl IntoIterator<Item = Rect>) -> Vec<Rect> {
+    let mut merged: Vec<Rect> = Vec::new();
+    for rect in rects.into_iter().filter(|r| !r.is_empty()) {
+        let mut current = rect;
+        loop {
+            let grown = Rect::new(
+                current.x - 1,
+                current.y - 1,
+                current.width + 2,
+                current.height + 2,
+            );
+            let Some(index) = merged.iter().position(|other| other.overlaps(&grown)) else {
+                break;
+            };
+            current = current.union(&merged.swap_remove(index));
+        }
+        merged.push(current);
+    }
+    merged.sort_by_key(|r| (r.y, r.x));
+    merged
+}
+
+/// The close and maximize buttons of a title bar `bar` (global coordinates).
+pub fn title_buttons(bar: Rect) -> (Rect, Option<Rect>) {
+    let width = TITLE_BUTTON_WIDTH.min(bar.width);
+    let close = Rect::new(bar.x + bar.width - width, bar.y, width, bar.height);
+    let maximize = (bar.width >= TITLE_BUTTONS_MIN_BAR).then(|| {
+        Rect::new(
+            bar.x + bar.width - 2 * TITLE_BUTTON_WIDTH,
+            bar.y,
+            TITLE_BUTTON_WIDTH,
+            bar.height,
+        )
+    });
+    (close, maximize)
+}
+
 /// An axis-aligned rectangle in logical pixels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rect {
@@ -80,6 +126,36 @@ impl Rect {
             && y >= f64::from(self.y)
             && x < f64::from(self.x) + f64::from(self.width)
             && y < f64::from(self.y) + f64::from(self.height)
+    }
+
+    /// Whether the two rectangles share at least one pixel.
+    pub fn overlaps(&self, other: &Rect) -> bool {
+        self.x < other.x + other.width
+            && other.x < self.x + self.width
+            && self.y < other.y + other.height
+            && other.y < self.y + self.height
+    }
+
+    /// The shared part, if any.
+    pub fn intersection(&self, other: &Rect) -> Option<Rect> {
+        let x0 = self.x.max(other.x);
+        let y0 = self.y.max(other.y);
+        let x1 = (self.x + self.width).min(other.x + other.width);
+        let y1 = (self.y + self.height).min(other.y + other.height);
+        (x1 > x0 && y1 > y0).then(|| Rect::new(x0, y0, x1 - x0, y1 - y0))
+    }
+
+    /// The smallest rectangle holding both.
+    pub fn union(&self, other: &Rect) -> Rect {
+        let x0 = self.x.min(other.x);
+        let y0 = self.y.min(other.y);
+        let x1 = (self.x + self.width).max(other.x + other.width);
+        let y1 = (self.y + self.height).max(other.y + other.height);
+        Rect::new(x0, y0, x1 - x0, y1 - y0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.width <= 0 || self.height <= 0
     }
 
     /// The centre point.
@@ -184,6 +260,13 @@ pub enum Request {
         quiet_ms: u32,
         #[serde(default = "default_idle_timeout_ms")]
         timeout_ms: u32,
+    },
+    /// Where the screen changed since damage sequence number `since`
+    /// (0: since the start). Answered with [`Response::Damage`]. Ask before
+    /// capturing: the capture then shows at least everything reported.
+    Damage {
+        #[serde(default)]
+        since: u64,
     },
     /// Turn this connection into an event stream.
     EventStream,
@@ -324,8 +407,21 @@ pub enum Response {
     Idle {
         idle: bool,
     },
+    Damage(DamageReport),
     /// Events follow on this connection.
     EventStream,
+}
+
+/// Screen areas that changed since a damage sequence number.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DamageReport {
+    /// The sequence number to ask with next time.
+    pub seq: u64,
+    /// The log no longer reaches back to `since`: treat everything as changed.
+    pub full: bool,
+    /// Changed rectangles in global logical coordinates, merged where they
+    /// overlap; empty when nothing changed (or when `full`).
+    pub rects: Vec<Rect>,
 }
 
 /// A captured image.
@@ -459,6 +555,26 @@ mod tests {
         };
         assert_eq!(capture.target, CaptureTarget::Window { id: 4 });
         assert!(capture.reticle);
+    }
+
+    #[test]
+    fn damage_requests_default_to_everything_and_rects_combine() {
+        let request: Request = serde_json::from_str(r#"{"request":"damage"}"#).unwrap();
+        assert_eq!(request, Request::Damage { since: 0 });
+        let reply = Reply::Ok(Response::Damage(DamageReport {
+            seq: 9,
+            full: false,
+            rects: vec![Rect::new(1, 2, 3, 4)],
+        }));
+        let json = serde_json::to_string(&reply).unwrap();
+        assert_eq!(serde_json::from_str::<Reply>(&json).unwrap(), reply);
+        let a = Rect::new(0, 0, 10, 10);
+        let b = Rect::new(5, 5, 10, 10);
+        assert!(a.overlaps(&b));
+        assert_eq!(a.intersection(&b), Some(Rect::new(5, 5, 5, 5)));
+        assert_eq!(a.union(&b), Rect::new(0, 0, 15, 15));
+        assert_eq!(a.intersection(&Rect::new(10, 0, 5, 5)), None);
+        assert!(Rect::new(0, 0, 0, 5).is_empty());
     }
 
     #[test]

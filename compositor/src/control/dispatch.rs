@@ -124,6 +124,11 @@ pub fn dispatch(state: &mut State, request: Request) -> Result<Response, Error> 
         Request::KeyChord { keys } => handled(state.key_chord(&keys)),
         Request::Type { text } => handled(state.type_text(&text)),
         Request::Capture(request) => capture(state, &request).map(Response::Image),
+        Request::Damage { since } => {
+            // Window changes since the last loop turn count too.
+            state.record_window_damage();
+            Ok(Response::Damage(state.damage.report(since)))
+        }
         // Answered later, by the idle check on the frame timer.
         Request::WaitIdle { .. } => Err(Error::new(
             ErrorCode::Internal,

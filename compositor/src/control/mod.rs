@@ -15,6 +15,7 @@ pub use events::publish_events;
 use idle::IdleWait;
 pub use idle::answer_idle_waits;
 pub use server::start;
+pub(crate) use snapshot::rect;
 
 use std::path::PathBuf;
 use std::sync::mpsc::{Sender, SyncSender};

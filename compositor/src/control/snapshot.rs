@@ -5,7 +5,7 @@ use smithay::utils::{Logical, Rectangle};
 
 use crate::state::State;
 
-fn rect(rectangle: Rectangle<i32, Logical>) -> Rect {
+pub(crate) fn rect(rectangle: Rectangle<i32, Logical>) -> Rect {
     Rect::new(
         rectangle.loc.x,
         rectangle.loc.y,

@@ -33,6 +33,7 @@ impl CompositorHandler for State {
     }
 
     fn commit(&mut self, surface: &WlSurface) {
+        let counter_before = crate::damage::commit_counter(surface);
         on_commit_buffer_handler::<Self>(surface);
         self.frame_pending = true;
         self.last_commit = std::time::Instant::now();
@@ -64,6 +65,7 @@ impl CompositorHandler for State {
         }
 
         self.commit_layer_surface(surface);
+        self.record_commit_damage(surface, counter_before);
     }
 }
 
