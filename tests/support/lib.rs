@@ -4,5 +4,5 @@ pub mod api_client;
 pub mod digios;
 pub mod file_server;
 pub mod model_fixtures;
-pub mod voice;
 pub mod qemu;
+pub mod voice;

@@ -70,7 +70,14 @@ fn run(extra: &[String]) -> Result<(), String> {
 
 /// Every benchmark by name, in the order `cargo xtask bench` runs them.
 const BENCHES: &[&str] = &[
-    "compositor", "api", "llm", "planner", "vision", "shell", "voice", "boot",
+    "compositor",
+    "api",
+    "llm",
+    "planner",
+    "vision",
+    "shell",
+    "voice",
+    "boot",
 ];
 
 fn bench(only: &[String]) -> Result<(), String> {
@@ -97,12 +104,26 @@ fn bench(only: &[String]) -> Result<(), String> {
     }
     if wants("planner") {
         // The planner's step latency, against a headless compositor of this build.
-        cargo_bench(&["--profile", "dev", "--package", "digios-agent", "--bench", "planner_step"])?;
+        cargo_bench(&[
+            "--profile",
+            "dev",
+            "--package",
+            "digios-agent",
+            "--bench",
+            "planner_step",
+        ])?;
     }
     if wants("vision") {
         // OCR latency on real frames, from a compositor of this build.
         setup::cargo(&["build", "--package", "digios-compositor"])?;
-        cargo_bench(&["--profile", "dev", "--package", "digios-agent", "--bench", "vision_ocr"])?;
+        cargo_bench(&[
+            "--profile",
+            "dev",
+            "--package",
+            "digios-agent",
+            "--bench",
+            "vision_ocr",
+        ])?;
     }
     if wants("shell") {
         // The shell's benchmark runs that compositor and agent too; the shell
@@ -123,7 +144,14 @@ fn bench(only: &[String]) -> Result<(), String> {
     }
     if wants("boot") {
         // Boot times under QEMU, with the debug `digios` the tests use.
-        setup::cargo(&["run", "--quiet", "--package", "digios-tests", "--bin", "boot-bench"])?;
+        setup::cargo(&[
+            "run",
+            "--quiet",
+            "--package",
+            "digios-tests",
+            "--bin",
+            "boot-bench",
+        ])?;
     }
     Ok(())
 }
