@@ -10,6 +10,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use digios_tests::digios::{python_tool, start_desktop_with_config};
+use digios_tests::voice::{socket_in, start_voice};
 
 /// Fewer than this many generated requests would not be a real fuzz.
 const MIN_REQUESTS: u64 = 1_000;
@@ -66,6 +67,9 @@ fn generated_requests_get_no_server_error() {
         std::thread::sleep(Duration::from_millis(100));
     }
 
+    // The voice routes answer from the real voice service.
+    let _voice = start_voice(&socket_in(desktop.runtime_dir.path()), &desktop.url);
+
     let report = tempfile::tempdir().unwrap();
     let seed = std::env::var("DIGIOS_FUZZ_SEED").unwrap_or_else(|_| "20261128".into());
     let mut fuzz = Command::new(python_tool("schemathesis"))
@@ -77,6 +81,13 @@ fn generated_requests_get_no_server_error() {
         // A pull downloads from the internet; the loopback test
         // `api_memory_models` covers that route.
         .args(["--exclude-operation-id", "pull_model"])
+        // WAV bodies schemathesis cannot generate, a microphone CI lacks, and
+        // speech synthesis of arbitrary text, which would eat the time bound;
+        // tests/voice.rs covers their bad input.
+        .args(["--exclude-path", "/api/voice/transcribe"])
+        .args(["--exclude-path", "/api/voice/converse"])
+        .args(["--exclude-path", "/api/voice/listen"])
+        .args(["--exclude-path", "/api/voice/speak"])
         .args(["--workers", "1"])
         .args(["--seed", &seed])
         .args(["--max-time", &MAX_SECONDS.to_string()])

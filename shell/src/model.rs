@@ -149,18 +149,16 @@ impl Model {
         self.status.as_ref().and_then(|s| s.kill_switch)
     }
 
-    /// The voice service's state as `/api/status` reports it, if there is one.
-    pub fn voice_state(&self) -> Option<String> {
+    /// The voice service's state and why, as `/api/status` reports it, if
+    /// it lists one.
+    pub fn voice_state(&self) -> Option<(&str, Option<&str>)> {
         let service = self
             .status
             .as_ref()?
             .services
             .iter()
             .find(|s| s.name == "voice")?;
-        Some(match &service.detail {
-            Some(detail) => format!("{}: {detail}", service.state),
-            None => service.state.clone(),
-        })
+        Some((service.state.as_str(), service.detail.as_deref()))
     }
 
     pub fn task(&self, id: i64) -> Option<&Task> {

@@ -68,11 +68,21 @@ fn status_area(ui: &mut egui::Ui, model: &mut Model) {
     if let Some(Err(reason)) = &model.model_name {
         label.on_hover_text(reason.as_str());
     }
-    let voice = model.voice_state().map_or_else(
-        || "voice: unavailable".to_string(),
-        |v| format!("voice: {v}"),
-    );
-    ui.label(voice);
+    // Short in the panel; why voice is off is a hover away.
+    match model.voice_state() {
+        Some(("up", _)) => {
+            ui.label("voice: on");
+        }
+        Some((_, detail)) => {
+            let label = ui.label("voice: unavailable");
+            if let Some(detail) = detail {
+                label.on_hover_text(detail);
+            }
+        }
+        None => {
+            ui.label("voice: unavailable");
+        }
+    }
     let state = model.agent_state();
     let color = match state {
         AgentState::Offline => Color32::from_rgb(230, 90, 80),
