@@ -19,6 +19,8 @@ const IDLE_CONNECTIONS: usize = 8;
 pub struct Desktop {
     socket: Arc<PathBuf>,
     idle: Arc<Mutex<Vec<Client>>>,
+    /// The latest screen analysis, whose mark numbers actions may name.
+    marks: Arc<MarkBoard>,
 }
 
 impl std::fmt::Debug for Desktop {
@@ -27,8 +29,6 @@ impl std::fmt::Debug for Desktop {
             .field("socket", &self.socket)
             .finish_non_exhaustive()
     }
-    /// The latest screen analysis, whose mark numbers actions may name.
-    marks: Arc<MarkBoard>,
 }
 
 #[derive(Debug, thiserror::Error)]
