@@ -9,7 +9,8 @@
 //!    setup, completes the download (resuming what reached the disk),
 //!    verifies and loads the model: every
 //!    service is up and the agent answers a chat request. The compositor
-//!    drives virtio-gpu: an action through the API launches the terminal
+//!    drives virtio-gpu: the shell's panel covers the top of the screen, an
+//!    action through the API launches the terminal
 //!    and types into it, and QMP screendumps show both. The agent killed
 //!    inside the guest is restarted by init while the session (the
 //!    compositor and its windows) lives on.
@@ -114,7 +115,18 @@ const KILL_AGENT: &str = "for p in /proc/[0-9]*; do \
     done; true";
 
 /// Every service the image runs, each reported up.
-const SERVICES: &[&str] = &["network", "models", "compositor", "agent", "api", "model"];
+const SERVICES: &[&str] = &[
+    "network",
+    "models",
+    "compositor",
+    "agent",
+    "shell",
+    "api",
+    "model",
+];
+
+/// The compositor's bare desktop colour, where no surface is.
+const DESKTOP_BACKGROUND: [u8; 3] = [28, 33, 41];
 
 #[test]
 fn image_boots_sets_up_survives_power_cut_and_reboots() {
@@ -203,7 +215,26 @@ fn image_boots_sets_up_survives_power_cut_and_reboots() {
     // action through the API (launch the terminal, type into it) changes it.
     let mut qmp = vm.qmp();
     let shot = |qmp: &mut qemu::Qmp, name: &str| qmp.screendump(&dir.path().join(name));
-    let before = shot(&mut qmp, "before.ppm");
+    // The shell's panel covers the top strip of the bare desktop.
+    let strip = |screen: &Screen| Rect {
+        x: 0,
+        y: 0,
+        width: screen.0,
+        height: 4,
+    };
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let before = loop {
+        let now = shot(&mut qmp, "before.ppm");
+        let covered = pixels_unlike(&now, strip(&now), DESKTOP_BACKGROUND);
+        if covered * 10 >= strip(&now).width * strip(&now).height * 9 {
+            break now;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the shell's panel never showed: {covered} pixels of the top strip painted"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
     let (code, launched) = api.post(
         "/api/action",
         json!({"action_type": "launch_app", "params": {"app": "terminal"}}),
@@ -341,6 +372,21 @@ impl Rect {
 }
 
 type Screen = (usize, usize, Vec<u8>);
+
+/// Pixels inside `area` not of `colour`.
+fn pixels_unlike(screen: &Screen, area: Rect, colour: [u8; 3]) -> usize {
+    let width = screen.0;
+    let mut unlike = 0;
+    for y in area.y..(area.y + area.height).min(screen.1) {
+        for x in area.x..(area.x + area.width).min(width) {
+            let i = (y * width + x) * 3;
+            if screen.2[i..i + 3] != colour {
+                unlike += 1;
+            }
+        }
+    }
+    unlike
+}
 
 /// Pixels inside `area` that differ between two screendumps.
 fn changed_pixels(a: &Screen, b: &Screen, area: Rect) -> usize {

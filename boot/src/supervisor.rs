@@ -29,6 +29,8 @@ pub enum Ready {
     Started,
     /// When this Unix socket accepts connections.
     Socket(PathBuf),
+    /// When this TCP address accepts connections (the agent's API).
+    Tcp(std::net::SocketAddr),
 }
 
 /// Whether a service runs for the life of the system or once per boot.
@@ -67,6 +69,19 @@ impl Service {
             ready: Ready::Started,
             kind: Kind::Daemon,
             console: false,
+        }
+    }
+
+    /// A separate program run as a daemon: `binary` beside this `digios`
+    /// binary when it is there (a build tree, `/usr/bin`), else from `PATH`.
+    pub fn program(name: &str, binary: &str, args: &[&str]) -> Self {
+        let beside = std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.parent().map(|dir| dir.join(binary)))
+            .filter(|path| path.exists());
+        Self {
+            program: Some(beside.unwrap_or_else(|| PathBuf::from(binary))),
+            ..Self::digios(name, args)
         }
     }
 
@@ -248,6 +263,11 @@ impl Supervisor {
                 (Kind::Daemon, Ready::Socket(path)) => {
                     entry.phase == Phase::Running
                         && std::os::unix::net::UnixStream::connect(path).is_ok()
+                }
+                (Kind::Daemon, Ready::Tcp(addr)) => {
+                    entry.phase == Phase::Running
+                        && std::net::TcpStream::connect_timeout(addr, Duration::from_millis(200))
+                            .is_ok()
                 }
             };
             if ready {

@@ -143,7 +143,7 @@ fn model_unavailable(reason: String) -> Router {
         .route("/v1/chat/completions", axum::routing::any(handler))
 }
 
-fn token_path(config: &Config) -> PathBuf {
+pub(crate) fn token_path(config: &Config) -> PathBuf {
     config.data_dir().join("api-token")
 }
 

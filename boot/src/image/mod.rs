@@ -213,6 +213,20 @@ pub fn run(args: ImageArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `binary` without its debug information, at `/usr/bin/<name>`.
+fn add_stripped(tree: &mut Tree, work: &Path, binary: &Path, name: &str) -> anyhow::Result<()> {
+    let stripped = work.join(name);
+    let mut strip = std::process::Command::new("strip");
+    strip
+        .arg("--strip-debug")
+        .arg("-o")
+        .arg(&stripped)
+        .arg(binary);
+    disk::run(strip, "strip")?;
+    rootfs::add_program(tree, &stripped, &format!("/usr/bin/{name}"))?;
+    Ok(())
+}
+
 /// digiOS and what it needs at run time.
 fn add_digios(
     tree: &mut Tree,
@@ -226,15 +240,15 @@ fn add_digios(
         Some(path) => path.clone(),
         None => std::env::current_exe()?,
     };
-    let stripped = work.join("digios");
-    let mut strip = std::process::Command::new("strip");
-    strip
-        .arg("--strip-debug")
-        .arg("-o")
-        .arg(&stripped)
-        .arg(&digios);
-    disk::run(strip, "strip")?;
-    rootfs::add_program(tree, &stripped, "/usr/bin/digios")?;
+    add_stripped(tree, work, &digios, "digios")?;
+    // The desktop shell is built beside `digios`.
+    let shell = digios.with_file_name("digios-shell");
+    anyhow::ensure!(
+        shell.exists(),
+        "{} is missing: build it (`cargo build -p digios-shell`)",
+        shell.display()
+    );
+    add_stripped(tree, work, &shell, "digios-shell")?;
     rootfs::add_program(tree, Path::new("/usr/bin/foot"), "/usr/bin/foot")?;
     tree.insert(
         "/usr/bin/busybox",

@@ -133,7 +133,7 @@ fn boot(started: Instant) -> anyhow::Result<Stop> {
         tracing::error!("cannot bring loopback up: {err}");
     }
 
-    let services = services(&hostname, Path::new(SETUP_DONE).exists());
+    let services = services(&config, &hostname, Path::new(SETUP_DONE).exists());
     let logs = LogSink::new(Some(PathBuf::from("/data/logs")), true);
     let mut supervisor = Supervisor::new(logs, Some(StatusFile::new(STATUS_PATH.into())))?;
     let never = std::sync::atomic::AtomicBool::new(false);
@@ -184,7 +184,8 @@ fn config_path() -> PathBuf {
 }
 
 /// The services in dependency order. First boot adds the setup step, on the console.
-fn services(hostname: &str, set_up: bool) -> Vec<Service> {
+/// The voice service is not in the image yet (its models are large).
+fn services(config: &Config, hostname: &str, set_up: bool) -> Vec<Service> {
     let mut services = Vec::new();
     match network::first_ethernet() {
         Some(link) => services.extend(network::dhcp_service(&link, hostname)),
@@ -224,11 +225,34 @@ fn services(hostname: &str, set_up: bool) -> Vec<Service> {
     let mut models = base(Service::digios("models", &["setup", "--fetch-model"]));
     models.kind = crate::supervisor::Kind::Oneshot;
     services.push(models);
-    services.push(
-        base(Service::digios("agent", &["agent"]))
-            .env("WAYLAND_DISPLAY", WAYLAND_DISPLAY)
-            .env("DIGIOS_COMPOSITOR_SOCKET", CONTROL_SOCKET),
-    );
+    let api = crate::cli::run::client_address(config.api.bind);
+    let mut agent = base(Service::digios("agent", &["agent"]))
+        .env("WAYLAND_DISPLAY", WAYLAND_DISPLAY)
+        .env("DIGIOS_COMPOSITOR_SOCKET", CONTROL_SOCKET);
+    if api.port() != 0 {
+        agent.ready = Ready::Tcp(api);
+    }
+    services.push(agent);
+    let mut shell = base(Service::program(
+        "shell",
+        "digios-shell",
+        &[
+            "--api",
+            &format!("http://{api}"),
+            "--wayland-display",
+            WAYLAND_DISPLAY,
+        ],
+    ));
+    if config.api.needs_token() {
+        // Written by first-boot setup, before the shell starts.
+        let token_file = config
+            .api
+            .token_file
+            .clone()
+            .unwrap_or_else(|| crate::cli::agent::token_path(config));
+        shell = shell.env("DIGIOS_API_TOKEN_FILE", token_file);
+    }
+    services.push(shell);
     services
 }
 
