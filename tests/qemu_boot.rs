@@ -244,9 +244,13 @@ fn image_boots_sets_up_survives_power_cut_and_reboots() {
     let area = Rect::of(&terminal);
     let shown = wait_for_change(&mut qmp, dir.path(), &before, area, "the terminal window");
     // Keys typed before foot has its keyboard focus are lost, as they would be
-    // for a person: type again until the text shows.
+    // for a person: focus it, as a person would click into it, and type again
+    // until the text shows.
+    let focus = format!("/api/windows/{}/focus", terminal["id"]);
     let mut typed_shown = false;
     for _attempt in 0..6 {
+        let (code, focused) = api.post(&focus, json!({}));
+        assert_eq!(code, 200, "{focused}");
         let (code, typed) = api.post("/api/input/text", json!({"text": "echo digiOS "}));
         assert_eq!(code, 200, "{typed}");
         if changed_within(&mut qmp, dir.path(), &shown, area, Duration::from_secs(20)) {

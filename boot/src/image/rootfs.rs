@@ -23,6 +23,8 @@ const DATA: &[(&str, bool)] = &[
     ("/lib/terminfo/x/xterm-256color", false),
     ("/etc/xdg/foot/foot.ini", false),
     ("/usr/share/libinput", false),
+    // A UTF-8 locale: foot refuses to start a shell without one.
+    ("/usr/lib/locale/C.utf8", true),
 ];
 
 /// Drivers a PC or QEMU may need: disks, USB, network cards, displays,

@@ -195,6 +195,7 @@ fn services(config: &Config, hostname: &str, set_up: bool) -> Vec<Service> {
         service
             .env("PATH", "/usr/bin:/bin")
             .env("HOME", "/root")
+            .env("LANG", "C.UTF-8")
             .env("XDG_RUNTIME_DIR", RUNTIME_DIR)
             .env("DIGIOS_CONFIG", DATA_CONFIG)
             .env(STATUS_ENV, STATUS_PATH)
