@@ -55,6 +55,14 @@ fn test(filter: &[String]) -> Result<(), String> {
 }
 
 fn run(extra: &[String]) -> Result<(), String> {
+    // `digios run` starts the shell from beside its own binary.
+    setup::cargo(&[
+        "build",
+        "--package",
+        "digios-shell",
+        "--bin",
+        "digios-shell",
+    ])?;
     let mut args = vec![
         "run",
         "--package",
