@@ -11,6 +11,7 @@ mod memory;
 mod models;
 pub mod rate_limit;
 pub mod services;
+mod skills;
 mod system;
 mod tasks;
 mod vision;
@@ -376,6 +377,7 @@ pub fn router(state: AppState, auth: Auth, extra: Router) -> Router {
         .merge(memory::routes())
         .merge(models::routes())
         .merge(voice::routes())
+        .merge(skills::routes())
         .split_for_parts();
     let openapi = Arc::new(openapi_json(&openapi));
     let limiter = RateLimiter::new(

@@ -11,6 +11,8 @@ use serde_json::{Value, json};
 
 use crate::config::Config;
 
+mod skills;
+
 #[derive(Debug, Args)]
 pub struct CtlArgs {
     /// Print the API's JSON replies instead of text.
@@ -99,6 +101,9 @@ enum CtlCommand {
     /// Models in the store.
     #[command(subcommand)]
     Models(ModelsCommand),
+    /// Skills: JavaScript procedures the planner can call.
+    #[command(subcommand)]
+    Skills(skills::SkillsCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -451,6 +456,7 @@ async fn execute(api: &Api, command: CtlCommand, json: bool) -> anyhow::Result<(
                 |_| "forgotten".to_string(),
             ),
         },
+        CtlCommand::Skills(command) => skills::execute(api, command).await?,
         CtlCommand::Models(models) => match models {
             ModelsCommand::List => (api.get("/api/models").await?, models_text),
             ModelsCommand::Pull { id } => (
