@@ -528,11 +528,9 @@ async fn a_skill_hot_loads_and_the_planner_calls_it_on_the_desktop() {
     assert_eq!(task.task.state, TaskState::Succeeded, "{task:?}");
 
     // The model was offered the skill in its tools and prompt.
-    let requests = model.requests.lock().unwrap();
-    let first = format!("{:?}", requests[0]);
+    let first = format!("{:?}", model.requests.lock().unwrap()[0]);
     assert!(first.contains("open_demo"), "{first}");
     assert!(first.contains("Open the demo app"), "{first}");
-    drop(requests);
 
     // The step is recorded like an action's, and the window is real.
     let steps = task.steps.unwrap();
