@@ -643,3 +643,61 @@ fn the_api_and_ctl_manage_skills() {
     let (_, error) = api.post("/api/skills/double/rollback", json!({}));
     assert_eq!(error["error"]["code"], "conflict");
 }
+
+/// The real default model, offered an installed skill: the grammar with
+/// skill variants compiles in llama.cpp and keeps every reply a valid call.
+/// Whether the tiny model picks the skill is printed, not asserted.
+#[test]
+fn the_real_model_is_offered_a_skill_and_every_call_stays_valid() {
+    let desktop = digios_tests::digios::start_desktop_with_config("[planner]\nmax_steps = 3\n");
+    let api = ApiClient::new(&desktop.url);
+    let (status, body) = api.get("/api/status");
+    assert_eq!(status, 200, "{body}");
+    let (status, created) = api.post(
+        "/api/skills",
+        json!({
+            "name": "greet_user",
+            "description": "Greet the user by name and report how many windows are open",
+            "params": {"type": "object", "properties": {"who": {"type": "string"}}, "required": ["who"]},
+            "code": "function run(p) { return 'hello ' + p.who + ', ' + digios.windows().length + ' windows'; }",
+            "author_model": "test",
+            "tests": [{"name": "greets", "params": {"who": "ada"}, "expect": {"matches": "hello ada, 0 windows"}}]
+        }),
+    );
+    assert_eq!(status, 201, "{created}");
+
+    let goal = "use the greet_user skill to greet Ada";
+    let (status, task) = api.post("/api/tasks", json!({"goal": goal}));
+    assert_eq!(status, 202, "{task}");
+    let id = task["id"].as_i64().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let view = loop {
+        let (_, view) = api.get(&format!("/api/tasks/{id}"));
+        if view["finished_at_ms"].is_i64() {
+            break view;
+        }
+        assert!(Instant::now() < deadline, "not finished: {view}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    println!("{goal:?} with the real model: {view:#}");
+    let steps = view["steps"].as_array().unwrap();
+    assert!(!steps.is_empty(), "{view:#}");
+    for step in steps {
+        assert_ne!(step["outcome"], "invalid_tool_call", "{step:#}");
+        if step["tool_call"]["action"] == "skill" {
+            assert_eq!(step["tool_call"]["params"]["name"], "greet_user", "{step:#}");
+            assert_eq!(step["outcome"], "ok", "{step:#}");
+        }
+    }
+    let chose_skill = steps.iter().any(|s| s["tool_call"]["action"] == "skill");
+    let (_, history) = api.get("/api/skills/greet_user");
+    println!(
+        "the model {} the skill; live calls: {}",
+        if chose_skill { "called" } else { "did not call" },
+        history["versions"][0]["live_calls"]
+    );
+    assert_eq!(
+        history["versions"][0]["live_calls"],
+        steps.iter().filter(|s| s["tool_call"]["action"] == "skill").count()
+    );
+}
