@@ -685,7 +685,10 @@ fn the_real_model_is_offered_a_skill_and_every_call_stays_valid() {
     for step in steps {
         assert_ne!(step["outcome"], "invalid_tool_call", "{step:#}");
         if step["tool_call"]["action"] == "skill" {
-            assert_eq!(step["tool_call"]["params"]["name"], "greet_user", "{step:#}");
+            assert_eq!(
+                step["tool_call"]["params"]["name"], "greet_user",
+                "{step:#}"
+            );
             assert_eq!(step["outcome"], "ok", "{step:#}");
         }
     }
@@ -693,11 +696,18 @@ fn the_real_model_is_offered_a_skill_and_every_call_stays_valid() {
     let (_, history) = api.get("/api/skills/greet_user");
     println!(
         "the model {} the skill; live calls: {}",
-        if chose_skill { "called" } else { "did not call" },
+        if chose_skill {
+            "called"
+        } else {
+            "did not call"
+        },
         history["versions"][0]["live_calls"]
     );
     assert_eq!(
         history["versions"][0]["live_calls"],
-        steps.iter().filter(|s| s["tool_call"]["action"] == "skill").count()
+        steps
+            .iter()
+            .filter(|s| s["tool_call"]["action"] == "skill")
+            .count()
     );
 }

@@ -302,7 +302,10 @@ mod tests {
             created_at_ms: 0,
         };
         let schema = tool_schema_with_skills(&[], &ActionsConfig::default(), 0, &[skill]);
-        assert!(crate::llm::unbounded_strings(&schema).is_empty(), "{schema}");
+        assert!(
+            crate::llm::unbounded_strings(&schema).is_empty(),
+            "{schema}"
+        );
         let text = schema.to_string();
         assert!(text.contains(r#""const":"open_and_type""#), "{text}");
         let call = parse_tool_call(

@@ -538,7 +538,19 @@ impl Skills {
     /// fails is recorded as a rejection (with its compile error or test
     /// report) and returned as the error.
     pub async fn install(&self, draft: SkillDraft) -> Result<SkillVersion, SkillError> {
-        if let Err(err) = validate_manifest(&draft) {
+        let mut valid = validate_manifest(&draft);
+        if valid.is_ok()
+            && let Some(parent) = draft.parent_version
+            && store::version(self.memory(), &draft.name, parent)
+                .await?
+                .is_none()
+        {
+            valid = Err(SkillError::InvalidManifest(format!(
+                "parent_version {parent} of {:?} does not exist",
+                draft.name
+            )));
+        }
+        if let Err(err) = valid {
             store::reject(self.memory(), &draft, &err).await?;
             return Err(err);
         }
