@@ -62,7 +62,8 @@ pub struct SkillDraft {
     /// The model that wrote it; `None` for a person.
     #[serde(default)]
     pub author_model: Option<String>,
-    /// The version this one was derived from.
+    /// The version this one was derived from: provenance only, not checked,
+    /// since a draft may move between libraries (the evaluator's sandbox).
     #[serde(default)]
     pub parent_version: Option<i64>,
     #[serde(default)]
@@ -538,19 +539,7 @@ impl Skills {
     /// fails is recorded as a rejection (with its compile error or test
     /// report) and returned as the error.
     pub async fn install(&self, draft: SkillDraft) -> Result<SkillVersion, SkillError> {
-        let mut valid = validate_manifest(&draft);
-        if valid.is_ok()
-            && let Some(parent) = draft.parent_version
-            && store::version(self.memory(), &draft.name, parent)
-                .await?
-                .is_none()
-        {
-            valid = Err(SkillError::InvalidManifest(format!(
-                "parent_version {parent} of {:?} does not exist",
-                draft.name
-            )));
-        }
-        if let Err(err) = valid {
+        if let Err(err) = validate_manifest(&draft) {
             store::reject(self.memory(), &draft, &err).await?;
             return Err(err);
         }
