@@ -50,8 +50,10 @@ pub fn system_prompt_with_skills(skills: &[SkillVersion]) -> String {
     );
     if let Some(skill) = skills.first() {
         text.push_str(&format!(
-            "Goal: use the {name} skill -> {{\"action\": \"{SKILL}\", \"params\": {{\"name\": \"{name}\", \"args\": {{...}}}}}}\n",
-            name = skill.name
+            "Goal: {description} -> {{\"action\": \"{SKILL}\", \"params\": {{\"name\": \"{name}\", \"args\": {{...}}}}}}\n\
+             Result: verified: skill {name} finished -> {{\"action\": \"{FINISH}\", \"params\": {{\"summary\": \"done with {name}\"}}}}\n",
+            name = skill.name,
+            description = skill.description.trim_end_matches('.').to_lowercase()
         ));
     }
     text
