@@ -711,3 +711,64 @@ fn the_real_model_is_offered_a_skill_and_every_call_stays_valid() {
             .count()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn odd_results_are_typed_and_async_run_settles() {
+    let rig = rig(fast_limits()).await;
+    let cases = [
+        ("nothing", "function run() {}", Ok(json!(null))),
+        (
+            "later",
+            "async function run() { const w = digios.windows(); return { n: w.length }; }",
+            Ok(json!({"n": 0})),
+        ),
+        (
+            "never",
+            "function run() { return new Promise(() => {}); }",
+            Err("never settles"),
+        ),
+        (
+            "circular",
+            "function run() { const a = {}; a.a = a; return a; }",
+            Err("circular"),
+        ),
+        (
+            "thrower",
+            "function run() {\n  throw new TypeError('bad thing');\n}",
+            Err("TypeError: bad thing (line 2)"),
+        ),
+        (
+            "escape",
+            "function run() { return [typeof require, typeof process, typeof fetch, typeof setTimeout, typeof std, typeof os]; }",
+            Ok(json!([
+                "undefined",
+                "undefined",
+                "undefined",
+                "undefined",
+                "undefined",
+                "undefined"
+            ])),
+        ),
+        (
+            "tamper",
+            "function run() { try { digios.act = null; } catch (e) { return e.name; } return 'tampered'; }",
+            Ok(json!("TypeError")),
+        ),
+    ];
+    for (name, code, want) in cases {
+        rig.skills.install(draft(name, code)).await.unwrap();
+        let got = rig.skills.call(name, json!({})).await;
+        match (want, &got) {
+            (Ok(value), Ok(result)) => assert_eq!(result, &value, "{name}"),
+            (Err(text), Err(err)) => {
+                assert!(
+                    err.to_string()
+                        .to_lowercase()
+                        .contains(&text.to_lowercase()),
+                    "{name}: {err}"
+                )
+            }
+            (want, got) => panic!("{name}: wanted {want:?}, got {got:?}"),
+        }
+    }
+}
