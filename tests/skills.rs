@@ -772,3 +772,38 @@ async fn odd_results_are_typed_and_async_run_settles() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_failures_roll_back_only_one_version() {
+    let rig = rig(fast_limits()).await;
+    for code in [
+        "function run() { return 1; }",
+        "function run() { return 2; }",
+    ] {
+        rig.skills.install(draft("steady", code)).await.unwrap();
+    }
+    rig.skills
+        .install(draft(
+            "steady",
+            "function run() { throw new Error('broken'); }",
+        ))
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        rig.skills.call("steady", json!({})).await.unwrap_err();
+    }
+    // Several calls cross the threshold together; one rollback results.
+    let calls: Vec<_> = (0..4)
+        .map(|_| {
+            let skills = rig.skills.clone();
+            tokio::spawn(async move { skills.call("steady", json!({})).await })
+        })
+        .collect();
+    for call in calls {
+        let _ = call.await.unwrap();
+    }
+    let history = rig.skills.history("steady").await.unwrap();
+    assert_eq!(history.active_version, Some(2), "{history:#?}");
+    assert_eq!(history.versions[0].state, VersionState::RolledBack);
+    assert_eq!(history.versions[2].state, VersionState::Archived);
+}

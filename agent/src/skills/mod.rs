@@ -567,7 +567,7 @@ impl Skills {
     /// the version it replaced if that is still archived, else the newest
     /// archived version older than it.
     pub async fn rollback(&self, name: &str) -> Result<SkillVersion, SkillError> {
-        store::rollback(self.memory(), name, "rolled back by request").await
+        store::rollback(self.memory(), name, None, "rolled back by request").await
     }
 
     /// Every skill's active version, by name.
@@ -666,7 +666,9 @@ impl Skills {
                 predecessor.live_calls
             );
             tracing::warn!(skill = %current.name, version = current.version, "{reason}; rolling back");
-            store::rollback(self.memory(), &current.name, &reason).await?;
+            // Only if still active: concurrent calls may judge it together.
+            let only = Some(current.version);
+            store::rollback(self.memory(), &current.name, only, &reason).await?;
         }
         Ok(())
     }
