@@ -15,6 +15,7 @@ mod system;
 mod tasks;
 mod vision;
 pub mod voice;
+mod web;
 mod windows;
 mod ws;
 
@@ -390,7 +391,8 @@ pub fn router(state: AppState, auth: Auth, extra: Router) -> Router {
         .merge(extra)
         .layer(DefaultBodyLimit::max(state.config.body_limit_bytes))
         .layer(from_fn_with_state(auth, auth::require))
-        .layer(from_fn_with_state(limiter, rate_limit::limit));
+        .layer(from_fn_with_state(limiter, rate_limit::limit))
+        .merge(web::routes());
     if let Some(cors) = cors_layer(&state.config.cors_origins) {
         app = app.layer(cors);
     }
