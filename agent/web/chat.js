@@ -16,7 +16,7 @@ function element(tag, className, text) {
 
 function describeStep(step) {
   const call = step.tool_call;
-  const action = call ? `${call.action_type ?? call.name ?? 'action'} ${JSON.stringify(call.params ?? call.arguments ?? {})}` : '';
+  const action = call ? `${call.action ?? call.action_type ?? call.name ?? 'action'} ${JSON.stringify(call.params ?? call.arguments ?? {})}` : '';
   const parts = [step.thought, action, step.observation].filter(Boolean);
   return `${step.outcome ?? ''} · ${parts.join(' — ')}`;
 }
