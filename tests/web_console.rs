@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(90);
 const ENTER: &str = "\u{E007}";
+const CONTROL: &str = "\u{E009}";
 
 fn rect(window: &Value) -> (i64, i64, i64, i64) {
     let g = &window["geometry"];
@@ -112,6 +113,14 @@ fn the_console_shows_and_drives_the_desktop_and_survives_an_agent_restart() {
         WAIT,
     );
 
+    // No evaluator run yet: the plot says so rather than drawing nothing.
+    browser.wait_for(
+        "the evaluator's empty state",
+        "const plot = document.getElementById('eval-plot');
+         return plot.dataset.points === '0' && document.getElementById('eval-caption').textContent",
+        WAIT,
+    );
+
     // A goal typed into the chat runs, and its steps appear on its card.
     ask(&browser, "open a terminal");
     let card = wait_task(&browser, "open a terminal", "succeeded");
@@ -172,16 +181,45 @@ fn the_console_shows_and_drives_the_desktop_and_survives_an_agent_restart() {
         std::thread::sleep(Duration::from_millis(300));
     }
 
-    // A click in the page focuses the terminal; typed keys arrive in it.
+    // A drag in the page moves the other window by its title bar.
+    let placed = wait_window(&api, "the other window moved", |w| {
+        w["id"] == other["id"] && w["geometry"]["x"] == 20 + tw + 40
+    });
+    let (ox, oy, _, _) = rect(&placed);
+    let bar = &placed["title_bar"];
+    let (bx, by) = (
+        bar["x"].as_i64().unwrap() + 30,
+        bar["y"].as_i64().unwrap() + bar["height"].as_i64().unwrap() / 2,
+    );
+    let from = on_canvas(&browser, bx, by);
+    let to = on_canvas(&browser, bx + 60, by + 80);
+    browser.drag(from, to);
+    let deadline = Instant::now() + WAIT;
+    let moved = loop {
+        let window = api.windows().into_iter().find(|w| w["id"] == other["id"]);
+        if let Some(window) = window.filter(|w| w["geometry"]["x"].as_i64().unwrap() > ox + 30) {
+            break window;
+        }
+        let shown = browser.eval("return digiosConsole.desktop.input.log", json!([]));
+        assert!(Instant::now() < deadline, "the drag from {from:?} to {to:?} moved nothing: {shown}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let (mx, my, _, _) = rect(&moved);
+    assert!((mx - ox - 60).abs() <= 4 && (my - oy - 80).abs() <= 4, "{moved}");
+
+    // A click in the page focuses the terminal; typed keys arrive in it,
+    // chords included (ctrl+u erases the line typed so far).
     let (tx, ty, _, _) = rect(&terminal);
     let (px, py) = on_canvas(&browser, tx + tw / 2, ty + th / 2);
     browser.click_at(px, py);
     wait_window(&api, "the terminal focused by the page's click", |w| {
         w["id"] == terminal["id"] && w["focused"] == true
     });
-    browser.press_keys(&format!("hello from the web{ENTER}"));
+    browser.press_keys("not this");
+    browser.press_chord(CONTROL, "u");
+    browser.press_keys(&format!("Hello from the Web: 1+1=2!{ENTER}"));
     let deadline = Instant::now() + WAIT;
-    while std::fs::read_to_string(&out).unwrap_or_default().trim() != "hello from the web" {
+    while std::fs::read_to_string(&out).unwrap_or_default().trim() != "Hello from the Web: 1+1=2!" {
         assert!(
             Instant::now() < deadline,
             "typed text never reached foot: {:?}",

@@ -51,6 +51,8 @@ class InputQueue {
     this.onError = onError;
     this.queue = [];
     this.running = false;
+    // The latest requests and how they ended, for a person debugging.
+    this.log = [];
   }
 
   push(path, body) {
@@ -66,10 +68,15 @@ class InputQueue {
     this.running = true;
     while (this.queue.length) {
       const { path, body } = this.queue.shift();
+      const entry = { path, body, result: 'pending' };
+      this.log.push(entry);
+      if (this.log.length > 50) this.log.shift();
       try {
         await this.send('POST', path, body);
+        entry.result = 'ok';
         this.onError(null);
       } catch (err) {
+        entry.result = err.code;
         this.onError(err);
       }
     }
@@ -140,9 +147,10 @@ export class DesktopView {
     canvas.addEventListener('contextmenu', (e) => e.preventDefault());
     canvas.addEventListener('pointerdown', (e) => {
       e.preventDefault();
-      canvas.focus();
-      canvas.setPointerCapture(e.pointerId);
       press = { client: [e.clientX, e.clientY], at: this.toDesktop(e), button: BUTTONS[e.button] ?? 'left' };
+      // Scrolling the canvas into view now would shift it under the pointer.
+      canvas.focus({ preventScroll: true });
+      canvas.setPointerCapture(e.pointerId);
     });
     canvas.addEventListener('pointermove', (e) => {
       if (!this.area.width) return;

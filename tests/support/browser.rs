@@ -182,6 +182,37 @@ impl Browser {
         self.call("DELETE", "/actions", json!({}));
     }
 
+    /// A left-button drag between viewport coordinates.
+    pub fn drag(&self, from: (i64, i64), to: (i64, i64)) {
+        let actions = json!({"actions": [{"type": "pointer", "id": "mouse",
+            "parameters": {"pointerType": "mouse"},
+            "actions": [
+                {"type": "pointerMove", "duration": 0, "origin": "viewport", "x": from.0, "y": from.1},
+                {"type": "pointerDown", "button": 0},
+                {"type": "pointerMove", "duration": 200, "origin": "viewport", "x": to.0, "y": to.1},
+                {"type": "pointerUp", "button": 0},
+            ]}]});
+        self.call("POST", "/actions", actions);
+        self.call("DELETE", "/actions", json!({}));
+    }
+
+    /// Presses `key` while `modifier` (a WebDriver key code such as
+    /// `\u{E009}`, Control) is held.
+    pub fn press_chord(&self, modifier: &str, key: &str) {
+        let actions = json!([
+            {"type": "keyDown", "value": modifier},
+            {"type": "keyDown", "value": key},
+            {"type": "keyUp", "value": key},
+            {"type": "keyUp", "value": modifier},
+        ]);
+        self.call(
+            "POST",
+            "/actions",
+            json!({"actions": [{"type": "key", "id": "keyboard", "actions": actions}]}),
+        );
+        self.call("DELETE", "/actions", json!({}));
+    }
+
     /// Presses keys on whatever has focus; `keys` may hold WebDriver key
     /// codes such as `\u{E007}` (Enter).
     pub fn press_keys(&self, keys: &str) {
