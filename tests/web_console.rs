@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use digios_tests::api_client::ApiClient;
 use digios_tests::browser::Browser;
-use digios_tests::digios::{start_agent, start_desktop_with_config};
+use digios_tests::digios::{start_agent, start_desktop, start_desktop_with_config};
+use digios_tests::voice::{espeak, socket_in, start_voice};
 use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(90);
@@ -41,12 +42,15 @@ fn matching_share(a: &(u32, u32, Vec<u8>), b: &(u32, u32, Vec<u8>), tolerance: u
     if (a.0, a.1) != (b.0, b.1) {
         return 0.0;
     }
-    let same = a
-        .2
-        .chunks(3)
-        .zip(b.2.chunks(3))
-        .filter(|(p, q)| p.iter().zip(q.iter()).all(|(x, y)| x.abs_diff(*y) <= tolerance))
-        .count();
+    let same =
+        a.2.chunks(3)
+            .zip(b.2.chunks(3))
+            .filter(|(p, q)| {
+                p.iter()
+                    .zip(q.iter())
+                    .all(|(x, y)| x.abs_diff(*y) <= tolerance)
+            })
+            .count();
     same as f64 / (a.0 as f64 * a.1 as f64)
 }
 
@@ -69,7 +73,11 @@ fn wait_window(api: &ApiClient, what: &str, pred: impl Fn(&Value) -> bool) -> Va
         if let Some(window) = api.windows().into_iter().find(|w| pred(w)) {
             return window;
         }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}: {:?}", api.windows());
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}: {:?}",
+            api.windows()
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -137,7 +145,10 @@ fn the_console_shows_and_drives_the_desktop_and_survives_an_agent_restart() {
     let other = wait_window(&api, "the other window", |w| {
         w["app_id"] == "web-other" && w["focused"] == true
     });
-    let (status, body) = api.post(&format!("/api/windows/{}/move", terminal["id"]), json!({"x": 20, "y": 40}));
+    let (status, body) = api.post(
+        &format!("/api/windows/{}/move", terminal["id"]),
+        json!({"x": 20, "y": 40}),
+    );
     assert_eq!(status, 200, "{body}");
     let (_, _, tw, th) = rect(&terminal);
     let (status, body) = api.post(
@@ -165,7 +176,11 @@ fn the_console_shows_and_drives_the_desktop_and_survives_an_agent_restart() {
             json!([]),
         );
         let encoded = data_url.as_str().unwrap().split_once(',').unwrap().1;
-        let canvas = decode_png(&base64::engine::general_purpose::STANDARD.decode(encoded).unwrap());
+        let canvas = decode_png(
+            &base64::engine::general_purpose::STANDARD
+                .decode(encoded)
+                .unwrap(),
+        );
         let share = matching_share(&canvas, &screenshot, 8);
         if share > 0.99 {
             break;
@@ -201,11 +216,17 @@ fn the_console_shows_and_drives_the_desktop_and_survives_an_agent_restart() {
             break window;
         }
         let shown = browser.eval("return digiosConsole.desktop.input.log", json!([]));
-        assert!(Instant::now() < deadline, "the drag from {from:?} to {to:?} moved nothing: {shown}");
+        assert!(
+            Instant::now() < deadline,
+            "the drag from {from:?} to {to:?} moved nothing: {shown}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     };
     let (mx, my, _, _) = rect(&moved);
-    assert!((mx - ox - 60).abs() <= 4 && (my - oy - 80).abs() <= 4, "{moved}");
+    assert!(
+        (mx - ox - 60).abs() <= 4 && (my - oy - 80).abs() <= 4,
+        "{moved}"
+    );
 
     // A click in the page focuses the terminal; typed keys arrive in it,
     // chords included (ctrl+u erases the line typed so far).
@@ -230,7 +251,11 @@ fn the_console_shows_and_drives_the_desktop_and_survives_an_agent_restart() {
 
     // A confirm-tier action waits for the page's Approve.
     ask(&browser, "close the terminal window");
-    wait_task(&browser, "close the terminal window", "awaiting_confirmation");
+    wait_task(
+        &browser,
+        "close the terminal window",
+        "awaiting_confirmation",
+    );
     browser.click("#conversation .task[data-state=awaiting_confirmation] button.approve");
     wait_task(&browser, "close the terminal window", "succeeded");
     assert!(
@@ -241,7 +266,10 @@ fn the_console_shows_and_drives_the_desktop_and_survives_an_agent_restart() {
 
     // Bad input gets typed errors: a malformed message, an event for the
     // window just closed, a mark from no analysis.
-    browser.eval("digiosConsole.socket.sendRaw('{\"type\": \"subscribe\", ');", json!([]));
+    browser.eval(
+        "digiosConsole.socket.sendRaw('{\"type\": \"subscribe\", ');",
+        json!([]),
+    );
     let errors = browser.wait_for(
         "a protocol error",
         "return digiosConsole.protocolErrors.length && digiosConsole.protocolErrors",
@@ -295,10 +323,20 @@ fn off_loopback_the_page_asks_for_the_token_and_its_socket_carries_it() {
     // The page and its modules load without the token; the API does not.
     let page = http.get(format!("{url}/")).send().unwrap();
     assert_eq!(page.status(), 200);
-    assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(
+        page.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
     let module = http.get(format!("{url}/web/app.js")).send().unwrap();
     assert_eq!(module.status(), 200);
-    assert!(module.headers()["content-type"].to_str().unwrap().starts_with("text/javascript"));
+    assert!(
+        module.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
     let etag = module.headers()["etag"].clone();
     let again = http
         .get(format!("{url}/web/app.js"))
@@ -308,29 +346,43 @@ fn off_loopback_the_page_asks_for_the_token_and_its_socket_carries_it() {
     assert_eq!(again.status(), 304);
     let missing = http.get(format!("{url}/web/nothing.js")).send().unwrap();
     assert_eq!(missing.status(), 404);
-    assert_eq!(http.get(format!("{url}/api/status")).send().unwrap().status(), 401);
+    assert_eq!(
+        http.get(format!("{url}/api/status"))
+            .send()
+            .unwrap()
+            .status(),
+        401
+    );
 
     // A WebSocket with the token as a subprotocol is admitted and answered
     // with `digios`; without it, refused.
     let ws_url = format!("{}/api/ws", url.replace("http://", "ws://"));
-    let handshake = |protocols: &str| {
+    // The handshake's status and answered subprotocol.
+    let handshake = |protocols: &str| -> (u16, Option<String>) {
         use tungstenite::client::IntoClientRequest;
         let mut request = ws_url.as_str().into_client_request().unwrap();
         request
             .headers_mut()
             .insert("sec-websocket-protocol", protocols.parse().unwrap());
-        tungstenite::connect(request)
-    };
-    let (mut socket, response) = handshake(&format!("digios, digios.bearer.{token}")).unwrap();
-    assert_eq!(response.status(), 101);
-    assert_eq!(response.headers()["sec-websocket-protocol"], "digios");
-    socket.close(None).unwrap();
-    for refused in ["digios".to_string(), "digios, digios.bearer.wrong".to_string()] {
-        match handshake(&refused) {
-            Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), 401),
-            other => panic!("{refused:?} was not refused: {other:?}"),
+        match tungstenite::connect(request) {
+            Ok((mut socket, response)) => {
+                let _ = socket.close(None);
+                let protocol = response
+                    .headers()
+                    .get("sec-websocket-protocol")
+                    .map(|v| v.to_str().unwrap().to_string());
+                (response.status().as_u16(), protocol)
+            }
+            Err(tungstenite::Error::Http(response)) => (response.status().as_u16(), None),
+            Err(err) => panic!("handshake with {protocols:?}: {err}"),
         }
-    }
+    };
+    assert_eq!(
+        handshake(&format!("digios, digios.bearer.{token}")),
+        (101, Some("digios".to_string()))
+    );
+    assert_eq!(handshake("digios").0, 401);
+    assert_eq!(handshake("digios, digios.bearer.wrong").0, 401);
 
     // In the browser: the login form, then the console, connected.
     let browser = Browser::start();
@@ -364,4 +416,60 @@ fn off_loopback_the_page_asks_for_the_token_and_its_socket_carries_it() {
         "return document.querySelector('#services li[data-service=api]')",
         WAIT,
     );
+}
+
+#[test]
+fn push_to_talk_in_the_page_becomes_a_goal_and_the_reply_is_spoken() {
+    let desktop = start_desktop();
+    let _voice = start_voice(&socket_in(desktop.runtime_dir.path()), &desktop.url);
+    let api = ApiClient::new(&desktop.url);
+    // Chromium's fake microphone plays this file: the command, then silence
+    // (it loops, and the button is let go before the command comes again).
+    let dir = tempfile::tempdir().unwrap();
+    let speech = espeak(dir.path(), "command", "open a terminal", "en-us", 160);
+    let clip = dir.path().join("microphone.wav");
+    let status = std::process::Command::new("sox")
+        .arg(&speech)
+        .arg(&clip)
+        .args(["pad", "0.3", "6"])
+        .status()
+        .expect("sox runs (apt-get install sox)");
+    assert!(status.success());
+    let browser = Browser::start_with(&[
+        "--use-fake-ui-for-media-stream".into(),
+        "--use-fake-device-for-media-stream".into(),
+        format!("--use-file-for-fake-audio-capture={}", clip.display()),
+        "--autoplay-policy=no-user-gesture-required".into(),
+    ]);
+    browser.goto(&format!("{}/", desktop.url));
+    browser.wait_for(
+        "the console to connect",
+        "return document.getElementById('connection').dataset.state === 'online'",
+        WAIT,
+    );
+    browser.hold("#talk", Duration::from_millis(3500));
+    let deadline = Instant::now() + WAIT;
+    let heard = loop {
+        let shown = browser.eval(
+            "return document.getElementById('voice-state').textContent",
+            json!([]),
+        );
+        let text = shown.as_str().unwrap_or_default().to_string();
+        if !text.is_empty() && !text.starts_with("listening") && !text.starts_with("transcribing") {
+            break text;
+        }
+        assert!(Instant::now() < deadline, "no transcript: {shown}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(heard.to_lowercase().contains("terminal"), "{heard}");
+    browser.wait_for(
+        "the spoken goal to succeed",
+        "return [...document.querySelectorAll('#conversation .task')]
+             .some((c) => /terminal/i.test(c.querySelector('.goal').textContent)
+                 && c.dataset.state === 'succeeded')",
+        WAIT,
+    );
+    wait_window(&api, "the terminal", |w| w["app_id"] == "foot");
+    let spoken = browser.wait_for("the reply spoken", "return digiosConsole.talk.spoken", WAIT);
+    assert!(spoken["bytes"].as_u64().unwrap() > 1000, "{spoken}");
 }

@@ -144,7 +144,7 @@ function start() {
 
   // For people poking at the console and for the browser tests.
   window.digiosConsole = Object.assign(window.digiosConsole ?? {}, {
-    socket, chat, desktop, status, protocolErrors: [],
+    socket, chat, desktop, status, talk, protocolErrors: [],
   });
   socket.start();
   desktop.start();

@@ -56,9 +56,13 @@ export class PushToTalk {
     this.recording = null;
     const start = (e) => { e.preventDefault(); this.start(); };
     const stop = (e) => { e.preventDefault(); this.stop(); };
-    button.addEventListener('pointerdown', start);
+    // Captured, the button hears its release wherever the pointer went.
+    button.addEventListener('pointerdown', (e) => {
+      button.setPointerCapture(e.pointerId);
+      start(e);
+    });
     button.addEventListener('pointerup', stop);
-    button.addEventListener('pointerleave', () => this.recording && this.stop());
+    button.addEventListener('lostpointercapture', () => this.stop());
     button.addEventListener('keydown', (e) => { if ((e.key === ' ' || e.key === 'Enter') && !e.repeat) start(e); });
     button.addEventListener('keyup', (e) => { if (e.key === ' ' || e.key === 'Enter') stop(e); });
     if (!navigator.mediaDevices?.getUserMedia) {
@@ -79,7 +83,9 @@ export class PushToTalk {
     this.say('listening… release to send');
     try {
       recording.stream = await navigator.mediaDevices.getUserMedia({
-        audio: { channelCount: 1, echoCancellation: true, noiseSuppression: true },
+        // The raw signal: Whisper copes with it, and Chromium's processing
+        // (echo cancellation, noise suppression) crashes its headless renderer.
+        audio: { channelCount: 1, echoCancellation: false, noiseSuppression: false, autoGainControl: false },
       });
     } catch (err) {
       this.recording = null;
@@ -89,6 +95,7 @@ export class PushToTalk {
     }
     if (recording.stopped) {
       recording.stream.getTracks().forEach((t) => t.stop());
+      this.say('released before the microphone opened');
       return;
     }
     const context = new AudioContext();
@@ -145,7 +152,9 @@ export class PushToTalk {
   async speak(text) {
     try {
       const response = await api('/api/voice/speak', { method: 'POST', body: { text: text.slice(0, 4000) }, raw: true });
-      const url = URL.createObjectURL(await response.blob());
+      const wav = await response.blob();
+      this.spoken = { text, bytes: wav.size };
+      const url = URL.createObjectURL(wav);
       const audio = new Audio(url);
       audio.onended = () => URL.revokeObjectURL(url);
       await audio.play();

@@ -28,6 +28,11 @@ fn free_port() -> u16 {
 impl Browser {
     /// Starts chromedriver and a headless Chromium window of 1600×1000.
     pub fn start() -> Browser {
+        Self::start_with(&[])
+    }
+
+    /// Like [`Browser::start`], with extra Chromium switches.
+    pub fn start_with(extra_args: &[String]) -> Browser {
         for tool in ["/usr/bin/chromium", "/usr/bin/chromedriver"] {
             assert!(
                 std::path::Path::new(tool).exists(),
@@ -62,17 +67,22 @@ impl Browser {
             std::thread::sleep(Duration::from_millis(100));
         }
         let profile = tempfile::tempdir().expect("browser profile");
+        let mut args: Vec<String> = [
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--window-size=1600,1000",
+            "--force-device-scale-factor=1",
+            "--no-first-run",
+        ]
+        .map(String::from)
+        .to_vec();
+        args.push(format!("--user-data-dir={}", profile.path().display()));
+        args.extend_from_slice(extra_args);
         let capabilities = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
-            "goog:chromeOptions": {
-                "binary": "/usr/bin/chromium",
-                "args": [
-                    "--headless=new", "--no-sandbox", "--disable-gpu",
-                    "--disable-dev-shm-usage", "--window-size=1600,1000",
-                    "--force-device-scale-factor=1", "--no-first-run",
-                    format!("--user-data-dir={}", profile.path().display()),
-                ],
-            },
+            "goog:chromeOptions": {"binary": "/usr/bin/chromium", "args": args},
         }}});
         let mut browser = Browser {
             driver,
@@ -166,18 +176,38 @@ impl Browser {
     /// Types into an input element.
     pub fn type_into(&self, css: &str, text: &str) {
         let id = self.element(css);
-        self.call("POST", &format!("/element/{id}/value"), json!({"text": text}));
+        self.call(
+            "POST",
+            &format!("/element/{id}/value"),
+            json!({"text": text}),
+        );
     }
 
     /// A left click at viewport coordinates, as a real mouse would.
     pub fn click_at(&self, x: i64, y: i64) {
         let actions = json!({"actions": [{"type": "pointer", "id": "mouse",
-            "parameters": {"pointerType": "mouse"},
-            "actions": [
-                {"type": "pointerMove", "duration": 0, "origin": "viewport", "x": x, "y": y},
-                {"type": "pointerDown", "button": 0},
-                {"type": "pointerUp", "button": 0},
-            ]}]});
+        "parameters": {"pointerType": "mouse"},
+        "actions": [
+            {"type": "pointerMove", "duration": 0, "origin": "viewport", "x": x, "y": y},
+            {"type": "pointerDown", "button": 0},
+            {"type": "pointerUp", "button": 0},
+        ]}]});
+        self.call("POST", "/actions", actions);
+        self.call("DELETE", "/actions", json!({}));
+    }
+
+    /// Holds the left button on the element `css` for `held`, as a person
+    /// holds a push-to-talk button.
+    pub fn hold(&self, css: &str, held: Duration) {
+        let id = self.element(css);
+        let actions = json!({"actions": [{"type": "pointer", "id": "mouse",
+        "parameters": {"pointerType": "mouse"},
+        "actions": [
+            {"type": "pointerMove", "duration": 0, "origin": {ELEMENT: id}, "x": 0, "y": 0},
+            {"type": "pointerDown", "button": 0},
+            {"type": "pause", "duration": held.as_millis() as u64},
+            {"type": "pointerUp", "button": 0},
+        ]}]});
         self.call("POST", "/actions", actions);
         self.call("DELETE", "/actions", json!({}));
     }
@@ -185,13 +215,13 @@ impl Browser {
     /// A left-button drag between viewport coordinates.
     pub fn drag(&self, from: (i64, i64), to: (i64, i64)) {
         let actions = json!({"actions": [{"type": "pointer", "id": "mouse",
-            "parameters": {"pointerType": "mouse"},
-            "actions": [
-                {"type": "pointerMove", "duration": 0, "origin": "viewport", "x": from.0, "y": from.1},
-                {"type": "pointerDown", "button": 0},
-                {"type": "pointerMove", "duration": 200, "origin": "viewport", "x": to.0, "y": to.1},
-                {"type": "pointerUp", "button": 0},
-            ]}]});
+        "parameters": {"pointerType": "mouse"},
+        "actions": [
+            {"type": "pointerMove", "duration": 0, "origin": "viewport", "x": from.0, "y": from.1},
+            {"type": "pointerDown", "button": 0},
+            {"type": "pointerMove", "duration": 200, "origin": "viewport", "x": to.0, "y": to.1},
+            {"type": "pointerUp", "button": 0},
+        ]}]});
         self.call("POST", "/actions", actions);
         self.call("DELETE", "/actions", json!({}));
     }
