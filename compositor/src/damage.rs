@@ -63,6 +63,11 @@ impl DamageLog {
         self.forgotten_through = self.seq;
     }
 
+    /// The number of the latest damage.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
     pub fn report(&self, since: u64) -> DamageReport {
         // 0 means the client has seen nothing; a number from the future
         // comes from an earlier compositor run.

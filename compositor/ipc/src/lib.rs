@@ -524,6 +524,15 @@ pub enum Event {
     OutputsChanged {
         outputs: Vec<Output>,
     },
+    /// The screen may look different: the damage log reached `damage_seq`
+    /// (ask [`Request::Damage`] for where) or the pointer moved to `x`, `y`.
+    /// Sent at most once per turn of the compositor's event loop, so a
+    /// client can follow the screen without polling.
+    ScreenChanged {
+        damage_seq: u64,
+        x: f64,
+        y: f64,
+    },
 }
 
 #[cfg(test)]
