@@ -64,7 +64,7 @@ fn the_first_frame_is_the_screenshot_and_a_new_window_arrives_as_damage() {
     let desktop = start_desktop();
     let api = ApiClient::new(&desktop.url);
     let mut client = ScreenClient::connect(&desktop.url, "fps=30");
-    assert_eq!(client.hello["encoding"], "png");
+    assert_eq!(client.hello["encoding"], "rgba+zlib");
     assert_eq!(client.hello["in_flight"], 2);
 
     let first = client.next_frame();

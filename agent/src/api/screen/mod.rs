@@ -30,7 +30,7 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-pub use wire::{DecodedFrame, DecodedPatch, FLAG_FULL, FRAME_KIND, decode_frame};
+pub use wire::{DecodedFrame, FLAG_FULL, FRAME_KIND, Patch, decode_frame};
 
 use super::AppState;
 use super::error::{ApiError, ApiQuery, ErrorBody};
@@ -137,7 +137,7 @@ impl ScreenQuery {
 
 /// The live screen. Upgrade to a WebSocket (offer the subprotocol `digios`;
 /// a browser may carry its token as `digios.token.<TOKEN>`). Binary messages
-/// are frames of changed rectangles as PNG, the first covering the whole
+/// are frames of changed rectangles (RGBA under zlib), the first covering the whole
 /// screen; the client acknowledges each with `{"type": "ack", "frame": N}`.
 /// Protocol: `agent/web/screen.js`.
 #[utoipa::path(get, path = "/api/screen/ws", tag = "screen",
@@ -182,7 +182,7 @@ async fn session(socket: WebSocket, state: AppState, options: Options) {
     let mut ticks = state.screen.subscribe();
     let mut screen = ScreenState::new(state, options);
     let hello = json!({
-        "type": "hello", "protocol": 1, "encoding": "png",
+        "type": "hello", "protocol": 1, "encoding": "rgba+zlib",
         "fps": options.fps, "in_flight": options.in_flight,
         "reticle": options.reticle, "marks": options.marks,
     });
