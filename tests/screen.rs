@@ -46,7 +46,7 @@ fn frame_until(client: &mut ScreenClient, what: &str, pred: impl Fn(&Frame) -> b
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         assert!(Instant::now() < deadline, "no frame with {what}");
-        match client.next() {
+        match client.receive() {
             Incoming::Frame(frame) => {
                 client.ack(frame.number);
                 if pred(&frame) {
@@ -176,7 +176,7 @@ fn a_stalled_client_costs_neither_compositor_nor_agent_memory() {
     // Only the window's worth of frames went out during the stall.
     client.set_timeout(Some(Duration::from_secs(2)));
     let mut waiting = Vec::new();
-    while let Ok(message) = client.try_next() {
+    while let Ok(message) = client.try_receive() {
         match message {
             Incoming::Frame(frame) => waiting.push(frame),
             other => panic!("unexpected {other:?}"),
@@ -198,7 +198,7 @@ fn a_stalled_client_costs_neither_compositor_nor_agent_memory() {
 
 fn expect_error(client: &mut ScreenClient, code: &str) -> Value {
     loop {
-        match client.next() {
+        match client.receive() {
             Incoming::Text(text) if text["type"] == "error" => {
                 assert_eq!(text["error"]["code"], code, "{text}");
                 return text;
@@ -250,7 +250,7 @@ fn bad_requests_and_messages_get_typed_errors() {
     ));
     expect_error(&mut client, "message_too_large");
     loop {
-        match client.try_next() {
+        match client.try_receive() {
             Ok(Incoming::Closed(code)) => {
                 assert_eq!(code, Some(1009));
                 break;

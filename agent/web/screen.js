@@ -10,7 +10,7 @@
 //   marks      draw a numbered box around every window
 // Out-of-range or unknown parameters: HTTP 422 / 400 with the API's error JSON.
 // Auth: offer the subprotocol `digios` (the server selects it); with a token,
-// also offer `digios.token.<TOKEN>` (never put the token in the URL). Non-browser
+// also offer `digios.bearer.<TOKEN>` (never put the token in the URL). Non-browser
 // clients may send `Authorization: Bearer <TOKEN>` instead.
 //
 // Server -> client
@@ -122,7 +122,7 @@ export class ScreenStream extends EventTarget {
 
   connect() {
     const protocols = ["digios"];
-    if (this.options.token) protocols.push(`digios.token.${this.options.token}`);
+    if (this.options.token) protocols.push(`digios.bearer.${this.options.token}`);
     this.status("connecting");
     let socket;
     try {

@@ -153,7 +153,7 @@ fn type_session(
                 client.set_timeout(Some(Duration::from_secs(10)));
                 let mut first = true;
                 loop {
-                    let frame = match client.try_next() {
+                    let frame = match client.try_receive() {
                         Ok(Incoming::Frame(frame)) => frame,
                         Ok(_) => continue,
                         Err(_) => break,

@@ -64,7 +64,7 @@ impl ScreenClient {
             hello: Value::Null,
         };
         client.set_timeout(Some(Duration::from_secs(60)));
-        match client.next() {
+        match client.receive() {
             Incoming::Text(hello) if hello["type"] == "hello" => client.hello = hello,
             other => panic!("expected a hello, got {other:?}"),
         }
@@ -78,14 +78,15 @@ impl ScreenClient {
     }
 
     /// The next message; panics on a read error (a timeout included).
-    pub fn next(&mut self) -> Incoming {
-        self.try_next().expect("a message from the screen stream")
+    pub fn receive(&mut self) -> Incoming {
+        self.try_receive()
+            .expect("a message from the screen stream")
     }
 
     /// The next message, or the read error (e.g. a timeout).
-    pub fn try_next(&mut self) -> Result<Incoming, tungstenite::Error> {
+    pub fn try_receive(&mut self) -> Result<Incoming, String> {
         loop {
-            return Ok(match self.socket.read()? {
+            return Ok(match self.socket.read().map_err(|e| e.to_string())? {
                 Message::Binary(bytes) => Incoming::Frame(decode(&bytes)),
                 Message::Text(text) => {
                     Incoming::Text(serde_json::from_str(&text).expect("JSON text messages"))
@@ -98,7 +99,7 @@ impl ScreenClient {
 
     /// The next frame; panics on a text message or a close.
     pub fn next_frame(&mut self) -> Frame {
-        match self.next() {
+        match self.receive() {
             Incoming::Frame(frame) => frame,
             other => panic!("expected a frame, got {other:?}"),
         }

@@ -136,7 +136,7 @@ impl ScreenQuery {
 }
 
 /// The live screen. Upgrade to a WebSocket (offer the subprotocol `digios`;
-/// a browser may carry its token as `digios.token.<TOKEN>`). Binary messages
+/// a browser may carry its token as `digios.bearer.<TOKEN>`). Binary messages
 /// are frames of changed rectangles (RGBA under zlib), the first covering the whole
 /// screen; the client acknowledges each with `{"type": "ack", "frame": N}`.
 /// Protocol: `agent/web/screen.js`.
@@ -193,6 +193,7 @@ async fn session(socket: WebSocket, state: AppState, options: Options) {
     let mut dirty = true;
     let mut next_capture = Instant::now();
     let mut failing = false;
+    let mut last_tick = *ticks.borrow_and_update();
     loop {
         let may_capture = dirty && unacked.len() < options.in_flight;
         tokio::select! {
@@ -229,7 +230,10 @@ async fn session(socket: WebSocket, state: AppState, options: Options) {
                 if changed.is_err() {
                     break;
                 }
-                dirty = true;
+                // A pointer move shows only through the reticle.
+                let tick = *ticks.borrow_and_update();
+                dirty |= options.reticle || tick.damage_seq != last_tick.damage_seq;
+                last_tick = tick;
             }
             _ = tokio::time::sleep_until(next_capture), if may_capture => {
                 dirty = false;
