@@ -4,7 +4,7 @@
 //!
 //! Raw pixels under zlib rather than a PNG per rectangle: on a typing session
 //! into foot, zlib at its fastest level made 2.5× fewer bytes than PNG at
-//! its fastest and encoded 7× faster (`cargo xtask bench web` prints both);
+//! its fastest and encoded 5–7× faster (`cargo xtask bench web` prints both);
 //! browsers inflate it with the built-in `DecompressionStream("deflate")`.
 
 use std::io::{Read, Write};
