@@ -1,6 +1,7 @@
 //! Shared fixtures for the end-to-end tests: starting digiOS, serving files on loopback.
 
 pub mod api_client;
+pub mod browser;
 pub mod digios;
 pub mod file_server;
 pub mod model_fixtures;

@@ -16,6 +16,7 @@ mod system;
 mod tasks;
 mod vision;
 pub mod voice;
+mod web;
 mod windows;
 mod ws;
 
@@ -403,7 +404,8 @@ pub fn router(state: AppState, auth: Auth, extra: Router) -> Router {
         .merge(extra)
         .layer(DefaultBodyLimit::max(state.config.body_limit_bytes))
         .layer(from_fn_with_state(auth, auth::require))
-        .layer(from_fn_with_state(limiter, rate_limit::limit));
+        .layer(from_fn_with_state(limiter, rate_limit::limit))
+        .merge(web::routes());
     if let Some(cors) = cors_layer(&state.config.cors_origins) {
         app = app.layer(cors);
     }

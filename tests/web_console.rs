@@ -1,0 +1,367 @@
+//! The web console in headless Chromium against a real compositor and agent:
+//! the live desktop on the page, input from the page reaching foot, chat,
+//! confirmations, bad input, an agent restart, and the token login.
+
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use digios_tests::api_client::ApiClient;
+use digios_tests::browser::Browser;
+use digios_tests::digios::{start_agent, start_desktop_with_config};
+use serde_json::{Value, json};
+
+const WAIT: Duration = Duration::from_secs(90);
+const ENTER: &str = "\u{E007}";
+const CONTROL: &str = "\u{E009}";
+
+fn rect(window: &Value) -> (i64, i64, i64, i64) {
+    let g = &window["geometry"];
+    let n = |k: &str| g[k].as_i64().unwrap();
+    (n("x"), n("y"), n("width"), n("height"))
+}
+
+fn decode_png(bytes: &[u8]) -> (u32, u32, Vec<u8>) {
+    let mut decoder = png::Decoder::new(bytes);
+    decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
+    let mut reader = decoder.read_info().unwrap();
+    let mut buffer = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buffer).unwrap();
+    buffer.truncate(info.buffer_size());
+    let channels = info.color_type.samples();
+    let rgb = buffer
+        .chunks(channels)
+        .flat_map(|p| [p[0], p[1], p[2]])
+        .collect();
+    (info.width, info.height, rgb)
+}
+
+/// The share of pixels whose channels all lie within `tolerance`, or 0 when
+/// the sizes differ.
+fn matching_share(a: &(u32, u32, Vec<u8>), b: &(u32, u32, Vec<u8>), tolerance: u8) -> f64 {
+    if (a.0, a.1) != (b.0, b.1) {
+        return 0.0;
+    }
+    let same = a
+        .2
+        .chunks(3)
+        .zip(b.2.chunks(3))
+        .filter(|(p, q)| p.iter().zip(q.iter()).all(|(x, y)| x.abs_diff(*y) <= tolerance))
+        .count();
+    same as f64 / (a.0 as f64 * a.1 as f64)
+}
+
+/// Viewport coordinates of the desktop point `x`, `y` on the page's canvas.
+fn on_canvas(browser: &Browser, x: i64, y: i64) -> (i64, i64) {
+    let point = browser.eval(
+        "const c = document.getElementById('screen');
+         const r = c.getBoundingClientRect();
+         const [ax, ay, aw, ah] = c.dataset.area.split(',').map(Number);
+         return [Math.round(r.left + (arguments[0] - ax) / aw * r.width),
+                 Math.round(r.top + (arguments[1] - ay) / ah * r.height)];",
+        json!([x, y]),
+    );
+    (point[0].as_i64().unwrap(), point[1].as_i64().unwrap())
+}
+
+fn wait_window(api: &ApiClient, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(window) = api.windows().into_iter().find(|w| pred(w)) {
+            return window;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}: {:?}", api.windows());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Submits `goal` through the page's chat box.
+fn ask(browser: &Browser, goal: &str) {
+    browser.type_into("#goal", &format!("{goal}{ENTER}"));
+}
+
+/// The card of the newest task with this goal in `state`, as its text.
+fn wait_task(browser: &Browser, goal: &str, state: &str) -> String {
+    let script = format!(
+        "const cards = [...document.querySelectorAll('#conversation .task')]
+            .filter((c) => c.querySelector('.goal')?.textContent === {goal:?});
+         const card = cards[cards.length - 1];
+         return card && card.dataset.state === {state:?} ? card.innerText : null;"
+    );
+    browser
+        .wait_for(&format!("{goal:?} to be {state}"), &script, WAIT)
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn the_console_shows_and_drives_the_desktop_and_survives_an_agent_restart() {
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = out_dir.path().join("typed.txt");
+    let script = format!("read line; echo \"$line\" > {}; read rest", out.display());
+    let config = format!(
+        "[actions.apps]\nterminal = {}\n\n[policy]\nrules = [{{ action = \"close_window\", verdict = \"confirm\" }}]\n",
+        json!(["foot", "sh", "-c", script])
+    );
+    let mut desktop = start_desktop_with_config(&config);
+    let api = ApiClient::new(&desktop.url);
+    let browser = Browser::start();
+    browser.goto(&format!("{}/", desktop.url));
+    browser.wait_for(
+        "the console to connect",
+        "return document.getElementById('connection').dataset.state === 'online'",
+        WAIT,
+    );
+
+    // No evaluator run yet: the plot says so rather than drawing nothing.
+    browser.wait_for(
+        "the evaluator's empty state",
+        "const plot = document.getElementById('eval-plot');
+         return plot.dataset.points === '0' && document.getElementById('eval-caption').textContent",
+        WAIT,
+    );
+
+    // A goal typed into the chat runs, and its steps appear on its card.
+    ask(&browser, "open a terminal");
+    let card = wait_task(&browser, "open a terminal", "succeeded");
+    assert!(card.contains("launch_app {\"app\":\"terminal\"}"), "{card}");
+    let terminal = wait_window(&api, "the terminal", |w| w["app_id"] == "foot");
+
+    // A second window takes the focus; both are moved apart so a click on
+    // the terminal lands on nothing else.
+    let (status, body) = api.post(
+        "/api/action",
+        json!({"action_type": "launch_app", "params": {"command": ["foot", "--app-id", "web-other"]}}),
+    );
+    assert_eq!(status, 200, "{body}");
+    let other = wait_window(&api, "the other window", |w| {
+        w["app_id"] == "web-other" && w["focused"] == true
+    });
+    let (status, body) = api.post(&format!("/api/windows/{}/move", terminal["id"]), json!({"x": 20, "y": 40}));
+    assert_eq!(status, 200, "{body}");
+    let (_, _, tw, th) = rect(&terminal);
+    let (status, body) = api.post(
+        &format!("/api/windows/{}/move", other["id"]),
+        json!({"x": 20 + tw + 40, "y": 40}),
+    );
+    assert_eq!(status, 200, "{body}");
+    let terminal = wait_window(&api, "the terminal moved", |w| {
+        w["id"] == terminal["id"] && w["geometry"]["x"] == 20
+    });
+
+    // The page shows the live desktop: its canvas against the API's screenshot.
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let shot = api
+            .http
+            .get(format!("{}/api/vision/screenshot", desktop.url))
+            .send()
+            .unwrap()
+            .bytes()
+            .unwrap();
+        let screenshot = decode_png(&shot);
+        let data_url = browser.eval(
+            "return document.getElementById('screen').toDataURL('image/png')",
+            json!([]),
+        );
+        let encoded = data_url.as_str().unwrap().split_once(',').unwrap().1;
+        let canvas = decode_png(&base64::engine::general_purpose::STANDARD.decode(encoded).unwrap());
+        let share = matching_share(&canvas, &screenshot, 8);
+        if share > 0.99 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the canvas ({}×{}) never matched the screenshot ({}×{}): {share:.3} of pixels alike",
+            canvas.0,
+            canvas.1,
+            screenshot.0,
+            screenshot.1
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+
+    // A drag in the page moves the other window by its title bar.
+    let placed = wait_window(&api, "the other window moved", |w| {
+        w["id"] == other["id"] && w["geometry"]["x"] == 20 + tw + 40
+    });
+    let (ox, oy, _, _) = rect(&placed);
+    let bar = &placed["title_bar"];
+    let (bx, by) = (
+        bar["x"].as_i64().unwrap() + 30,
+        bar["y"].as_i64().unwrap() + bar["height"].as_i64().unwrap() / 2,
+    );
+    let from = on_canvas(&browser, bx, by);
+    let to = on_canvas(&browser, bx + 60, by + 80);
+    browser.drag(from, to);
+    let deadline = Instant::now() + WAIT;
+    let moved = loop {
+        let window = api.windows().into_iter().find(|w| w["id"] == other["id"]);
+        if let Some(window) = window.filter(|w| w["geometry"]["x"].as_i64().unwrap() > ox + 30) {
+            break window;
+        }
+        let shown = browser.eval("return digiosConsole.desktop.input.log", json!([]));
+        assert!(Instant::now() < deadline, "the drag from {from:?} to {to:?} moved nothing: {shown}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let (mx, my, _, _) = rect(&moved);
+    assert!((mx - ox - 60).abs() <= 4 && (my - oy - 80).abs() <= 4, "{moved}");
+
+    // A click in the page focuses the terminal; typed keys arrive in it,
+    // chords included (ctrl+u erases the line typed so far).
+    let (tx, ty, _, _) = rect(&terminal);
+    let (px, py) = on_canvas(&browser, tx + tw / 2, ty + th / 2);
+    browser.click_at(px, py);
+    wait_window(&api, "the terminal focused by the page's click", |w| {
+        w["id"] == terminal["id"] && w["focused"] == true
+    });
+    browser.press_keys("not this");
+    browser.press_chord(CONTROL, "u");
+    browser.press_keys(&format!("Hello from the Web: 1+1=2!{ENTER}"));
+    let deadline = Instant::now() + WAIT;
+    while std::fs::read_to_string(&out).unwrap_or_default().trim() != "Hello from the Web: 1+1=2!" {
+        assert!(
+            Instant::now() < deadline,
+            "typed text never reached foot: {:?}",
+            std::fs::read_to_string(&out)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // A confirm-tier action waits for the page's Approve.
+    ask(&browser, "close the terminal window");
+    wait_task(&browser, "close the terminal window", "awaiting_confirmation");
+    browser.click("#conversation .task[data-state=awaiting_confirmation] button.approve");
+    wait_task(&browser, "close the terminal window", "succeeded");
+    assert!(
+        !api.windows().iter().any(|w| w["id"] == terminal["id"]),
+        "{:?}",
+        api.windows()
+    );
+
+    // Bad input gets typed errors: a malformed message, an event for the
+    // window just closed, a mark from no analysis.
+    browser.eval("digiosConsole.socket.sendRaw('{\"type\": \"subscribe\", ');", json!([]));
+    let errors = browser.wait_for(
+        "a protocol error",
+        "return digiosConsole.protocolErrors.length && digiosConsole.protocolErrors",
+        WAIT,
+    );
+    assert_eq!(errors[0]["code"], "bad_message", "{errors}");
+    let request = "try { await digiosConsole.socket.request('POST', arguments[0], arguments[1]); return 'ok'; }
+                   catch (e) { return {status: e.status, code: e.code}; }";
+    let stale = browser.eval_async(
+        request,
+        json!([format!("/api/windows/{}/focus", terminal["id"]), null]),
+    );
+    assert_eq!(stale["status"], 404, "{stale}");
+    let unknown_mark = browser.eval_async(request, json!(["/api/input/click", {"mark": 99}]));
+    assert_eq!(unknown_mark["code"], "no_analysis", "{unknown_mark}");
+
+    // The console survives an agent restart: it shows the drop, reconnects
+    // on its own and drives the new agent.
+    browser.eval(
+        "const el = document.getElementById('connection');
+         window.connectionStates = [];
+         new MutationObserver(() => connectionStates.push(el.dataset.state))
+             .observe(el, {attributes: true, attributeFilter: ['data-state']});",
+        json!([]),
+    );
+    desktop.restart_agent_on_same_port();
+    browser.wait_for(
+        "the console to reconnect",
+        "return connectionStates.includes('reconnecting')
+             && document.getElementById('connection').dataset.state === 'online'",
+        WAIT,
+    );
+    ask(&browser, "open a terminal");
+    browser.wait_for(
+        "a goal after the restart",
+        "return [...document.querySelectorAll('#conversation .task')]
+             .filter((c) => c.querySelector('.goal').textContent === 'open a terminal'
+                 && c.dataset.state === 'succeeded').length >= 2",
+        WAIT,
+    );
+}
+
+#[test]
+fn off_loopback_the_page_asks_for_the_token_and_its_socket_carries_it() {
+    let (agent, url) = start_agent(&["--bind", "0.0.0.0:0"]);
+    let url = url.replace("0.0.0.0", "127.0.0.1");
+    let token = std::fs::read_to_string(agent.home.path().join("data/digios/api-token")).unwrap();
+    let token = token.trim();
+    let http = reqwest::blocking::Client::new();
+
+    // The page and its modules load without the token; the API does not.
+    let page = http.get(format!("{url}/")).send().unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    let module = http.get(format!("{url}/web/app.js")).send().unwrap();
+    assert_eq!(module.status(), 200);
+    assert!(module.headers()["content-type"].to_str().unwrap().starts_with("text/javascript"));
+    let etag = module.headers()["etag"].clone();
+    let again = http
+        .get(format!("{url}/web/app.js"))
+        .header("if-none-match", etag)
+        .send()
+        .unwrap();
+    assert_eq!(again.status(), 304);
+    let missing = http.get(format!("{url}/web/nothing.js")).send().unwrap();
+    assert_eq!(missing.status(), 404);
+    assert_eq!(http.get(format!("{url}/api/status")).send().unwrap().status(), 401);
+
+    // A WebSocket with the token as a subprotocol is admitted and answered
+    // with `digios`; without it, refused.
+    let ws_url = format!("{}/api/ws", url.replace("http://", "ws://"));
+    let handshake = |protocols: &str| {
+        use tungstenite::client::IntoClientRequest;
+        let mut request = ws_url.as_str().into_client_request().unwrap();
+        request
+            .headers_mut()
+            .insert("sec-websocket-protocol", protocols.parse().unwrap());
+        tungstenite::connect(request)
+    };
+    let (mut socket, response) = handshake(&format!("digios, digios.bearer.{token}")).unwrap();
+    assert_eq!(response.status(), 101);
+    assert_eq!(response.headers()["sec-websocket-protocol"], "digios");
+    socket.close(None).unwrap();
+    for refused in ["digios".to_string(), "digios, digios.bearer.wrong".to_string()] {
+        match handshake(&refused) {
+            Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), 401),
+            other => panic!("{refused:?} was not refused: {other:?}"),
+        }
+    }
+
+    // In the browser: the login form, then the console, connected.
+    let browser = Browser::start();
+    browser.goto(&format!("{url}/"));
+    browser.wait_for(
+        "the login form",
+        "return !document.getElementById('login').hidden",
+        WAIT,
+    );
+    browser.type_into("#token", "wrong");
+    browser.click("#login-form button[type=submit]");
+    browser.wait_for(
+        "the wrong token refused",
+        "return document.getElementById('login-error').textContent",
+        WAIT,
+    );
+    browser.eval("document.getElementById('token').value = ''", json!([]));
+    browser.type_into("#token", token);
+    browser.click("#login-form button[type=submit]");
+    browser.wait_for(
+        "the console connected with the token",
+        "return !document.getElementById('console').hidden
+             && document.getElementById('connection').dataset.state === 'online'",
+        WAIT,
+    );
+    let stored = browser.eval("return localStorage.getItem('digios.api-token')", json!([]));
+    assert_eq!(stored, token);
+    // The services list arrived over the authenticated API.
+    browser.wait_for(
+        "the services",
+        "return document.querySelector('#services li[data-service=api]')",
+        WAIT,
+    );
+}
