@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use digios_ipc::Rect;
 use digios_tests::api_client::ApiClient;
-use digios_tests::digios::start_desktop;
+use digios_tests::digios::{start_desktop, start_desktop_with_config};
 use digios_tests::screen::{Frame, Incoming, ScreenClient, decode_png, rss_kib};
 use serde_json::{Value, json};
 
@@ -259,4 +259,24 @@ fn bad_requests_and_messages_get_typed_errors() {
             Err(err) => panic!("expected close 1009, got {err}"),
         }
     }
+}
+
+#[test]
+fn a_page_authenticates_with_the_token_as_a_subprotocol() {
+    let desktop = start_desktop_with_config("[api]\nrequire_token_on_loopback = true\n");
+    let token_file = desktop.agent.home.path().join("data/digios/api-token");
+    let token = std::fs::read_to_string(token_file).unwrap();
+    let token = token.trim();
+    match ScreenClient::try_connect(&desktop.url, "", None) {
+        Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), 401),
+        Ok(_) => panic!("admitted without a token"),
+        Err(err) => panic!("refused oddly: {err}"),
+    }
+    match ScreenClient::try_connect(&desktop.url, "", Some("wrong")) {
+        Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), 401),
+        Ok(_) => panic!("admitted with a wrong token"),
+        Err(err) => panic!("refused oddly: {err}"),
+    }
+    let mut client = ScreenClient::try_connect(&desktop.url, "", Some(token)).unwrap();
+    assert!(client.next_frame().full);
 }

@@ -41,12 +41,15 @@ fn matching_share(a: &(u32, u32, Vec<u8>), b: &(u32, u32, Vec<u8>), tolerance: u
     if (a.0, a.1) != (b.0, b.1) {
         return 0.0;
     }
-    let same = a
-        .2
-        .chunks(3)
-        .zip(b.2.chunks(3))
-        .filter(|(p, q)| p.iter().zip(q.iter()).all(|(x, y)| x.abs_diff(*y) <= tolerance))
-        .count();
+    let same =
+        a.2.chunks(3)
+            .zip(b.2.chunks(3))
+            .filter(|(p, q)| {
+                p.iter()
+                    .zip(q.iter())
+                    .all(|(x, y)| x.abs_diff(*y) <= tolerance)
+            })
+            .count();
     same as f64 / (a.0 as f64 * a.1 as f64)
 }
 
@@ -69,7 +72,11 @@ fn wait_window(api: &ApiClient, what: &str, pred: impl Fn(&Value) -> bool) -> Va
         if let Some(window) = api.windows().into_iter().find(|w| pred(w)) {
             return window;
         }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}: {:?}", api.windows());
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}: {:?}",
+            api.windows()
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -137,7 +144,10 @@ fn the_console_shows_and_drives_the_desktop_and_survives_an_agent_restart() {
     let other = wait_window(&api, "the other window", |w| {
         w["app_id"] == "web-other" && w["focused"] == true
     });
-    let (status, body) = api.post(&format!("/api/windows/{}/move", terminal["id"]), json!({"x": 20, "y": 40}));
+    let (status, body) = api.post(
+        &format!("/api/windows/{}/move", terminal["id"]),
+        json!({"x": 20, "y": 40}),
+    );
     assert_eq!(status, 200, "{body}");
     let (_, _, tw, th) = rect(&terminal);
     let (status, body) = api.post(
@@ -165,7 +175,11 @@ fn the_console_shows_and_drives_the_desktop_and_survives_an_agent_restart() {
             json!([]),
         );
         let encoded = data_url.as_str().unwrap().split_once(',').unwrap().1;
-        let canvas = decode_png(&base64::engine::general_purpose::STANDARD.decode(encoded).unwrap());
+        let canvas = decode_png(
+            &base64::engine::general_purpose::STANDARD
+                .decode(encoded)
+                .unwrap(),
+        );
         let share = matching_share(&canvas, &screenshot, 8);
         if share > 0.99 {
             break;
@@ -201,11 +215,17 @@ fn the_console_shows_and_drives_the_desktop_and_survives_an_agent_restart() {
             break window;
         }
         let shown = browser.eval("return digiosConsole.desktop.input.log", json!([]));
-        assert!(Instant::now() < deadline, "the drag from {from:?} to {to:?} moved nothing: {shown}");
+        assert!(
+            Instant::now() < deadline,
+            "the drag from {from:?} to {to:?} moved nothing: {shown}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     };
     let (mx, my, _, _) = rect(&moved);
-    assert!((mx - ox - 60).abs() <= 4 && (my - oy - 80).abs() <= 4, "{moved}");
+    assert!(
+        (mx - ox - 60).abs() <= 4 && (my - oy - 80).abs() <= 4,
+        "{moved}"
+    );
 
     // A click in the page focuses the terminal; typed keys arrive in it,
     // chords included (ctrl+u erases the line typed so far).
@@ -230,7 +250,11 @@ fn the_console_shows_and_drives_the_desktop_and_survives_an_agent_restart() {
 
     // A confirm-tier action waits for the page's Approve.
     ask(&browser, "close the terminal window");
-    wait_task(&browser, "close the terminal window", "awaiting_confirmation");
+    wait_task(
+        &browser,
+        "close the terminal window",
+        "awaiting_confirmation",
+    );
     browser.click("#conversation .task[data-state=awaiting_confirmation] button.approve");
     wait_task(&browser, "close the terminal window", "succeeded");
     assert!(
@@ -241,7 +265,10 @@ fn the_console_shows_and_drives_the_desktop_and_survives_an_agent_restart() {
 
     // Bad input gets typed errors: a malformed message, an event for the
     // window just closed, a mark from no analysis.
-    browser.eval("digiosConsole.socket.sendRaw('{\"type\": \"subscribe\", ');", json!([]));
+    browser.eval(
+        "digiosConsole.socket.sendRaw('{\"type\": \"subscribe\", ');",
+        json!([]),
+    );
     let errors = browser.wait_for(
         "a protocol error",
         "return digiosConsole.protocolErrors.length && digiosConsole.protocolErrors",
@@ -295,10 +322,20 @@ fn off_loopback_the_page_asks_for_the_token_and_its_socket_carries_it() {
     // The page and its modules load without the token; the API does not.
     let page = http.get(format!("{url}/")).send().unwrap();
     assert_eq!(page.status(), 200);
-    assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(
+        page.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
     let module = http.get(format!("{url}/web/app.js")).send().unwrap();
     assert_eq!(module.status(), 200);
-    assert!(module.headers()["content-type"].to_str().unwrap().starts_with("text/javascript"));
+    assert!(
+        module.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
     let etag = module.headers()["etag"].clone();
     let again = http
         .get(format!("{url}/web/app.js"))
@@ -308,7 +345,13 @@ fn off_loopback_the_page_asks_for_the_token_and_its_socket_carries_it() {
     assert_eq!(again.status(), 304);
     let missing = http.get(format!("{url}/web/nothing.js")).send().unwrap();
     assert_eq!(missing.status(), 404);
-    assert_eq!(http.get(format!("{url}/api/status")).send().unwrap().status(), 401);
+    assert_eq!(
+        http.get(format!("{url}/api/status"))
+            .send()
+            .unwrap()
+            .status(),
+        401
+    );
 
     // A WebSocket with the token as a subprotocol is admitted and answered
     // with `digios`; without it, refused.
@@ -325,7 +368,10 @@ fn off_loopback_the_page_asks_for_the_token_and_its_socket_carries_it() {
     assert_eq!(response.status(), 101);
     assert_eq!(response.headers()["sec-websocket-protocol"], "digios");
     socket.close(None).unwrap();
-    for refused in ["digios".to_string(), "digios, digios.bearer.wrong".to_string()] {
+    for refused in [
+        "digios".to_string(),
+        "digios, digios.bearer.wrong".to_string(),
+    ] {
         match handshake(&refused) {
             Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), 401),
             other => panic!("{refused:?} was not refused: {other:?}"),

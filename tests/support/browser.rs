@@ -166,18 +166,22 @@ impl Browser {
     /// Types into an input element.
     pub fn type_into(&self, css: &str, text: &str) {
         let id = self.element(css);
-        self.call("POST", &format!("/element/{id}/value"), json!({"text": text}));
+        self.call(
+            "POST",
+            &format!("/element/{id}/value"),
+            json!({"text": text}),
+        );
     }
 
     /// A left click at viewport coordinates, as a real mouse would.
     pub fn click_at(&self, x: i64, y: i64) {
         let actions = json!({"actions": [{"type": "pointer", "id": "mouse",
-            "parameters": {"pointerType": "mouse"},
-            "actions": [
-                {"type": "pointerMove", "duration": 0, "origin": "viewport", "x": x, "y": y},
-                {"type": "pointerDown", "button": 0},
-                {"type": "pointerUp", "button": 0},
-            ]}]});
+        "parameters": {"pointerType": "mouse"},
+        "actions": [
+            {"type": "pointerMove", "duration": 0, "origin": "viewport", "x": x, "y": y},
+            {"type": "pointerDown", "button": 0},
+            {"type": "pointerUp", "button": 0},
+        ]}]});
         self.call("POST", "/actions", actions);
         self.call("DELETE", "/actions", json!({}));
     }
@@ -185,13 +189,13 @@ impl Browser {
     /// A left-button drag between viewport coordinates.
     pub fn drag(&self, from: (i64, i64), to: (i64, i64)) {
         let actions = json!({"actions": [{"type": "pointer", "id": "mouse",
-            "parameters": {"pointerType": "mouse"},
-            "actions": [
-                {"type": "pointerMove", "duration": 0, "origin": "viewport", "x": from.0, "y": from.1},
-                {"type": "pointerDown", "button": 0},
-                {"type": "pointerMove", "duration": 200, "origin": "viewport", "x": to.0, "y": to.1},
-                {"type": "pointerUp", "button": 0},
-            ]}]});
+        "parameters": {"pointerType": "mouse"},
+        "actions": [
+            {"type": "pointerMove", "duration": 0, "origin": "viewport", "x": from.0, "y": from.1},
+            {"type": "pointerDown", "button": 0},
+            {"type": "pointerMove", "duration": 200, "origin": "viewport", "x": to.0, "y": to.1},
+            {"type": "pointerUp", "button": 0},
+        ]}]});
         self.call("POST", "/actions", actions);
         self.call("DELETE", "/actions", json!({}));
     }

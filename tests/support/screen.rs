@@ -57,8 +57,33 @@ pub struct ScreenClient {
 impl ScreenClient {
     /// Connects to `/api/screen/ws?QUERY` of the API at `url` and reads the hello.
     pub fn connect(url: &str, query: &str) -> Self {
+        Self::try_connect(url, query, None).expect("the screen stream connects")
+    }
+
+    /// Like [`Self::connect`]; a token rides as the subprotocol
+    /// `digios.bearer.<token>` beside `digios`, as a browser sends it.
+    pub fn try_connect(
+        url: &str,
+        query: &str,
+        token: Option<&str>,
+    ) -> Result<Self, tungstenite::Error> {
+        use tungstenite::client::IntoClientRequest;
         let ws_url = format!("{}/api/screen/ws?{query}", url.replace("http://", "ws://"));
-        let (socket, _) = tungstenite::connect(ws_url).expect("the screen stream connects");
+        let mut request = ws_url.into_client_request()?;
+        let protocols = match token {
+            Some(token) => format!("digios, digios.bearer.{token}"),
+            None => "digios".to_string(),
+        };
+        request.headers_mut().insert(
+            "sec-websocket-protocol",
+            protocols.parse().expect("a header value"),
+        );
+        let (socket, response) = tungstenite::connect(request)?;
+        assert_eq!(
+            response.headers()["sec-websocket-protocol"],
+            "digios",
+            "the server answers the subprotocol"
+        );
         let mut client = Self {
             socket,
             hello: Value::Null,
@@ -68,7 +93,7 @@ impl ScreenClient {
             Incoming::Text(hello) if hello["type"] == "hello" => client.hello = hello,
             other => panic!("expected a hello, got {other:?}"),
         }
-        client
+        Ok(client)
     }
 
     pub fn set_timeout(&mut self, timeout: Option<Duration>) {
