@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use digios_ipc::Rect;
 use digios_tests::api_client::ApiClient;
+use digios_tests::browser::Browser;
 use digios_tests::digios::{start_desktop, start_desktop_with_config};
 use digios_tests::screen::{Frame, Incoming, ScreenClient, decode_png, rss_kib};
 use serde_json::{Value, json};
@@ -279,4 +280,116 @@ fn a_page_authenticates_with_the_token_as_a_subprotocol() {
     }
     let mut client = ScreenClient::try_connect(&desktop.url, "", Some(token)).unwrap();
     assert!(client.next_frame().full);
+}
+
+/// Canvas pixels at a grid of points, read in the page.
+const SAMPLE_CANVAS: &str = "const canvas = window.screenCanvas;
+    const context = canvas.getContext('2d');
+    const data = context.getImageData(0, 0, canvas.width, canvas.height).data;
+    const points = [];
+    for (let y = 5; y < canvas.height; y += 37) {
+      for (let x = 3; x < canvas.width; x += 41) {
+        const at = (y * canvas.width + x) * 4;
+        points.push([x, y, data[at], data[at + 1], data[at + 2], data[at + 3]]);
+      }
+    }
+    return {width: canvas.width, height: canvas.height, points};";
+
+/// Points where the canvas differs from the screenshot.
+fn canvas_mismatches(browser: &Browser, api: &ApiClient) -> Vec<Value> {
+    let sampled = browser.eval(SAMPLE_CANVAS, json!([]));
+    let (width, height, pixels) = screenshot(api);
+    assert_eq!(sampled["width"], width);
+    assert_eq!(sampled["height"], height);
+    sampled["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|point| {
+            let p: Vec<u64> = point
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_u64().unwrap())
+                .collect();
+            let at = ((p[1] * u64::from(width) + p[0]) * 4) as usize;
+            pixels[at..at + 4]
+                .iter()
+                .map(|&c| u64::from(c))
+                .ne(p[2..6].iter().copied())
+        })
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn screen_js_draws_the_live_desktop_in_chromium_and_reconnects() {
+    let desktop = start_desktop();
+    let api = ApiClient::new(&desktop.url);
+    let browser = Browser::start();
+    // Any page of the agent's origin can import the module.
+    browser.goto(&format!("{}/web/screen.js", desktop.url));
+    let started = browser.eval_async(
+        "const { ScreenStream } = await import('/web/screen.js');
+         const canvas = document.createElement('canvas');
+         document.body.append(canvas);
+         window.screenCanvas = canvas;
+         window.frames = [];
+         window.errors = [];
+         const stream = new ScreenStream(canvas, { fps: 30 });
+         stream.addEventListener('frame', (e) => frames.push(e.detail));
+         stream.addEventListener('error', (e) => errors.push(e.detail));
+         window.stream = stream;
+         stream.start();
+         return true;",
+        json!([]),
+    );
+    assert_eq!(started, true, "{started}");
+    let wait = Duration::from_secs(60);
+    browser.wait_for("the first frame", "return frames.length >= 1", wait);
+    let mismatches = canvas_mismatches(&browser, &api);
+    assert!(
+        mismatches.is_empty(),
+        "canvas differs from the screenshot at {mismatches:?}"
+    );
+
+    // A window opens; damage frames bring the canvas up to date.
+    let (status, body) = api.post(
+        "/api/action",
+        json!({"action_type": "launch_app", "params": {"command": ["foot", "--app-id", "screen-js"]}}),
+    );
+    assert_eq!(status, 200, "{body}");
+    browser.wait_for(
+        "damage frames",
+        "return frames.some((f) => !f.full) && frames.length >= 3",
+        wait,
+    );
+    // foot settles; then the canvas matches the screenshot again.
+    let deadline = Instant::now() + wait;
+    loop {
+        let before = browser.eval("return frames.length", json!([]));
+        std::thread::sleep(Duration::from_millis(1500));
+        if browser.eval("return frames.length", json!([])) == before {
+            let mismatches = canvas_mismatches(&browser, &api);
+            if mismatches.is_empty() {
+                break;
+            }
+            assert!(Instant::now() < deadline, "canvas differs: {mismatches:?}");
+        }
+        assert!(Instant::now() < deadline, "the screen never settled");
+    }
+    let errors = browser.eval("return errors", json!([]));
+    assert_eq!(errors, json!([]));
+
+    // The server drops the socket over an oversized message; the module
+    // reconnects and starts again from a full frame.
+    browser.eval(
+        "window.frames = []; stream.socket.send('x'.repeat(8192)); return true",
+        json!([]),
+    );
+    browser.wait_for(
+        "a full frame after reconnecting",
+        "return frames.some((f) => f.full && f.number === 1)",
+        wait,
+    );
 }
