@@ -6,4 +6,5 @@ pub mod digios;
 pub mod file_server;
 pub mod model_fixtures;
 pub mod qemu;
+pub mod screen;
 pub mod voice;

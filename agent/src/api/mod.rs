@@ -10,6 +10,7 @@ mod input;
 mod memory;
 mod models;
 pub mod rate_limit;
+pub mod screen;
 pub mod services;
 mod system;
 mod tasks;
@@ -128,6 +129,8 @@ pub struct StateInner {
     /// Model pulls under way, by id, so a second pull of one model is a 409.
     pub pulls: std::sync::Mutex<std::collections::HashSet<String>>,
     pub voice: voice::VoiceLink,
+    /// Screen changes the compositor announces, for the live screen stream.
+    pub screen: screen::ScreenFeed,
     /// The finished router, for WebSocket commands dispatched through it.
     router: OnceLock<Router>,
 }
@@ -181,6 +184,7 @@ impl AppState {
             models: None,
             pulls: Default::default(),
             voice: voice::VoiceLink::from_env(),
+            screen: Default::default(),
             router: OnceLock::new(),
         }))
     }
@@ -315,6 +319,14 @@ impl AppState {
                 loop {
                     let result = state.desktop.follow_events(|event| {
                         state.services.set("compositor", ServiceState::Up, None);
+                        if let digios_ipc::Event::ScreenChanged { damage_seq, x, y } = event {
+                            let pointer = (x, y);
+                            state.screen.publish(screen::ScreenTick {
+                                damage_seq,
+                                pointer,
+                            });
+                            return;
+                        }
                         let kind = match serde_json::to_value(&event) {
                             Ok(serde_json::Value::Object(map)) => map
                                 .get("event")
@@ -363,6 +375,7 @@ pub fn router(state: AppState, auth: Auth, extra: Router) -> Router {
         .merge(memory::routes())
         .merge(models::routes())
         .merge(voice::routes())
+        .merge(screen::routes())
         .split_for_parts();
     let openapi = Arc::new(openapi_json(&openapi));
     let limiter = RateLimiter::new(

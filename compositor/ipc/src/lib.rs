@@ -524,6 +524,15 @@ pub enum Event {
     OutputsChanged {
         outputs: Vec<Output>,
     },
+    /// The screen may look different: the damage log reached `damage_seq`
+    /// (ask [`Request::Damage`] for where) or the pointer moved to `x`, `y`.
+    /// Sent at most once per turn of the compositor's event loop, so a
+    /// client can follow the screen without polling.
+    ScreenChanged {
+        damage_seq: u64,
+        x: f64,
+        y: f64,
+    },
 }
 
 #[cfg(test)]
@@ -568,6 +577,17 @@ mod tests {
         }));
         let json = serde_json::to_string(&reply).unwrap();
         assert_eq!(serde_json::from_str::<Reply>(&json).unwrap(), reply);
+        let event = Event::ScreenChanged {
+            damage_seq: 3,
+            x: 1.5,
+            y: 2.0,
+        };
+        let json = serde_json::to_string(&event).unwrap();
+        assert_eq!(
+            json,
+            r#"{"event":"screen_changed","damage_seq":3,"x":1.5,"y":2.0}"#
+        );
+        assert_eq!(serde_json::from_str::<Event>(&json).unwrap(), event);
         let a = Rect::new(0, 0, 10, 10);
         let b = Rect::new(5, 5, 10, 10);
         assert!(a.overlaps(&b));
