@@ -54,6 +54,46 @@ fn matching_share(a: &(u32, u32, Vec<u8>), b: &(u32, u32, Vec<u8>), tolerance: u
     same as f64 / (a.0 as f64 * a.1 as f64)
 }
 
+/// Waits until the page's canvas shows what `/api/vision/screenshot?QUERY`
+/// does (within a small tolerance, for frames still in flight).
+fn wait_canvas_like_screenshot(browser: &Browser, api: &ApiClient, query: &str) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let shot = api
+            .http
+            .get(format!("{}/api/vision/screenshot{query}", api.url))
+            .send()
+            .unwrap()
+            .bytes()
+            .unwrap();
+        let screenshot = decode_png(&shot);
+        let data_url = browser.eval(
+            "return document.getElementById('screen').toDataURL('image/png')",
+            json!([]),
+        );
+        let encoded = data_url.as_str().unwrap().split_once(',').unwrap().1;
+        let canvas = decode_png(
+            &base64::engine::general_purpose::STANDARD
+                .decode(encoded)
+                .unwrap(),
+        );
+        let share = matching_share(&canvas, &screenshot, 2);
+        // Every pixel: the stream sends the compositor's own pixels.
+        if share > 0.99999 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the canvas ({}×{}) never matched the screenshot{query} ({}×{}): {share:.3} of pixels alike",
+            canvas.0,
+            canvas.1,
+            screenshot.0,
+            screenshot.1
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
 /// Viewport coordinates of the desktop point `x`, `y` on the page's canvas.
 fn on_canvas(browser: &Browser, x: i64, y: i64) -> (i64, i64) {
     let point = browser.eval(
@@ -161,40 +201,12 @@ fn the_console_shows_and_drives_the_desktop_and_survives_an_agent_restart() {
     });
 
     // The page shows the live desktop: its canvas against the API's screenshot.
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let shot = api
-            .http
-            .get(format!("{}/api/vision/screenshot", desktop.url))
-            .send()
-            .unwrap()
-            .bytes()
-            .unwrap();
-        let screenshot = decode_png(&shot);
-        let data_url = browser.eval(
-            "return document.getElementById('screen').toDataURL('image/png')",
-            json!([]),
-        );
-        let encoded = data_url.as_str().unwrap().split_once(',').unwrap().1;
-        let canvas = decode_png(
-            &base64::engine::general_purpose::STANDARD
-                .decode(encoded)
-                .unwrap(),
-        );
-        let share = matching_share(&canvas, &screenshot, 8);
-        if share > 0.99 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the canvas ({}×{}) never matched the screenshot ({}×{}): {share:.3} of pixels alike",
-            canvas.0,
-            canvas.1,
-            screenshot.0,
-            screenshot.1
-        );
-        std::thread::sleep(Duration::from_millis(300));
-    }
+    browser.wait_for(
+        "the live stream",
+        "return document.getElementById('screen-state').textContent === 'live'",
+        WAIT,
+    );
+    wait_canvas_like_screenshot(&browser, &api, "");
 
     // A drag in the page moves the other window by its title bar.
     let placed = wait_window(&api, "the other window moved", |w| {
@@ -249,6 +261,12 @@ fn the_console_shows_and_drives_the_desktop_and_survives_an_agent_restart() {
         std::thread::sleep(Duration::from_millis(100));
     }
 
+    // The reticle overlay: the stream draws it where the page's pointer is,
+    // as the screenshot does.
+    browser.click("#show-reticle");
+    wait_canvas_like_screenshot(&browser, &api, "?reticle=true");
+    browser.click("#show-reticle");
+
     // A confirm-tier action waits for the page's Approve.
     ask(&browser, "close the terminal window");
     wait_task(
@@ -300,6 +318,11 @@ fn the_console_shows_and_drives_the_desktop_and_survives_an_agent_restart() {
         "the console to reconnect",
         "return connectionStates.includes('reconnecting')
              && document.getElementById('connection').dataset.state === 'online'",
+        WAIT,
+    );
+    browser.wait_for(
+        "the live stream after the restart",
+        "return document.getElementById('screen-state').textContent === 'live'",
         WAIT,
     );
     ask(&browser, "open a terminal");

@@ -39,6 +39,8 @@ $('login-form').addEventListener('submit', async (e) => {
   e.preventDefault();
   auth.token = $('token').value.trim();
   if (await probe()) {
+    // A console already running holds the old token in its sockets.
+    if (started) location.reload();
     $('login').hidden = true;
     start();
   }

@@ -1,7 +1,9 @@
 // The desktop pane: the live picture on a canvas, pointer and keys from the
-// page injected through the API, and the optional marks/reticle overlay.
+// page injected through the API, and optional overlays: the reticle (drawn
+// into the frames by the server) and the numbered marks of a screen analysis.
 
-import { api } from './api.js';
+import { api, auth } from './api.js';
+import { ScreenStream } from './screen.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
 
@@ -99,12 +101,10 @@ export class DesktopView {
     this.socket = socket;
     // The logical rectangle of the desktop the canvas shows.
     this.area = { x: 0, y: 0, width: 0, height: 0 };
-    this.pointer = null;
     this.marks = [];
     this.input = new InputQueue((m, p, b) => socket.request(m, p, b), (err) => this.showError(err));
     this.bindInput();
     marksToggle.addEventListener('change', () => this.refreshMarks());
-    reticleToggle.addEventListener('change', () => this.drawOverlay());
     window.digiosConsole = Object.assign(window.digiosConsole ?? {}, { desktop: this });
   }
 
@@ -125,8 +125,8 @@ export class DesktopView {
     this.drawOverlay();
   }
 
-  async start() {
-    this.source = await startPicture(this);
+  start() {
+    this.stream = startPicture(this);
   }
 
   // Page coordinates → the desktop's logical coordinates.
@@ -154,9 +154,7 @@ export class DesktopView {
     });
     canvas.addEventListener('pointermove', (e) => {
       if (!this.area.width) return;
-      this.pointer = this.toDesktop(e);
-      if (!press) this.input.push('/api/input/pointer', { ...this.pointer });
-      if (this.reticleToggle.checked) this.drawOverlay();
+      if (!press) this.input.push('/api/input/pointer', this.toDesktop(e));
     });
     canvas.addEventListener('pointerup', (e) => {
       if (!press || !this.area.width) return;
@@ -239,69 +237,27 @@ export class DesktopView {
       rect.append(title);
       svg.append(rect, label);
     }
-    if (this.reticleToggle.checked && this.pointer) {
-      const { x, y } = this.pointer;
-      const a = this.area;
-      for (const [x1, y1, x2, y2] of [[a.x, y, a.x + a.width, y], [x, a.y, x, a.y + a.height]]) {
-        const line = document.createElementNS(SVG, 'line');
-        line.setAttribute('x1', x1); line.setAttribute('y1', y1);
-        line.setAttribute('x2', x2); line.setAttribute('y2', y2);
-        svg.append(line);
-      }
-    }
   }
 }
 
-// The picture: the live stream (`screen.js`, `/api/screen/ws`) when this
-// digiOS has it, else screenshots polled while the page is visible.
-async function startPicture(view) {
-  try {
-    const screen = await import('./screen.js');
-    if (typeof screen.attachScreen === 'function') return screen.attachScreen(view);
-  } catch {
-    // No live stream in this build.
-  }
-  return new ScreenshotPoller(view);
-}
-
-class ScreenshotPoller {
-  constructor(view) {
-    this.view = view;
-    this.stopped = false;
-    this.loop();
-  }
-
-  stop() { this.stopped = true; }
-
-  async loop() {
-    const ctx = this.view.canvas.getContext('2d');
-    while (!this.stopped) {
-      if (!document.hidden) {
-        try {
-          const response = await api('/api/vision/screenshot', { raw: true });
-          const area = (response.headers.get('x-digios-area') ?? '').split(',').map(Number);
-          const bitmap = await createImageBitmap(await response.blob());
-          const canvas = this.view.canvas;
-          if (canvas.width !== bitmap.width || canvas.height !== bitmap.height) {
-            canvas.width = bitmap.width;
-            canvas.height = bitmap.height;
-          }
-          ctx.drawImage(bitmap, 0, 0);
-          bitmap.close();
-          if (area.length === 4 && area.every(Number.isFinite)) {
-            const [x, y, width, height] = area;
-            const a = this.view.area;
-            if (a.x !== x || a.y !== y || a.width !== width || a.height !== height) {
-              this.view.setArea({ x, y, width, height });
-            }
-          }
-          this.view.canvas.dataset.frames = String(Number(this.view.canvas.dataset.frames ?? 0) + 1);
-          this.view.setState('screenshots (no live stream)');
-        } catch (err) {
-          this.view.setState(`no picture: ${err.message}`);
-        }
-      }
-      await new Promise((r) => setTimeout(r, 500));
+// The picture: `screen.js`'s live stream of `/api/screen/ws`, which draws
+// damaged rectangles straight onto the canvas. Its pixels are the screen's
+// logical pixels, with the screen's top-left corner at the origin.
+function startPicture(view) {
+  const stream = new ScreenStream(view.canvas, { token: auth.token, reticle: view.reticleToggle.checked });
+  stream.addEventListener('status', (e) => {
+    const { state, error } = e.detail;
+    view.setState(state === 'live' ? 'live' : `${state}${error ? `: ${error}` : ''}`);
+  });
+  stream.addEventListener('frame', () => {
+    const { width, height } = stream.screen;
+    if (width !== view.area.width || height !== view.area.height) {
+      view.setArea({ x: 0, y: 0, width, height });
     }
-  }
+    view.canvas.dataset.frames = String(stream.framesDrawn);
+  });
+  stream.addEventListener('error', (e) => view.setState(`screen: ${e.detail.code}: ${e.detail.message}`));
+  view.reticleToggle.addEventListener('change', () => stream.reconfigure({ reticle: view.reticleToggle.checked }));
+  stream.start();
+  return stream;
 }
