@@ -268,12 +268,12 @@ fn a_page_authenticates_with_the_token_as_a_subprotocol() {
     let token_file = desktop.agent.home.path().join("data/digios/api-token");
     let token = std::fs::read_to_string(token_file).unwrap();
     let token = token.trim();
-    match ScreenClient::try_connect(&desktop.url, "", None) {
+    match ScreenClient::try_connect(&desktop.url, "", None).map_err(|e| *e) {
         Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), 401),
         Ok(_) => panic!("admitted without a token"),
         Err(err) => panic!("refused oddly: {err}"),
     }
-    match ScreenClient::try_connect(&desktop.url, "", Some("wrong")) {
+    match ScreenClient::try_connect(&desktop.url, "", Some("wrong")).map_err(|e| *e) {
         Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), 401),
         Ok(_) => panic!("admitted with a wrong token"),
         Err(err) => panic!("refused oddly: {err}"),
