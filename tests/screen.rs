@@ -225,6 +225,16 @@ fn bad_requests_and_messages_get_typed_errors() {
     }
     let (status, body) = api.get("/api/screen/ws?bogus=1");
     assert_eq!(status, 400, "{body}");
+    let (_, openapi) = api.get("/api/openapi.json");
+    let route = &openapi["paths"]["/api/screen/ws"]["get"];
+    assert!(route["responses"]["101"].is_object(), "{route}");
+    let params: Vec<&str> = route["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert_eq!(params, ["fps", "in_flight", "reticle", "marks"]);
 
     let mut client = ScreenClient::connect(&desktop.url, "");
     let first = client.next_frame();
