@@ -225,6 +225,16 @@ fn bad_requests_and_messages_get_typed_errors() {
     }
     let (status, body) = api.get("/api/screen/ws?bogus=1");
     assert_eq!(status, 400, "{body}");
+    let (_, openapi) = api.get("/api/openapi.json");
+    let route = &openapi["paths"]["/api/screen/ws"]["get"];
+    assert!(route["responses"]["101"].is_object(), "{route}");
+    let params: Vec<&str> = route["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert_eq!(params, ["fps", "in_flight", "reticle", "marks"]);
 
     let mut client = ScreenClient::connect(&desktop.url, "");
     let first = client.next_frame();
@@ -268,12 +278,12 @@ fn a_page_authenticates_with_the_token_as_a_subprotocol() {
     let token_file = desktop.agent.home.path().join("data/digios/api-token");
     let token = std::fs::read_to_string(token_file).unwrap();
     let token = token.trim();
-    match ScreenClient::try_connect(&desktop.url, "", None) {
+    match ScreenClient::try_connect(&desktop.url, "", None).map_err(|e| *e) {
         Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), 401),
         Ok(_) => panic!("admitted without a token"),
         Err(err) => panic!("refused oddly: {err}"),
     }
-    match ScreenClient::try_connect(&desktop.url, "", Some("wrong")) {
+    match ScreenClient::try_connect(&desktop.url, "", Some("wrong")).map_err(|e| *e) {
         Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), 401),
         Ok(_) => panic!("admitted with a wrong token"),
         Err(err) => panic!("refused oddly: {err}"),

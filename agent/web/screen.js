@@ -50,9 +50,15 @@
 //   stream.addEventListener("status", (e) => console.log(e.detail));
 //   stream.start();   ...   stream.stop();
 // Events: "status" {state: "connecting"|"live"|"offline", error?},
-//         "frame" {number, full, rects, bytes}, "error" {code, message}.
+//         "hello" (the server's hello), "frame" {number, full, rects, bytes},
+//         "error" {code, message}.
 // Canvas pixels are screen logical pixels, so a click at canvas (x, y) is a
 // click at screen (x, y) (scale by canvas.width / clientWidth for CSS size).
+// The stream shows the first output, whose top-left corner is (0, 0).
+//
+// For the console's desktop view ({canvas, setState(text), setArea(rect)}):
+//   const stream = attachScreen(view);  ...  stream.stop();
+// It reads the token the console keeps in localStorage at every (re)connect.
 
 const FRAME_KIND = 1;
 const FLAG_FULL = 1;
@@ -60,7 +66,7 @@ const FLAG_FULL = 1;
 export class ScreenStream extends EventTarget {
   /**
    * @param {HTMLCanvasElement} canvas
-   * @param {{url?: string, token?: string|null, fps?: number, inFlight?: number,
+   * @param {{url?: string, token?: string|null|(() => string|null), fps?: number, inFlight?: number,
    *          reticle?: boolean, marks?: boolean,
    *          minBackoffMs?: number, maxBackoffMs?: number}} options
    */
@@ -122,7 +128,8 @@ export class ScreenStream extends EventTarget {
 
   connect() {
     const protocols = ["digios"];
-    if (this.options.token) protocols.push(`digios.bearer.${this.options.token}`);
+    const token = typeof this.options.token === "function" ? this.options.token() : this.options.token;
+    if (token) protocols.push(`digios.bearer.${token}`);
     this.status("connecting");
     let socket;
     try {
@@ -204,6 +211,8 @@ export class ScreenStream extends EventTarget {
     const inflated = compressed.stream().pipeThrough(new DecompressionStream("deflate"));
     const pixels = new Uint8ClampedArray(await new Response(inflated).arrayBuffer());
     if (pixels.length !== total) throw new Error("screen frame pixels do not match its rectangles");
+    // A frame of a socket since replaced must not paint over the new one's.
+    if (socket !== this.socket) return;
     if (full && (this.canvas.width !== width || this.canvas.height !== height)) {
       this.canvas.width = width;
       this.canvas.height = height;
@@ -234,4 +243,42 @@ export class ScreenStream extends EventTarget {
   emit(name, detail) {
     this.dispatchEvent(new CustomEvent(name, { detail }));
   }
+}
+
+/** Where the console keeps the API token. */
+const TOKEN_KEY = "digios.api-token";
+
+/**
+ * Streams into the console's desktop view: `view.canvas` is drawn, the
+ * state goes to `view.setState(text)`, the shown rectangle to
+ * `view.setArea({x, y, width, height})`, and `canvas.dataset.frames` counts
+ * frames drawn. Returns the started stream.
+ */
+export function attachScreen(view, options = {}) {
+  const stream = new ScreenStream(view.canvas, {
+    token: () => {
+      try {
+        return localStorage.getItem(TOKEN_KEY);
+      } catch {
+        return null;
+      }
+    },
+    ...options,
+  });
+  stream.addEventListener("status", (event) => {
+    const { state, error } = event.detail;
+    view.setState?.(error && state !== "live" ? `${state}: ${error}` : state);
+  });
+  stream.addEventListener("frame", (event) => {
+    const { width, height } = stream.screen;
+    const area = view.area;
+    if (event.detail.full && (!area || area.x !== 0 || area.y !== 0 || area.width !== width || area.height !== height)) {
+      view.setArea?.({ x: 0, y: 0, width, height });
+    }
+    const canvas = view.canvas;
+    canvas.dataset.frames = String(Number(canvas.dataset.frames ?? 0) + 1);
+  });
+  stream.addEventListener("error", (event) => view.setState?.(`stream error: ${event.detail.code}`));
+  stream.start();
+  return stream;
 }

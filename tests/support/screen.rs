@@ -66,10 +66,10 @@ impl ScreenClient {
         url: &str,
         query: &str,
         token: Option<&str>,
-    ) -> Result<Self, tungstenite::Error> {
+    ) -> Result<Self, Box<tungstenite::Error>> {
         use tungstenite::client::IntoClientRequest;
         let ws_url = format!("{}/api/screen/ws?{query}", url.replace("http://", "ws://"));
-        let mut request = ws_url.into_client_request()?;
+        let mut request = ws_url.into_client_request().map_err(Box::new)?;
         let protocols = match token {
             Some(token) => format!("digios, digios.bearer.{token}"),
             None => "digios".to_string(),
@@ -78,7 +78,7 @@ impl ScreenClient {
             "sec-websocket-protocol",
             protocols.parse().expect("a header value"),
         );
-        let (socket, response) = tungstenite::connect(request)?;
+        let (socket, response) = tungstenite::connect(request).map_err(Box::new)?;
         assert_eq!(
             response.headers()["sec-websocket-protocol"],
             "digios",
