@@ -2,8 +2,8 @@
 // page injected through the API, and optional overlays: the reticle (drawn
 // into the frames by the server) and the numbered marks of a screen analysis.
 
-import { api, auth } from './api.js';
-import { ScreenStream } from './screen.js';
+import { api } from './api.js';
+import { attachScreen } from './screen.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
 
@@ -241,23 +241,9 @@ export class DesktopView {
 }
 
 // The picture: `screen.js`'s live stream of `/api/screen/ws`, which draws
-// damaged rectangles straight onto the canvas. Its pixels are the screen's
-// logical pixels, with the screen's top-left corner at the origin.
+// damaged rectangles straight onto the canvas and reports the screen's size.
 function startPicture(view) {
-  const stream = new ScreenStream(view.canvas, { token: auth.token, reticle: view.reticleToggle.checked });
-  stream.addEventListener('status', (e) => {
-    const { state, error } = e.detail;
-    view.setState(state === 'live' ? 'live' : `${state}${error ? `: ${error}` : ''}`);
-  });
-  stream.addEventListener('frame', () => {
-    const { width, height } = stream.screen;
-    if (width !== view.area.width || height !== view.area.height) {
-      view.setArea({ x: 0, y: 0, width, height });
-    }
-    view.canvas.dataset.frames = String(stream.framesDrawn);
-  });
-  stream.addEventListener('error', (e) => view.setState(`screen: ${e.detail.code}: ${e.detail.message}`));
+  const stream = attachScreen(view, { reticle: view.reticleToggle.checked });
   view.reticleToggle.addEventListener('change', () => stream.reconfigure({ reticle: view.reticleToggle.checked }));
-  stream.start();
   return stream;
 }
