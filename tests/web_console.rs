@@ -267,6 +267,44 @@ fn the_console_shows_and_drives_the_desktop_and_survives_an_agent_restart() {
     wait_canvas_like_screenshot(&browser, &api, "?reticle=true");
     browser.click("#show-reticle");
 
+    // The marks overlay numbers what a screen analysis found: the windows'
+    // title bars among them.
+    browser.click("#show-marks");
+    let titles = browser.wait_for(
+        "the marks overlay",
+        "const titles = [...document.querySelectorAll('#overlay rect title')].map((t) => t.textContent);
+         return titles.some((t) => t.includes('window')) && titles",
+        WAIT,
+    );
+    assert!(titles.as_array().unwrap().len() >= 2, "{titles}");
+    browser.click("#show-marks");
+
+    // The kill switch in the page stops input from the page, with the
+    // API's reason shown, until it is released.
+    browser.click("#kill-switch");
+    browser.wait_for(
+        "the kill switch engaged",
+        "return document.getElementById('kill-switch').getAttribute('aria-pressed') === 'true'",
+        WAIT,
+    );
+    let (_, status) = api.get("/api/status");
+    assert_eq!(status["kill_switch"]["engaged"], true, "{status}");
+    let (px, py) = on_canvas(&browser, tx + tw / 2, ty + th / 2);
+    browser.click_at(px, py);
+    browser.wait_for(
+        "the refused click",
+        "return document.getElementById('input-error').dataset.code === 'kill_switch_engaged'",
+        WAIT,
+    );
+    browser.click("#kill-switch");
+    browser.wait_for(
+        "the kill switch released",
+        "return document.getElementById('kill-switch').getAttribute('aria-pressed') === 'false'",
+        WAIT,
+    );
+    let (_, status) = api.get("/api/status");
+    assert_eq!(status["kill_switch"]["engaged"], false, "{status}");
+
     // A confirm-tier action waits for the page's Approve.
     ask(&browser, "close the terminal window");
     wait_task(
@@ -283,9 +321,10 @@ fn the_console_shows_and_drives_the_desktop_and_survives_an_agent_restart() {
     );
 
     // Bad input gets typed errors: a malformed message, an event for the
-    // window just closed, a mark from no analysis.
+    // window just closed, a mark number the analysis never gave.
     browser.eval(
-        "digiosConsole.socket.sendRaw('{\"type\": \"subscribe\", ');",
+        "digiosConsole.protocolErrors.length = 0;
+         digiosConsole.socket.sendRaw('{\"type\": \"subscribe\", ');",
         json!([]),
     );
     let errors = browser.wait_for(
@@ -294,6 +333,26 @@ fn the_console_shows_and_drives_the_desktop_and_survives_an_agent_restart() {
         WAIT,
     );
     assert_eq!(errors[0]["code"], "bad_message", "{errors}");
+    // An oversized message: a typed refusal, the socket closed (1009), and
+    // the console connects again by itself.
+    browser.eval(
+        "digiosConsole.protocolErrors.length = 0;
+         window.connectionsBefore = digiosConsole.socket.connections;
+         digiosConsole.socket.sendRaw(JSON.stringify({type: 'subscribe', topics: ['x'.repeat(1100000)]}));",
+        json!([]),
+    );
+    let errors = browser.wait_for(
+        "the oversized message refused",
+        "return digiosConsole.protocolErrors.length && digiosConsole.protocolErrors",
+        WAIT,
+    );
+    assert_eq!(errors[0]["code"], "message_too_large", "{errors}");
+    browser.wait_for(
+        "the console back after the refusal",
+        "return digiosConsole.socket.connections > connectionsBefore
+             && document.getElementById('connection').dataset.state === 'online'",
+        WAIT,
+    );
     let request = "try { await digiosConsole.socket.request('POST', arguments[0], arguments[1]); return 'ok'; }
                    catch (e) { return {status: e.status, code: e.code}; }";
     let stale = browser.eval_async(
@@ -302,7 +361,7 @@ fn the_console_shows_and_drives_the_desktop_and_survives_an_agent_restart() {
     );
     assert_eq!(stale["status"], 404, "{stale}");
     let unknown_mark = browser.eval_async(request, json!(["/api/input/click", {"mark": 99}]));
-    assert_eq!(unknown_mark["code"], "no_analysis", "{unknown_mark}");
+    assert_eq!(unknown_mark["code"], "unknown_mark", "{unknown_mark}");
 
     // The console survives an agent restart: it shows the drop, reconnects
     // on its own and drives the new agent.

@@ -91,6 +91,8 @@ export class EventSocket {
     this.socket = null;
     this.timer = null;
     this.stopped = false;
+    // How many times the socket has opened.
+    this.connections = 0;
   }
 
   start() {
@@ -116,6 +118,7 @@ export class EventSocket {
     }
     this.socket = socket;
     socket.onopen = () => {
+      this.connections += 1;
       this.backoff = 250;
       this.attempt = 0;
       socket.send(JSON.stringify({ type: 'subscribe', topics: this.topics }));

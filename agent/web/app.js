@@ -76,8 +76,12 @@ function start() {
       connection.textContent = state === 'online' ? 'connected' : `${state}${detail ? `: ${detail}` : ''}`;
     },
     onConnect: () => {
-      // Topics a newer digiOS may add; an older one refuses them alone.
-      socket.sendRaw(JSON.stringify({ type: 'subscribe', topics: ['improve'] }));
+      // The evaluator's topic, where this digiOS has one.
+      api('/api/capabilities').then((caps) => {
+        if (caps.event_topics?.includes('improve')) {
+          socket.sendRaw(JSON.stringify({ type: 'subscribe', topics: ['improve'] }));
+        }
+      }, () => {});
       chat.refresh();
       status.refresh();
     },
