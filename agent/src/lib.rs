@@ -3,6 +3,7 @@
 pub mod actions;
 pub mod api;
 pub mod desktop;
+pub mod eval;
 pub mod llm;
 pub mod memory;
 pub mod models;
