@@ -9,4 +9,5 @@ pub mod memory;
 pub mod models;
 pub mod planner;
 pub mod policy;
+pub mod skills;
 pub mod vision;

@@ -127,6 +127,8 @@ pub struct StateInner {
     /// Model pulls under way, by id, so a second pull of one model is a 409.
     pub pulls: std::sync::Mutex<std::collections::HashSet<String>>,
     pub voice: voice::VoiceLink,
+    /// The skill library; its skills are also the planner's tools.
+    pub skills: crate::skills::Skills,
     /// The finished router, for WebSocket commands dispatched through it.
     router: OnceLock<Router>,
 }
@@ -153,6 +155,16 @@ impl AppState {
         let kill_switch = KillSwitch::new();
         let policy = Arc::new(planning.policy);
         let vision = crate::vision::Vision::new(desktop.clone());
+        let skills = crate::skills::Skills::new(
+            crate::skills::SkillHost {
+                desktop: desktop.clone(),
+                actions: actions.clone(),
+                policy: policy.clone(),
+                kill_switch: kill_switch.clone(),
+                memory: memory.clone(),
+            },
+            crate::skills::SkillLimits::default(),
+        );
         let planner = Planner::new(PlannerParts {
             config: planning.config,
             memory: memory.clone(),
@@ -164,6 +176,7 @@ impl AppState {
             model: planning.model.clone(),
             vision: vision.clone(),
         });
+        planner.use_skills(skills.clone());
         Self(Arc::new(StateInner {
             config,
             started: Instant::now(),
@@ -180,6 +193,7 @@ impl AppState {
             models: None,
             pulls: Default::default(),
             voice: voice::VoiceLink::from_env(),
+            skills,
             router: OnceLock::new(),
         }))
     }
