@@ -18,7 +18,9 @@ use digios_tests::digios::{binary, model_cache_dir};
 
 fn smollm2() -> Arc<dyn LanguageModel> {
     let path = model_cache_dir().join("models/SmolLM2-135M-Instruct.Q4_1.gguf");
-    Arc::new(LocalModel::load(LocalModelSettings::new(path).with_threads(1)).expect("SmolLM2 loads"))
+    Arc::new(
+        LocalModel::load(LocalModelSettings::new(path).with_threads(1)).expect("SmolLM2 loads"),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -38,9 +40,7 @@ async fn the_suite_runs_headless_and_reports_every_task() {
         kill_switch: KillSwitch::new(),
     });
     let model = tokio::task::spawn_blocking(smollm2).await.unwrap();
-    let contestant = Contestant {
-        model: ModelSlot::new(model),
-    };
+    let contestant = Contestant::model_only(ModelSlot::new(model));
     let tasks = Evaluator::select(&[]).unwrap();
     let run = tokio::time::timeout(
         Duration::from_secs(1200),

@@ -6,6 +6,7 @@ mod action;
 pub mod auth;
 pub mod error;
 pub mod events;
+mod improve;
 mod input;
 mod memory;
 mod models;
@@ -129,6 +130,8 @@ pub struct StateInner {
     pub voice: voice::VoiceLink,
     /// The skill library; its skills are also the planner's tools.
     pub skills: crate::skills::Skills,
+    /// The evaluator and the improvement cycle, when the agent runs them.
+    pub improvement: Option<crate::improve::Improver>,
     /// The finished router, for WebSocket commands dispatched through it.
     router: OnceLock<Router>,
 }
@@ -194,6 +197,7 @@ impl AppState {
             pulls: Default::default(),
             voice: voice::VoiceLink::from_env(),
             skills,
+            improvement: None,
             router: OnceLock::new(),
         }))
     }
@@ -376,6 +380,7 @@ pub fn router(state: AppState, auth: Auth, extra: Router) -> Router {
         .merge(memory::routes())
         .merge(models::routes())
         .merge(voice::routes())
+        .merge(improve::routes())
         .split_for_parts();
     let openapi = Arc::new(openapi_json(&openapi));
     let limiter = RateLimiter::new(

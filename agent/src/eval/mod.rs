@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
-pub use store::{get_run, list_runs};
+pub use store::{get_run, list_runs, mark_interrupted};
 pub use suite::{Check, EvalTask, SetupStep, suite};
 
 use crate::actions::ActionsConfig;
@@ -27,7 +27,14 @@ use crate::llm::ModelSlot;
 use crate::memory::{Memory, MemoryError, Step, TaskState};
 use crate::planner::{Planner, PlannerConfig, PlannerParts};
 use crate::policy::{KillSwitch, Policy, PolicyConfig, RuleConfig, Verdict};
+use crate::skills::{SkillDraft, SkillHost, SkillLimits, SkillTestReport, Skills};
 use sandbox::Sandbox;
+
+/// A memory database holding the contestant's skills, copied into every task.
+struct Library {
+    path: PathBuf,
+    _dir: tempfile::TempDir,
+}
 
 /// How long a setup window may take to appear.
 const SETUP_WINDOW_TIMEOUT: Duration = Duration::from_secs(30);
@@ -130,14 +137,31 @@ pub enum EvalError {
     Memory(#[from] MemoryError),
 }
 
-/// What is being evaluated: a model and the tools the planner gets.
+/// What is being evaluated: a model and the skills the planner gets.
 #[derive(Clone)]
 pub struct Contestant {
     pub model: ModelSlot,
+    /// Installed, in this order, into each task's own skill library.
+    pub skills: Vec<SkillDraft>,
+    /// How runs name this set of skills, `name@version` comma-separated (`none`).
+    pub skills_version: String,
 }
 
 impl Contestant {
-    fn model_name(&self) -> String {
+    pub fn new(model: ModelSlot, skills: Vec<SkillDraft>, skills_version: String) -> Self {
+        Self {
+            model,
+            skills,
+            skills_version,
+        }
+    }
+
+    /// The model alone, no skills.
+    pub fn model_only(model: ModelSlot) -> Self {
+        Self::new(model, Vec::new(), "none".into())
+    }
+
+    pub fn model_name(&self) -> String {
         self.model
             .get()
             .map(|m| m.describe().id)
@@ -246,12 +270,11 @@ impl Evaluator {
         purpose: &str,
         contestant: &Contestant,
     ) -> Result<EvalRun, EvalError> {
-        let skills = String::from("none");
         let run = store::start_run(
             &self.inner.parts.memory,
             purpose,
             &contestant.model_name(),
-            &skills,
+            &contestant.skills_version,
         )
         .await?;
         self.publish("eval_started", json!(run));
@@ -265,12 +288,21 @@ impl Evaluator {
         tasks: &[EvalTask],
     ) -> Result<EvalRun, EvalError> {
         let memory = &self.inner.parts.memory;
+        let library = match self.prepare_library(contestant).await {
+            Ok(library) => library,
+            Err(message) => {
+                store::finish_run(memory, run.id, None, Some(&message)).await?;
+                let run = store::get_run(memory, run.id).await?.unwrap_or(run);
+                self.publish("eval_finished", json!(run));
+                return Ok(run);
+            }
+        };
         for (position, task) in tasks.iter().enumerate() {
             self.publish(
                 "eval_task_started",
                 json!({"run_id": run.id, "task": task.name, "position": position, "of": tasks.len()}),
             );
-            let result = self.run_task(task, contestant).await;
+            let result = self.run_task(task, contestant, library.as_ref()).await;
             tracing::info!(
                 "eval run {} task {}: {} in {} ms, {} step(s){}",
                 run.id,
@@ -278,7 +310,11 @@ impl Evaluator {
                 if result.success { "passed" } else { "failed" },
                 result.duration_ms,
                 result.steps,
-                result.error.as_deref().map(|e| format!(": {e}")).unwrap_or_default()
+                result
+                    .error
+                    .as_deref()
+                    .map(|e| format!(": {e}"))
+                    .unwrap_or_default()
             );
             if let Err(err) = store::add_result(memory, run.id, position, &result).await {
                 let message = format!("cannot store the result of {}: {err}", task.name);
@@ -302,9 +338,14 @@ impl Evaluator {
         self.inner.parts.events.publish(Topic::Improve, kind, data);
     }
 
-    async fn run_task(&self, task: &EvalTask, contestant: &Contestant) -> TaskResult {
+    async fn run_task(
+        &self,
+        task: &EvalTask,
+        contestant: &Contestant,
+        library: Option<&Library>,
+    ) -> TaskResult {
         let started = Instant::now();
-        let (steps, trace, error) = match self.attempt(task, contestant).await {
+        let (steps, trace, error) = match self.attempt(task, contestant, library).await {
             Ok(outcome) => outcome,
             Err(error) => (0, Vec::new(), Some(error)),
         };
@@ -324,16 +365,23 @@ impl Evaluator {
         &self,
         task: &EvalTask,
         contestant: &Contestant,
+        library: Option<&Library>,
     ) -> Result<(u32, Vec<serde_json::Value>, Option<String>), String> {
         let parts = &self.inner.parts;
         let sandbox = Sandbox::start(&parts.binary).await?;
         for step in &task.setup {
             setup(&sandbox, step).await?;
         }
-        let memory = Memory::open(sandbox.home.with_file_name("memory.db"))
+        let path = sandbox.home.with_file_name("memory.db");
+        if let Some(library) = library {
+            std::fs::copy(&library.path, &path)
+                .map_err(|err| format!("copy the skill library: {err}"))?;
+        }
+        let memory = Memory::open(&path)
             .await
             .map_err(|err| format!("task memory: {err}"))?;
-        let planner = self.planner(&sandbox, memory, contestant)?;
+        let tools = self.tools(&sandbox, memory)?;
+        let planner = self.planner(&sandbox, &tools, contestant);
         let goal = sandbox.expand(&task.goal);
         let ended = match planner.submit(&goal, None).await {
             Ok(view) => self.follow(&planner, view.task.id).await,
@@ -354,32 +402,82 @@ impl Evaluator {
         Ok((steps, trace, checked.err().map(|e| format!("{e}; {ended}"))))
     }
 
-    fn planner(
-        &self,
-        sandbox: &Sandbox,
-        memory: Memory,
-        contestant: &Contestant,
-    ) -> Result<Planner, String> {
+    /// What the planner and skills act through inside a sandbox: its
+    /// desktop, its home as the only file root, the sandbox policy.
+    fn tools(&self, sandbox: &Sandbox, memory: Memory) -> Result<SkillHost, String> {
         let parts = &self.inner.parts;
         let mut actions = parts.actions.clone();
         actions.file_roots = vec![sandbox.home.display().to_string()];
-        let policy = sandbox_policy(&sandbox.home)?;
-        let desktop = sandbox.desktop.clone();
-        let vision = crate::vision::Vision::new(desktop.clone());
-        #[allow(unused_mut)]
-        let mut planner_parts = PlannerParts {
-            config: parts.planner.clone(),
-            memory,
-            desktop,
+        Ok(SkillHost {
+            desktop: sandbox.desktop.clone(),
             actions,
+            policy: Arc::new(sandbox_policy(&sandbox.home)?),
+            kill_switch: parts.kill_switch.clone(),
+            memory,
+        })
+    }
+
+    fn planner(&self, sandbox: &Sandbox, tools: &SkillHost, contestant: &Contestant) -> Planner {
+        let parts = &self.inner.parts;
+        let planner = Planner::new(PlannerParts {
+            config: parts.planner.clone(),
+            memory: tools.memory.clone(),
+            desktop: tools.desktop.clone(),
+            actions: tools.actions.clone(),
             // Tasks of the suite are not the user's: their events stay here.
             events: Arc::new(EventBus::default()),
-            policy: Arc::new(policy),
+            policy: tools.policy.clone(),
             kill_switch: parts.kill_switch.clone(),
             model: contestant.model.clone(),
-            vision,
-        };
-        Ok(Planner::new(planner_parts))
+            vision: crate::vision::Vision::new(sandbox.desktop.clone()),
+        });
+        planner.use_skills(Skills::new(tools.clone(), SkillLimits::default()));
+        planner
+    }
+
+    /// Runs a draft's own tests in a fresh sandbox, never on the live desktop.
+    pub async fn test_skill(&self, draft: &SkillDraft) -> Result<SkillTestReport, String> {
+        let sandbox = Sandbox::start(&self.inner.parts.binary).await?;
+        let memory = Memory::open(sandbox.home.with_file_name("memory.db"))
+            .await
+            .map_err(|err| format!("sandbox memory: {err}"))?;
+        let skills = Skills::new(self.tools(&sandbox, memory)?, SkillLimits::default());
+        Ok(skills.test(draft).await)
+    }
+
+    /// Installs the contestant's skills once per run, in a sandbox of its
+    /// own (their tests act there, never on a task's desktop), and keeps the
+    /// database as the starting memory of every task.
+    async fn prepare_library(&self, contestant: &Contestant) -> Result<Option<Library>, String> {
+        if contestant.skills.is_empty() {
+            return Ok(None);
+        }
+        let sandbox = Sandbox::start(&self.inner.parts.binary).await?;
+        let memory = Memory::open(sandbox.home.with_file_name("memory.db"))
+            .await
+            .map_err(|err| format!("sandbox memory: {err}"))?;
+        let skills = Skills::new(
+            self.tools(&sandbox, memory.clone())?,
+            SkillLimits::default(),
+        );
+        for draft in &contestant.skills {
+            skills
+                .install(draft.clone())
+                .await
+                .map_err(|err| format!("skill {} does not install: {err}", draft.name))?;
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("digios-eval-skills-")
+            .tempdir()
+            .map_err(|err| format!("temporary directory: {err}"))?;
+        let path = dir.path().join("skills.db");
+        sqlx::query("VACUUM INTO ?")
+            .bind(path.display().to_string())
+            .execute(memory.pool())
+            .await
+            .map_err(|err| format!("copy the skill library: {err}"))?;
+        memory.pool().close().await;
+        Ok(Some(Library { path, _dir: dir }))
     }
 
     /// Waits for the task to end, declining every confirmation (nobody is

@@ -58,7 +58,9 @@ impl Sandbox {
         let deadline = Instant::now() + START_TIMEOUT;
         while std::os::unix::net::UnixStream::connect(&control).is_err() {
             if let Ok(Some(status)) = sandbox.compositor.try_wait() {
-                return Err(format!("the evaluation compositor exited at start ({status})"));
+                return Err(format!(
+                    "the evaluation compositor exited at start ({status})"
+                ));
             }
             if Instant::now() > deadline {
                 return Err("the evaluation compositor did not open its control socket".into());

@@ -135,7 +135,9 @@ pub fn prompt(
         steps.push_str(&format!(
             "{}. {} -> {} ({})\n",
             index + 1,
-            step.get("tool_call").map(Value::to_string).unwrap_or_default(),
+            step.get("tool_call")
+                .map(Value::to_string)
+                .unwrap_or_default(),
             step.get("observation")
                 .and_then(Value::as_str)
                 .unwrap_or("")

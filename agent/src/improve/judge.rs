@@ -49,24 +49,36 @@ pub fn judge(baseline: &EvalRun, candidate: &EvalRun) -> Judgement {
         judgement.reason = format!(
             "regression: {} passed before and fail{} now ({scores})",
             judgement.regressions.join(", "),
-            if judgement.regressions.len() == 1 { "s" } else { "" }
+            if judgement.regressions.len() == 1 {
+                "s"
+            } else {
+                ""
+            }
         );
     } else if !judgement.newly_passing.is_empty() {
         judgement.integrate = true;
         judgement.reason = format!(
             "{} now pass{}, nothing regressed ({scores})",
             judgement.newly_passing.join(", "),
-            if judgement.newly_passing.len() == 1 { "es" } else { "" }
+            if judgement.newly_passing.len() == 1 {
+                "es"
+            } else {
+                ""
+            }
         );
     } else {
-        let (was, is) = (baseline.passed_duration_ms(), candidate.passed_duration_ms());
+        let (was, is) = (
+            baseline.passed_duration_ms(),
+            candidate.passed_duration_ms(),
+        );
         if after > 0.0 && was > 0 && (is as f64) <= was as f64 * FASTER {
             judgement.integrate = true;
             judgement.reason = format!(
                 "the same tasks pass in {is} ms instead of {was} ms, nothing regressed ({scores})"
             );
         } else {
-            judgement.reason = format!("no task newly passes and none is clearly faster ({scores})");
+            judgement.reason =
+                format!("no task newly passes and none is clearly faster ({scores})");
         }
     }
     judgement

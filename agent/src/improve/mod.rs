@@ -340,7 +340,10 @@ impl Improver {
         cycle.score_before = Some(baseline.score());
         let Some((task, result)) = pick_target(&suite, &baseline, &self.recent_targets().await)
         else {
-            return Ok((CycleState::Rejected, "the suite has no task to work on".into()));
+            return Ok((
+                CycleState::Rejected,
+                "the suite has no task to work on".into(),
+            ));
         };
         cycle.targets = vec![task.name.clone()];
         self.save(cycle, "baseline").await;
@@ -474,11 +477,7 @@ impl Improver {
     }
 
     /// A recent finished full run of exactly this model and these skills, or a new one.
-    async fn baseline(
-        &self,
-        current: &Contestant,
-        suite: &[EvalTask],
-    ) -> Result<EvalRun, String> {
+    async fn baseline(&self, current: &Contestant, suite: &[EvalTask]) -> Result<EvalRun, String> {
         let parts = &self.inner.parts;
         let max_age = parts.config.baseline_max_age_minutes as i64 * 60_000;
         let now = crate::memory::now_ms();
@@ -524,7 +523,11 @@ impl Improver {
             let last_cycle = Mutex::new(None::<Instant>);
             loop {
                 tokio::time::sleep(Duration::from_secs(60)).await;
-                let newest = memory.list_tasks(1).await.ok().and_then(|t| t.first().cloned());
+                let newest = memory
+                    .list_tasks(1)
+                    .await
+                    .ok()
+                    .and_then(|t| t.first().cloned());
                 let quiet_ms = newest
                     .map(|t| crate::memory::now_ms() - t.updated_at_ms)
                     .unwrap_or(i64::MAX);
@@ -579,7 +582,11 @@ fn draft_of(version: &SkillVersion) -> SkillDraft {
 }
 
 /// The current skills with `draft` added, or replacing its namesake.
-fn with_candidate(current: &Contestant, versions: &[SkillVersion], draft: &SkillDraft) -> Contestant {
+fn with_candidate(
+    current: &Contestant,
+    versions: &[SkillVersion],
+    draft: &SkillDraft,
+) -> Contestant {
     let mut drafts: Vec<SkillDraft> = current
         .skills
         .iter()
@@ -612,4 +619,16 @@ fn pick_target(
     let chosen = failing.or_else(|| baseline.tasks.iter().max_by_key(|t| t.duration_ms))?;
     let task = suite.iter().find(|t| t.name == chosen.task)?;
     Some((task.clone(), chosen.clone()))
+}
+
+/// Marks suite runs and cycles the last agent left unfinished as failed.
+pub async fn recover(memory: &Memory) -> Result<(), MemoryError> {
+    let runs = crate::eval::mark_interrupted(memory).await?;
+    let cycles = store::mark_interrupted(memory).await?;
+    if runs + cycles > 0 {
+        tracing::warn!(
+            "{runs} suite run(s) and {cycles} improvement cycle(s) were cut short by a stop"
+        );
+    }
+    Ok(())
 }

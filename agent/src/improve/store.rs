@@ -115,11 +115,13 @@ fn from_row(row: &SqliteRow) -> Result<Cycle, MemoryError> {
 }
 
 pub async fn get(memory: &Memory, id: i64) -> Result<Option<Cycle>, MemoryError> {
-    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM improve_cycles WHERE id = ?"))
-        .bind(id)
-        .fetch_optional(memory.pool())
-        .await
-        .map_err(db)?;
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM improve_cycles WHERE id = ?"
+    ))
+    .bind(id)
+    .fetch_optional(memory.pool())
+    .await
+    .map_err(db)?;
     row.as_ref().map(from_row).transpose()
 }
 
@@ -142,4 +144,3 @@ pub async fn count_since(memory: &Memory, since_ms: i64) -> Result<i64, MemoryEr
         .await
         .map_err(db)
 }
-

@@ -11,6 +11,9 @@ use serde_json::{Value, json};
 
 use crate::config::Config;
 
+#[path = "ctl_improve.rs"]
+mod improve;
+
 #[derive(Debug, Args)]
 pub struct CtlArgs {
     /// Print the API's JSON replies instead of text.
@@ -99,6 +102,12 @@ enum CtlCommand {
     /// Models in the store.
     #[command(subcommand)]
     Models(ModelsCommand),
+    /// The desktop task suite: run it, see past runs.
+    #[command(subcommand)]
+    Eval(improve::EvalCommand),
+    /// Self-improvement: start a cycle, see the history.
+    #[command(subcommand)]
+    Improve(improve::ImproveCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -451,6 +460,8 @@ async fn execute(api: &Api, command: CtlCommand, json: bool) -> anyhow::Result<(
                 |_| "forgotten".to_string(),
             ),
         },
+        CtlCommand::Eval(command) => improve::eval(api, command).await?,
+        CtlCommand::Improve(command) => improve::improve(api, command).await?,
         CtlCommand::Models(models) => match models {
             ModelsCommand::List => (api.get("/api/models").await?, models_text),
             ModelsCommand::Pull { id } => (
