@@ -12,6 +12,7 @@ mod memory;
 mod models;
 pub mod rate_limit;
 pub mod services;
+mod skills;
 mod system;
 mod tasks;
 mod vision;
@@ -380,7 +381,11 @@ pub fn router(state: AppState, auth: Auth, extra: Router) -> Router {
         .merge(memory::routes())
         .merge(models::routes())
         .merge(voice::routes())
+<<<<<<< HEAD
         .merge(improve::routes())
+=======
+        .merge(skills::routes())
+>>>>>>> skills
         .split_for_parts();
     let openapi = Arc::new(openapi_json(&openapi));
     let limiter = RateLimiter::new(

@@ -31,8 +31,8 @@ use utoipa::ToSchema;
 pub use config::PlannerConfig;
 pub use intent::{Intent, WindowOp, WindowRef, parse_goal, parse_prefix};
 pub use observe::{Observation, WindowSummary};
-pub use prompt::system_prompt;
-pub use tools::{ToolCall, tool_schema};
+pub use prompt::{system_prompt, system_prompt_with_skills};
+pub use tools::{SKILL, ToolCall, tool_schema, tool_schema_with_skills};
 
 use crate::actions::ActionsConfig;
 use crate::api::events::{EventBus, Topic};

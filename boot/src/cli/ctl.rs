@@ -13,6 +13,7 @@ use crate::config::Config;
 
 #[path = "ctl_improve.rs"]
 mod improve;
+mod skills;
 
 #[derive(Debug, Args)]
 pub struct CtlArgs {
@@ -108,6 +109,9 @@ enum CtlCommand {
     /// Self-improvement: start a cycle, see the history.
     #[command(subcommand)]
     Improve(improve::ImproveCommand),
+    /// Skills: JavaScript procedures the planner can call.
+    #[command(subcommand)]
+    Skills(skills::SkillsCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -462,6 +466,7 @@ async fn execute(api: &Api, command: CtlCommand, json: bool) -> anyhow::Result<(
         },
         CtlCommand::Eval(command) => improve::eval(api, command).await?,
         CtlCommand::Improve(command) => improve::improve(api, command).await?,
+        CtlCommand::Skills(command) => skills::execute(api, command).await?,
         CtlCommand::Models(models) => match models {
             ModelsCommand::List => (api.get("/api/models").await?, models_text),
             ModelsCommand::Pull { id } => (
