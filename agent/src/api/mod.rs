@@ -381,11 +381,8 @@ pub fn router(state: AppState, auth: Auth, extra: Router) -> Router {
         .merge(memory::routes())
         .merge(models::routes())
         .merge(voice::routes())
-<<<<<<< HEAD
         .merge(improve::routes())
-=======
         .merge(skills::routes())
->>>>>>> skills
         .split_for_parts();
     let openapi = Arc::new(openapi_json(&openapi));
     let limiter = RateLimiter::new(
