@@ -53,6 +53,9 @@ pub struct ImproveConfig {
     pub eval_max_steps: u32,
     /// Longest one suite task may run.
     pub eval_task_timeout_secs: u64,
+    /// The suite tasks a cycle runs, by name (all when empty): a subset
+    /// bounds each cycle's compute.
+    pub tasks: Vec<String>,
 }
 
 impl Default for ImproveConfig {
@@ -66,6 +69,7 @@ impl Default for ImproveConfig {
             baseline_max_age_minutes: 60,
             eval_max_steps: 6,
             eval_task_timeout_secs: 120,
+            tasks: Vec::new(),
         }
     }
 }
@@ -80,6 +84,9 @@ impl ImproveConfig {
         }
         if self.eval_task_timeout_secs == 0 {
             return Err(("eval_task_timeout_secs", "must be at least 1".into()));
+        }
+        if let Err(err) = Evaluator::select(&self.tasks) {
+            return Err(("tasks", err.to_string()));
         }
         if self.idle_minutes == 0 {
             return Err(("idle_minutes", "must be at least 1".into()));
@@ -333,7 +340,7 @@ impl Improver {
             .await
             .map_err(|err| format!("the skill library: {err}"))?;
         let current = contestant(parts.model.clone(), &versions);
-        let suite = Evaluator::select(&[]).map_err(|err| err.to_string())?;
+        let suite = Evaluator::select(&parts.config.tasks).map_err(|err| err.to_string())?;
 
         let baseline = self.baseline(&current, &suite).await?;
         cycle.baseline_run_id = Some(baseline.id);
