@@ -6,12 +6,14 @@ mod action;
 pub mod auth;
 pub mod error;
 pub mod events;
+mod improve;
 mod input;
 mod memory;
 mod models;
 pub mod rate_limit;
 pub mod screen;
 pub mod services;
+mod skills;
 mod system;
 mod tasks;
 mod vision;
@@ -131,6 +133,10 @@ pub struct StateInner {
     pub voice: voice::VoiceLink,
     /// Screen changes the compositor announces, for the live screen stream.
     pub screen: screen::ScreenFeed,
+    /// The skill library; its skills are also the planner's tools.
+    pub skills: crate::skills::Skills,
+    /// The evaluator and the improvement cycle, when the agent runs them.
+    pub improvement: Option<crate::improve::Improver>,
     /// The finished router, for WebSocket commands dispatched through it.
     router: OnceLock<Router>,
 }
@@ -157,6 +163,16 @@ impl AppState {
         let kill_switch = KillSwitch::new();
         let policy = Arc::new(planning.policy);
         let vision = crate::vision::Vision::new(desktop.clone());
+        let skills = crate::skills::Skills::new(
+            crate::skills::SkillHost {
+                desktop: desktop.clone(),
+                actions: actions.clone(),
+                policy: policy.clone(),
+                kill_switch: kill_switch.clone(),
+                memory: memory.clone(),
+            },
+            crate::skills::SkillLimits::default(),
+        );
         let planner = Planner::new(PlannerParts {
             config: planning.config,
             memory: memory.clone(),
@@ -168,6 +184,7 @@ impl AppState {
             model: planning.model.clone(),
             vision: vision.clone(),
         });
+        planner.use_skills(skills.clone());
         Self(Arc::new(StateInner {
             config,
             started: Instant::now(),
@@ -185,6 +202,8 @@ impl AppState {
             pulls: Default::default(),
             voice: voice::VoiceLink::from_env(),
             screen: Default::default(),
+            skills,
+            improvement: None,
             router: OnceLock::new(),
         }))
     }
@@ -376,6 +395,8 @@ pub fn router(state: AppState, auth: Auth, extra: Router) -> Router {
         .merge(models::routes())
         .merge(voice::routes())
         .merge(screen::routes())
+        .merge(improve::routes())
+        .merge(skills::routes())
         .split_for_parts();
     let openapi = Arc::new(openapi_json(&openapi));
     let limiter = RateLimiter::new(

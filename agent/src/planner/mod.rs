@@ -31,8 +31,8 @@ use utoipa::ToSchema;
 pub use config::PlannerConfig;
 pub use intent::{Intent, WindowOp, WindowRef, parse_goal, parse_prefix};
 pub use observe::{Observation, WindowSummary};
-pub use prompt::system_prompt;
-pub use tools::{ToolCall, tool_schema};
+pub use prompt::{system_prompt, system_prompt_with_skills};
+pub use tools::{SKILL, ToolCall, tool_schema, tool_schema_with_skills};
 
 use crate::actions::ActionsConfig;
 use crate::api::events::{EventBus, Topic};
@@ -130,6 +130,8 @@ pub struct Planner {
 struct Inner {
     parts: PlannerParts,
     running: Mutex<HashMap<i64, Arc<TaskControl>>>,
+    /// Skills the model may call as tools, once the agent has a library.
+    skills: std::sync::OnceLock<crate::skills::Skills>,
     /// Tasks act on one desktop, so they take turns: a task stays `pending`
     /// until the one before it finishes.
     turn: tokio::sync::Mutex<()>,
@@ -148,9 +150,20 @@ impl Planner {
             inner: Arc::new(Inner {
                 parts,
                 running: Mutex::new(HashMap::new()),
+                skills: std::sync::OnceLock::new(),
                 turn: tokio::sync::Mutex::new(()),
             }),
         }
+    }
+
+    /// Offers `skills`' active skills to the model as tools (`skill` calls).
+    /// Set once; later calls are ignored.
+    pub fn use_skills(&self, skills: crate::skills::Skills) {
+        let _ = self.inner.skills.set(skills);
+    }
+
+    pub fn skills(&self) -> Option<&crate::skills::Skills> {
+        self.inner.skills.get()
     }
 
     pub fn config(&self) -> &PlannerConfig {

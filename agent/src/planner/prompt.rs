@@ -6,9 +6,15 @@ use crate::actions::{self, ActionsConfig};
 use crate::llm::ChatMessage;
 
 use super::observe::Observation;
-use super::tools::FINISH;
+use super::tools::{FINISH, SKILL};
+use crate::skills::SkillVersion;
 
 pub fn system_prompt() -> String {
+    system_prompt_with_skills(&[])
+}
+
+/// The system prompt with the active skills listed as `skill` tools.
+pub fn system_prompt_with_skills(skills: &[SkillVersion]) -> String {
     let mut text = String::from(
         "You are digiOS, an assistant that operates a Linux desktop for the user. \
          Each turn you see the goal and the desktop, and you answer with exactly one JSON \
@@ -18,6 +24,18 @@ pub fn system_prompt() -> String {
     );
     for spec in actions::catalogue() {
         text.push_str(&format!("- {}: {}\n", spec.action_type, spec.description));
+    }
+    if !skills.is_empty() {
+        text.push_str(&format!(
+            "- {SKILL}: Run a skill (a saved procedure) by name: \
+             {{\"action\": \"{SKILL}\", \"params\": {{\"name\": NAME, \"args\": {{...}}}}}}. Skills:\n"
+        ));
+        for skill in skills {
+            text.push_str(&format!(
+                "  - {}: {} args: {}\n",
+                skill.name, skill.description, skill.params
+            ));
+        }
     }
     text.push_str(&format!(
         "- {FINISH}: End the task; summary says what was achieved.\n"

@@ -11,7 +11,7 @@ use super::intent::{Intent, WindowOp, WindowRef, parse_prefix};
 use super::observe::{self, Observation};
 use super::tools::{self, ToolCall};
 use super::{PendingConfirmation, Planner, PlannerParts, TaskControl, TaskView, prompt};
-use crate::actions::{self, ActionRequest};
+use crate::actions::{self, ActionOutcome, ActionRequest};
 use crate::api::events::Topic;
 use crate::llm::{
     ChatMessage, ChatRequest, CompletionEvent, Constraint, GenerationOptions, LanguageModel,
@@ -20,6 +20,7 @@ use crate::llm::{
 use crate::memory::{
     ActionOutcome as AuditResult, Decision, NewAuditEntry, NewStep, StepOutcome, Task, TaskState,
 };
+use crate::skills::{CallOptions, SkillError};
 
 /// How a task ends.
 #[derive(Debug, Clone, PartialEq)]
@@ -381,6 +382,80 @@ async fn perform_step(
     result
 }
 
+/// The skills the model may call: the active version of each.
+async fn active_skills(ctx: &TaskCtx) -> Vec<crate::skills::SkillVersion> {
+    let Some(skills) = ctx.planner.skills() else {
+        return Vec::new();
+    };
+    match skills.active_versions().await {
+        Ok(active) => active,
+        Err(err) => {
+            tracing::warn!(task = ctx.task_id, "cannot read the skills: {err}");
+            Vec::new()
+        }
+    }
+}
+
+/// One step that calls a skill: its actions pass the policy and the audit
+/// log under this task and step (confirm-tier ones are refused, since nobody
+/// pre-approved them); the step is stored and published like an action's.
+async fn perform_skill_step(
+    ctx: &TaskCtx,
+    name: String,
+    args: Value,
+    thought: String,
+    started: Instant,
+) -> ActResult {
+    let index = ctx.take_index();
+    let call = json!({"action": tools::SKILL, "params": {"name": name, "args": args}});
+    let result = match ctx.planner.skills() {
+        None => ActResult::Failed("this agent has no skill library".into()),
+        Some(skills) => {
+            let options = CallOptions {
+                approve_confirm: false,
+                task: Some((ctx.task_id, index)),
+                cancel: Some(ctx.control.cancel.child_token()),
+                live: true,
+            };
+            let limit = ctx.step_timeout();
+            match tokio::time::timeout(limit, skills.call_with(&name, args, options)).await {
+                Ok(Ok(done)) => ActResult::Done {
+                    outcome: ActionOutcome {
+                        action_type: tools::SKILL.to_string(),
+                        result: json!({
+                            "skill": done.name,
+                            "version": done.version,
+                            "result": done.result,
+                            "actions": done.actions,
+                        }),
+                    },
+                    verdict: super::verify::Verdict::Unobservable,
+                },
+                Ok(Err(err @ SkillError::Refused { .. })) => ActResult::Denied(err.to_string()),
+                Ok(Err(err)) => ActResult::Failed(err.to_string()),
+                Err(_) => ActResult::Failed(format!(
+                    "skill {name} did not finish within {} s",
+                    limit.as_secs()
+                )),
+            }
+        }
+    };
+    let (outcome, observation) = match &result {
+        ActResult::Done { outcome, .. } => (StepOutcome::Ok, format!("result {}", outcome.result)),
+        ActResult::Failed(why) => (StepOutcome::Failed, why.clone()),
+        ActResult::Denied(why) | ActResult::Declined(why) => (StepOutcome::Denied, why.clone()),
+    };
+    ctx.append_step(NewStep {
+        thought,
+        tool_call: Some(call),
+        observation: Some(observation),
+        outcome,
+        duration_ms: started.elapsed().as_millis() as u64,
+    })
+    .await;
+    result
+}
+
 /// Runs a plan from the intent parser: each action must be verified on the
 /// desktop before the next.
 async fn run_plan(ctx: &TaskCtx, intents: Vec<Intent>) -> End {
@@ -558,7 +633,7 @@ async fn run_model(ctx: &TaskCtx, handed_over: Option<(String, String)>) -> End 
     let mut started = Instant::now();
     let mut observation = ctx.observe().await;
     let mut messages = vec![
-        ChatMessage::system(prompt::system_prompt()),
+        ChatMessage::system(prompt::system_prompt_with_skills(&active_skills(ctx).await)),
         prompt::first_turn(
             &ctx.goal,
             handed_over.as_ref(),
@@ -577,7 +652,14 @@ async fn run_model(ctx: &TaskCtx, handed_over: Option<(String, String)>) -> End 
         if let Err(engaged) = parts.kill_switch.check_task() {
             return End::Stopped(engaged.to_string());
         }
-        let schema = tools::tool_schema(&observation.windows, &parts.actions, observation.marks);
+        // Read each step, so a skill installed mid-task is offered at once.
+        let skills = active_skills(ctx).await;
+        let schema = tools::tool_schema_with_skills(
+            &observation.windows,
+            &parts.actions,
+            observation.marks,
+            &skills,
+        );
         let request = ChatRequest::new(messages.clone()).with_options(GenerationOptions {
             max_tokens: parts.config.max_tokens,
             constraint: Some(Constraint::JsonSchema(schema)),
@@ -672,19 +754,35 @@ async fn run_model(ctx: &TaskCtx, handed_over: Option<(String, String)>) -> End 
                     None => End::Succeeded(summary),
                 };
             }
-            Ok(ToolCall::Act(request)) => {
+            Ok(step @ (ToolCall::Act(_) | ToolCall::Skill { .. })) => {
                 invalid_in_row = 0;
-                let call = json!({"action": request.action_type, "params": request.params});
+                let call = step.to_json();
                 repeats = if previous_call.as_ref() == Some(&call) {
                     repeats + 1
                 } else {
                     0
                 };
                 previous_call = Some(call);
-                let action_type = request.action_type.clone();
                 let windows_before = observation.windows.clone();
-                let thought = format!("the model chose {action_type}");
-                let result = perform_step(ctx, request, thought, started).await;
+                let (action_type, result) = match step {
+                    ToolCall::Skill { name, args } => {
+                        let thought = format!("the model chose skill {name}");
+                        let what = format!("skill {name}");
+                        (
+                            what,
+                            perform_skill_step(ctx, name, args, thought, started).await,
+                        )
+                    }
+                    ToolCall::Act(request) => {
+                        let action_type = request.action_type.clone();
+                        let thought = format!("the model chose {action_type}");
+                        (
+                            action_type,
+                            perform_step(ctx, request, thought, started).await,
+                        )
+                    }
+                    ToolCall::Finish { .. } => unreachable!("matched above"),
+                };
                 let mut result_text = match &result {
                     ActResult::Done { verdict, outcome } => {
                         acted = true;

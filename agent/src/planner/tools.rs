@@ -2,15 +2,19 @@
 //! JSON schema the sampler's grammar enforces. The schema is grounded in the
 //! current desktop each step: window ids are the open windows' ids and app
 //! names the configured apps, so a tiny model cannot name a window that does
-//! not exist.
+//! not exist. Active skills join as `skill` calls, one variant per skill
+//! with its own (grounded) params.
 
 use serde_json::{Map, Value, json};
 
 use crate::actions::{self, ActionRequest, ActionsConfig};
+use crate::skills::SkillVersion;
 use digios_ipc::Window;
 
 /// The tool that ends a task.
 pub const FINISH: &str = "finish";
+/// The tool that calls a skill: `{"action": "skill", "params": {"name", "args"}}`.
+pub const SKILL: &str = "skill";
 /// Bounds on strings the model writes, so generation always ends.
 const TEXT_MAX: u64 = 100;
 /// Bounds on numbers the model writes: pixels on any real screen.
@@ -22,13 +26,42 @@ const SUMMARY_MAX: u64 = 120;
 #[derive(Debug, Clone)]
 pub enum ToolCall {
     Act(ActionRequest),
+    Skill { name: String, args: Value },
     Finish { summary: String },
+}
+
+impl ToolCall {
+    /// The call as the model wrote it, for steps and repetition checks.
+    pub fn to_json(&self) -> Value {
+        match self {
+            ToolCall::Act(request) => {
+                json!({"action": request.action_type, "params": request.params})
+            }
+            ToolCall::Skill { name, args } => {
+                json!({"action": SKILL, "params": {"name": name, "args": args}})
+            }
+            ToolCall::Finish { summary } => {
+                json!({"action": FINISH, "params": {"summary": summary}})
+            }
+        }
+    }
 }
 
 /// The schema of one tool call: `{"action": NAME, "params": {...}}`.
 /// `marks` is how many numbered marks of the latest screen analysis the
 /// model was shown; a click may name one of them (none: no mark at all).
 pub fn tool_schema(windows: &[Window], actions: &ActionsConfig, marks: usize) -> Value {
+    tool_schema_with_skills(windows, actions, marks, &[])
+}
+
+/// [`tool_schema`] plus one `skill` variant per skill whose params the
+/// grammar can express.
+pub fn tool_schema_with_skills(
+    windows: &[Window],
+    actions: &ActionsConfig,
+    marks: usize,
+    skills: &[SkillVersion],
+) -> Value {
     let window_ids: Vec<Value> = windows.iter().map(|w| json!(w.id)).collect();
     let apps: Vec<Value> = actions.apps.keys().map(|name| json!(name)).collect();
     let mut variants = Vec::new();
@@ -37,6 +70,20 @@ pub fn tool_schema(windows: &[Window], actions: &ActionsConfig, marks: usize) ->
             continue;
         };
         variants.push(variant(spec.action_type, params));
+    }
+    for skill in skills {
+        let Some(args) = ground_params(&skill.params, &window_ids, &apps, marks) else {
+            continue;
+        };
+        variants.push(variant(
+            SKILL,
+            json!({
+                "type": "object",
+                "properties": {"name": {"const": skill.name}, "args": args},
+                "required": ["name", "args"],
+                "additionalProperties": false
+            }),
+        ));
     }
     variants.push(variant(
         FINISH,
@@ -175,6 +222,16 @@ pub fn parse_tool_call(text: &str) -> Result<ToolCall, String> {
             .trim()
             .to_string();
         return Ok(ToolCall::Finish { summary });
+    }
+    if action == SKILL {
+        let Some(name) = params.get("name").and_then(Value::as_str) else {
+            return Err("a skill call needs params.name, the skill's name".into());
+        };
+        let args = params.get("args").cloned().unwrap_or(json!({}));
+        return Ok(ToolCall::Skill {
+            name: name.to_string(),
+            args,
+        });
     }
     Ok(ToolCall::Act(ActionRequest {
         action_type: action.to_string(),
