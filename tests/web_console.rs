@@ -555,3 +555,52 @@ fn push_to_talk_in_the_page_becomes_a_goal_and_the_reply_is_spoken() {
     let spoken = browser.wait_for("the reply spoken", "return digiosConsole.talk.spoken", WAIT);
     assert!(spoken["bytes"].as_u64().unwrap() > 1000, "{spoken}");
 }
+
+#[test]
+fn the_evaluator_plot_follows_suite_runs() {
+    let (_agent, url) = start_agent(&["--bind", "127.0.0.1:0"]);
+    let api = ApiClient::new(&url);
+    let browser = Browser::start();
+    browser.goto(&format!("{url}/"));
+    browser.wait_for(
+        "the empty plot",
+        "return document.getElementById('connection').dataset.state === 'online'
+             && document.getElementById('eval-plot').dataset.points === '0'
+             && document.getElementById('eval-caption').textContent === 'no evaluator runs yet'",
+        WAIT,
+    );
+    // Two real suite runs of one task, each on its own headless compositor;
+    // the page hears of them on the `improve` topic and plots both.
+    for run in 1..=2 {
+        let (status, body) = api.post("/api/eval/runs", json!({"tasks": ["open-terminal"]}));
+        assert_eq!(status, 202, "{body}");
+        let deadline = Instant::now() + Duration::from_secs(180);
+        loop {
+            let (_, runs) = api.get("/api/eval/runs?limit=5");
+            let finished = runs
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|r| r["finished_at_ms"].is_i64())
+                .count();
+            if finished == run {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "suite run {run} did not finish: {runs}"
+            );
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        browser.wait_for(
+            &format!("{run} point(s) on the plot"),
+            &format!("return document.getElementById('eval-plot').dataset.points === '{run}'"),
+            WAIT,
+        );
+    }
+    let caption = browser.eval(
+        "return document.getElementById('eval-caption').textContent",
+        json!([]),
+    );
+    assert!(caption.as_str().unwrap().contains("2 runs"), "{caption}");
+}
