@@ -529,7 +529,7 @@ fn push_to_talk_in_the_page_becomes_a_goal_and_the_reply_is_spoken() {
         "return document.getElementById('connection').dataset.state === 'online'",
         WAIT,
     );
-    browser.hold("#talk", Duration::from_millis(3500));
+    browser.hold("#talk", Duration::from_millis(5000));
     let deadline = Instant::now() + WAIT;
     let heard = loop {
         let shown = browser.eval(

@@ -7,7 +7,7 @@ import { StatusPane } from './status.js';
 import { PushToTalk } from './voice.js';
 
 const $ = (id) => document.getElementById(id);
-const TOPICS = ['tasks', 'tokens', 'windows', 'downloads', 'services', 'vision', 'voice'];
+const TOPICS = ['tasks', 'tokens', 'windows', 'downloads', 'services', 'vision'];
 
 let started = false;
 
@@ -104,9 +104,6 @@ function start() {
           break;
         case 'improve':
           status.refreshEval();
-          break;
-        case 'voice':
-          if (event.kind === 'state') talk.say(`voice: ${event.data?.state ?? ''}`);
           break;
         default:
           break;
