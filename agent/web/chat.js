@@ -6,6 +6,10 @@ import { api } from './api.js';
 const FINISHED = new Set(['succeeded', 'failed', 'cancelled', 'stopped', 'interrupted']);
 // Characters of streamed model text kept per task.
 const TOKEN_TAIL = 400;
+// Characters of a step shown; the whole step is its tooltip.
+const STEP_CHARS = 240;
+// Finished tasks shown in the conversation when the page opens.
+const RECENT_ON_OPEN = 5;
 
 function element(tag, className, text) {
   const node = document.createElement(tag);
@@ -63,8 +67,12 @@ export class Chat {
       return;
     }
     this.renderHistory(recent);
-    for (const task of recent.slice().reverse()) {
-      if (this.tasks.has(task.id) || !FINISHED.has(task.state)) {
+    // The first time, the last few tasks give the conversation its context.
+    const first = !this.loaded;
+    this.loaded = true;
+    for (const [index, task] of recent.slice().reverse().entries()) {
+      const lastFew = first && index >= recent.length - RECENT_ON_OPEN;
+      if (lastFew || this.tasks.has(task.id) || !FINISHED.has(task.state)) {
         try {
           this.upsert(await api(`/api/tasks/${task.id}`));
         } catch { /* gone */ }
@@ -167,7 +175,9 @@ export class Chat {
     node.querySelector('.goal').textContent = view.goal;
     const steps = view.steps ?? [];
     node.querySelector('.steps').replaceChildren(...steps.map((step) => {
-      const item = element('li', 'step', describeStep(step));
+      const text = describeStep(step);
+      const item = element('li', 'step', text.length > STEP_CHARS ? `${text.slice(0, STEP_CHARS)}…` : text);
+      item.title = text;
       item.dataset.outcome = step.outcome ?? '';
       return item;
     }));
