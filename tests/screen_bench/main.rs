@@ -19,6 +19,8 @@ use serde_json::json;
 
 /// One key every this often, a brisk typist's pace.
 const PACE: Duration = Duration::from_millis(150);
+/// Steps of the window-move session.
+const MOVES: usize = 20;
 const TEXT: &str = "the quick brown fox jumps over the lazy dog 0123456789";
 
 #[derive(Default)]
@@ -70,23 +72,54 @@ fn main() {
 
     // Warm both paths once, then measure.
     type_session(&api, &damage, &mut Path::Stream(&mut client), "warm ");
-    type_session(&api, &damage, &mut Path::FullFrame, "warm ");
-    let stream = type_session(&api, &damage, &mut Path::Stream(&mut client), TEXT);
-    let full = type_session(&api, &damage, &mut Path::FullFrame, TEXT);
-
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    type_session(&api, &damage, &mut Path::FullFrame(&api), "warm ");
+    let mut stream = type_session(&api, &damage, &mut Path::Stream(&mut client), TEXT);
+    let full = type_session(&api, &damage, &mut Path::FullFrame(&api), TEXT);
     println!(
-        "web screen benchmark: typing {} characters into foot, one per {} ms, 1280x800 headless; debug digios",
-        TEXT.len(),
-        PACE.as_millis()
+        "web screen benchmark, 1280x800 headless, debug digios; stream: damage rectangles as RGBA+zlib; full frame: a screenshot PNG per change"
     );
     println!(
-        "{:<34} {:>14} {:>14} {:>8}",
+        "typing {} characters into foot, one per {} ms; first (full) stream frame {:.1} KiB",
+        TEXT.len(),
+        PACE.as_millis(),
+        full_frame_bytes as f64 / 1024.0
+    );
+    report(&stream, &full);
+    let typing_patches = std::mem::take(&mut stream.patches);
+
+    // Large damage: the window moved step by step across the screen.
+    let id = window["id"].as_u64().unwrap();
+    let (x0, y0) = (
+        window["geometry"]["x"].as_i64().unwrap(),
+        window["geometry"]["y"].as_i64().unwrap(),
+    );
+    let api_ref = &api;
+    let mover = |offset: i64| {
+        move |step: usize| {
+            let x = x0 - 200 + offset + 20 * step as i64;
+            api_ref.post(&format!("/api/windows/{id}/move"), json!({"x": x, "y": y0}));
+        }
+    };
+    let stream = session(&damage, &mut Path::Stream(&mut client), MOVES, mover(0));
+    let full = session(&damage, &mut Path::FullFrame(&api), MOVES, mover(10));
+    println!(
+        "moving the foot window 20 px per step, {MOVES} steps, one per {} ms",
+        PACE.as_millis()
+    );
+    report(&stream, &full);
+    encodings("typing", &typing_patches);
+    encodings("window moves", &stream.patches);
+}
+
+fn report(stream: &Session, full: &Session) {
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "  {:<34} {:>14} {:>14} {:>8}",
         "measure", "stream", "full frame", "ratio"
     );
     let row = |name: &str, ours: f64, anchor: f64, unit: &str| {
         println!(
-            "{name:<34} {:>11.1} {unit:<2} {:>11.1} {unit:<2} {:>7.2}x",
+            "  {name:<34} {:>11.1} {unit:<2} {:>11.1} {unit:<2} {:>7.2}x",
             ours,
             anchor,
             anchor / ours
@@ -105,7 +138,7 @@ fn main() {
         "ms",
     );
     row(
-        "bytes per second while typing",
+        "bytes per second",
         stream.bytes_per_second() / 1024.0,
         full.bytes_per_second() / 1024.0,
         "KiB",
@@ -117,34 +150,44 @@ fn main() {
         "KiB",
     );
     println!(
-        "updates: stream {} frames, full frame {} screenshots; first (full) stream frame {:.1} KiB",
-        stream.updates,
-        full.updates,
-        full_frame_bytes as f64 / 1024.0
+        "  updates: stream {} frames, full frame {} screenshots",
+        stream.updates, full.updates
     );
-    encodings(&stream.patches);
 }
 
 enum Path<'a> {
     Stream(&'a mut ScreenClient),
-    FullFrame,
+    FullFrame(&'a ApiClient),
 }
 
-/// Types `text` one key per [`PACE`]; per key, the latency from the first
-/// compositor damage after it to the first update the client holds, and
-/// every byte the client received.
+/// Types `text` one key per [`PACE`].
 fn type_session(
     api: &ApiClient,
     damage: &Receiver<Instant>,
     path: &mut Path,
     text: &str,
 ) -> Session {
+    let chars: Vec<char> = text.chars().collect();
+    session(damage, path, chars.len(), |step| {
+        api.post("/api/input/text", json!({"text": chars[step].to_string()}));
+    })
+}
+
+/// Runs `steps` actions one per [`PACE`]; per action, the latency from the
+/// first compositor damage after it to the first update the client holds,
+/// and every byte the client received.
+fn session(
+    damage: &Receiver<Instant>,
+    path: &mut Path,
+    steps: usize,
+    act: impl Fn(usize),
+) -> Session {
     let mut session = Session::default();
     let started = Instant::now();
-    for ch in text.chars() {
+    for step in 0..steps {
         let slot_end = Instant::now() + PACE;
         while damage.try_recv().is_ok() {}
-        api.post("/api/input/text", json!({"text": ch.to_string()}));
+        act(step);
         let Ok(damaged) = damage.recv_timeout(Duration::from_secs(5)) else {
             continue;
         };
@@ -171,7 +214,7 @@ fn type_session(
                     client.set_timeout(Some(left.max(Duration::from_millis(1))));
                 }
             }
-            Path::FullFrame => {
+            Path::FullFrame(api) => {
                 let mut changed = Some(damaged);
                 while let Some(at) = changed {
                     let bytes = screenshot(api);
@@ -239,10 +282,10 @@ fn follow_damage(control: &std::path::Path) -> Receiver<Instant> {
 /// The stream's rectangles of the typing session in each encoding a
 /// browser decodes with built-ins (PNG via createImageBitmap; raw RGBA via
 /// DecompressionStream), so the stream's choice stays a measured one.
-fn encodings(patches: &[Patch]) {
+fn encodings(session: &str, patches: &[Patch]) {
     let raw: usize = patches.iter().map(|p| p.rgba.len()).sum();
     println!(
-        "encodings of the session's {} rectangles ({:.1} KiB raw RGBA):",
+        "encodings of the {session} session's {} rectangles ({:.1} KiB raw RGBA):",
         patches.len(),
         raw as f64 / 1024.0
     );

@@ -333,6 +333,11 @@ pub enum ImageFormat {
     Png,
     /// Straight RGBA, 8 bits per channel, rows top to bottom, no padding.
     Rgba,
+    /// The same pixels as `rgba`, but sent as raw bytes right after the
+    /// reply line (`width * height * 4` of them) rather than as base64
+    /// inside it: no encoding on either side, for large or frequent
+    /// captures. [`Client`] reads them into [`Image::data`].
+    RgbaRaw,
 }
 
 /// A pointer button.
@@ -422,6 +427,14 @@ pub struct DamageReport {
     /// Changed rectangles in global logical coordinates, merged where they
     /// overlap; empty when nothing changed (or when `full`).
     pub rects: Vec<Rect>,
+}
+
+impl Image {
+    /// How many raw bytes follow the reply line carrying this image.
+    pub fn trailing_len(&self) -> Option<usize> {
+        (self.format == ImageFormat::RgbaRaw)
+            .then(|| self.width as usize * self.height as usize * 4)
+    }
 }
 
 /// A captured image.

@@ -410,7 +410,7 @@ impl ScreenState {
         for rect in rects {
             let capture = CaptureRequest {
                 target: CaptureTarget::Region { rect },
-                format: ImageFormat::Rgba,
+                format: ImageFormat::RgbaRaw,
                 reticle: self.options.reticle,
                 grid: None,
                 marks: self.options.marks,
