@@ -123,7 +123,7 @@ function start() {
     marksToggle: $('show-marks'), reticleToggle: $('show-reticle'), socket,
   });
   const status = new StatusPane({
-    services: $('services'), model: $('model'), downloads: $('downloads'),
+    services: $('services'), model: $('model'), models: $('models'),
     plot: $('eval-plot'), caption: $('eval-caption'),
     onStatus: (s) => {
       killEngaged = Boolean(s.kill_switch?.engaged);

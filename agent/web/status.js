@@ -12,19 +12,19 @@ function svg(tag, attributes, text) {
 }
 
 export class StatusPane {
-  constructor({ services, model, downloads, plot, caption, onStatus }) {
+  constructor({ services, model, models, plot, caption, onStatus }) {
     this.servicesEl = services;
     this.modelEl = model;
-    this.downloadsEl = downloads;
+    this.modelsEl = models;
     this.plot = plot;
     this.caption = caption;
     this.onStatus = onStatus;
-    // url or model → { label, downloaded, total, node }
-    this.downloads = new Map();
+    // model id → its row
+    this.rows = new Map();
   }
 
   async refresh() {
-    await Promise.all([this.refreshStatus(), this.refreshModel(), this.refreshEval()]);
+    await Promise.all([this.refreshStatus(), this.refreshModel(), this.refreshModels(), this.refreshEval()]);
   }
 
   async refreshStatus() {
@@ -100,39 +100,95 @@ export class StatusPane {
     this.caption.textContent = `latest ${(last.success_rate * 100).toFixed(0)}% of ${last.tasks?.length ?? '?'} tasks, ${runs.length} runs`;
   }
 
+  // The manifest's models, each with its state and, while missing, a
+  // download button; a pull's progress arrives on `downloads`.
+  async refreshModels() {
+    let models;
+    try {
+      models = await api('/api/models');
+    } catch {
+      return;
+    }
+    for (const model of models) {
+      const row = this.row(model.id);
+      row.state = model.state;
+      row.pulling = model.pulling;
+      this.renderRow(row);
+    }
+  }
+
+  row(id) {
+    let row = this.rows.get(id);
+    if (!row) {
+      const node = document.createElement('li');
+      node.dataset.model = id;
+      const label = document.createElement('span');
+      label.className = 'label';
+      const pull = document.createElement('button');
+      pull.type = 'button';
+      pull.className = 'pull';
+      pull.textContent = 'Download';
+      const bar = document.createElement('progress');
+      node.append(label, pull, bar);
+      row = { id, node, label, pull, bar, state: 'missing', pulling: false, progress: '' };
+      pull.addEventListener('click', () => this.pull(row));
+      this.modelsEl.append(node);
+      this.rows.set(id, row);
+    }
+    return row;
+  }
+
+  renderRow(row) {
+    row.node.dataset.state = row.pulling ? 'pulling' : row.state;
+    row.label.textContent = `${row.id}: ${row.pulling ? row.progress || 'starting download' : row.state}`;
+    row.pull.hidden = row.pulling || !(row.state === 'missing' || row.state.startsWith('failed'));
+    row.bar.hidden = !row.pulling;
+  }
+
+  async pull(row) {
+    row.pulling = true;
+    row.progress = '';
+    this.renderRow(row);
+    try {
+      await api(`/api/models/${encodeURIComponent(row.id)}/pull`, { method: 'POST' });
+    } catch (err) {
+      row.pulling = err.code === 'conflict';
+      row.progress = err.message;
+      row.label.textContent = `${row.id}: ${err.message}`;
+    }
+  }
+
   onDownload(event) {
     const data = event.data ?? {};
-    const key = data.model ?? 'model';
-    let entry = this.downloads.get(key);
-    if (!entry) {
-      const node = document.createElement('li');
-      node.append(document.createElement('span'), document.createElement('progress'));
-      this.downloadsEl.append(node);
-      entry = { node };
-      this.downloads.set(key, entry);
-    }
-    const [label, bar] = entry.node.children;
+    if (!data.model) return;
+    const row = this.row(data.model);
     switch (event.kind) {
-      case 'download_progress':
-      case 'download_started': {
+      case 'download_started':
+      case 'download_progress': {
         const done = data.downloaded ?? data.offset ?? 0;
-        if (data.total) { bar.max = data.total; bar.value = done; } else bar.removeAttribute('value');
-        label.textContent = `${key}: ${(done / 1e6).toFixed(1)}${data.total ? ` / ${(data.total / 1e6).toFixed(1)}` : ''} MB`;
+        if (data.total) {
+          row.bar.max = data.total;
+          row.bar.value = done;
+        } else row.bar.removeAttribute('value');
+        row.pulling = true;
+        row.progress = `${(done / 1e6).toFixed(1)}${data.total ? ` of ${(data.total / 1e6).toFixed(1)}` : ''} MB`;
         break;
       }
       case 'pull_finished':
-        label.textContent = `${key}: ${data.downloaded ? 'downloaded' : 'already present'}`;
-        bar.max = 1; bar.value = 1;
+        row.pulling = false;
+        row.state = data.status?.state ?? 'present';
         this.refreshModel();
         break;
       case 'pull_failed':
-        label.textContent = `${key}: failed: ${data.error}`;
-        bar.remove();
+        row.pulling = false;
+        row.state = `failed: ${data.error}`;
         break;
       default:
-        label.textContent = `${key}: ${event.kind.replaceAll('_', ' ')}`;
+        row.pulling = true;
+        row.progress = event.kind.replaceAll('_', ' ');
         break;
     }
+    this.renderRow(row);
   }
 
   onService() {
