@@ -3,6 +3,8 @@
 pub mod actions;
 pub mod api;
 pub mod desktop;
+pub mod eval;
+pub mod improve;
 pub mod llm;
 pub mod memory;
 pub mod models;

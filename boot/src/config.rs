@@ -21,6 +21,7 @@ pub struct Config {
     pub policy: digios_agent::policy::PolicyConfig,
     pub llm: digios_agent::llm::LlmConfig,
     pub planner: digios_agent::planner::PlannerConfig,
+    pub improve: digios_agent::improve::ImproveConfig,
     pub voice: digios_voice_ipc::VoiceConfig,
     pub log: Log,
     pub system: System,
@@ -163,6 +164,9 @@ impl Config {
         self.planner
             .validate()
             .map_err(|(key, message)| invalid(&format!("planner.{key}"), message))?;
+        self.improve
+            .validate()
+            .map_err(|(key, message)| invalid(&format!("improve.{key}"), message))?;
         self.voice
             .validate()
             .map_err(|(key, message)| invalid(&format!("voice.{key}"), message))

@@ -67,7 +67,7 @@ pub fn capture(state: &mut State, request: &CaptureRequest) -> Result<Image, Err
         draw_reticle(&mut canvas, &projection, pointer.x, pointer.y);
     }
     let data = match request.format {
-        ImageFormat::Rgba => canvas.pixels,
+        ImageFormat::Rgba | ImageFormat::RgbaRaw => canvas.pixels,
         ImageFormat::Png => encode_png(&canvas)
             .map_err(|err| Error::new(ErrorCode::Internal, format!("PNG encoding: {err}")))?,
     };

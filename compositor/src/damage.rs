@@ -10,8 +10,8 @@ use digios_ipc::{DamageReport, Rect, WindowId};
 use smithay::backend::renderer::utils::{CommitCounter, with_renderer_surface_state};
 use smithay::desktop::{WindowSurfaceType, layer_map_for_output};
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
-use smithay::utils::{Logical, Rectangle, Transform};
-use smithay::wayland::compositor::get_parent;
+use smithay::utils::{Logical, Point, Rectangle, Transform};
+use smithay::wayland::compositor::{SubsurfaceCachedState, get_parent, with_states};
 
 use crate::control::rect;
 use crate::state::State;
@@ -63,6 +63,11 @@ impl DamageLog {
         self.forgotten_through = self.seq;
     }
 
+    /// The number of the latest damage.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
     pub fn report(&self, since: u64) -> DamageReport {
         // 0 means the client has seen nothing; a number from the future
         // comes from an earlier compositor run.
@@ -98,18 +103,57 @@ fn merge(rects: impl Iterator<Item = Rect>) -> Vec<Rect> {
     merged
 }
 
-/// The surface's commit counter before a commit is processed.
-pub fn commit_counter(surface: &WlSurface) -> Option<CommitCounter> {
-    with_renderer_surface_state(surface, |state| state.current_commit())
+/// What a surface showed before a commit, to find what the commit changed.
+#[derive(Debug, Clone, Copy)]
+pub struct BeforeCommit {
+    counter: Option<CommitCounter>,
+    had_buffer: bool,
+}
+
+/// The surface's state before a commit is processed.
+pub fn before_commit(surface: &WlSurface) -> BeforeCommit {
+    let state = with_renderer_surface_state(surface, |state| {
+        (state.current_commit(), state.buffer().is_some())
+    });
+    BeforeCommit {
+        counter: state.map(|(counter, _)| counter),
+        had_buffer: state.is_some_and(|(_, had)| had),
+    }
+}
+
+fn has_buffer(surface: &WlSurface) -> bool {
+    with_renderer_surface_state(surface, |state| state.buffer().is_some()).unwrap_or(false)
+}
+
+/// Where a subsurface sits relative to its root surface.
+fn offset_in_root(surface: &WlSurface) -> Point<i32, Logical> {
+    let mut offset = Point::default();
+    let mut current = surface.clone();
+    while let Some(parent) = get_parent(&current) {
+        offset += with_states(&current, |states| {
+            states
+                .cached_state
+                .get::<SubsurfaceCachedState>()
+                .current()
+                .location
+        });
+        current = parent;
+    }
+    offset
 }
 
 impl State {
     /// Records the damage of a commit just processed; `before` is the
     /// surface's commit counter from before it.
-    pub fn record_commit_damage(&mut self, surface: &WlSurface, before: Option<CommitCounter>) {
+    pub fn record_commit_damage(&mut self, surface: &WlSurface, before: BeforeCommit) {
         let mut root = surface.clone();
         while let Some(parent) = get_parent(&root) {
             root = parent;
+        }
+        // A subsurface without a buffer before or after shows nothing
+        // (clients such as foot keep some unmapped and commit them often).
+        if &root != surface && !before.had_buffer && !has_buffer(surface) {
+            return;
         }
         if let Some(managed) = self.windows.by_surface(&root) {
             if !managed.visible() {
@@ -118,9 +162,13 @@ impl State {
             let origin = managed.location - managed.window.geometry().loc;
             let whole = managed.window.bbox_with_popups();
             let whole = Rectangle::new(whole.loc + origin, whole.size);
-            let exact = (&root == surface)
-                .then(|| surface_damage(surface, before))
-                .flatten();
+            let offset = offset_in_root(surface);
+            let exact = surface_damage(surface, before.counter).map(|rects| {
+                rects
+                    .into_iter()
+                    .map(|r| Rectangle::new(r.loc + offset, r.size))
+                    .collect::<Vec<_>>()
+            });
             match exact {
                 Some(rects) => {
                     for local in rects {

@@ -90,6 +90,21 @@ fn window_and_region_captures_cover_what_they_name() {
     assert_eq!((info.width, info.height), (40, 30));
     assert_eq!(info.color_type, png::ColorType::Rgba);
     assert_eq!(&decoded[..info.buffer_size()], &region.pixels[..]);
+
+    // So does `rgba_raw`, whose bytes follow the reply line; the connection
+    // keeps working after them.
+    let mut client = compositor.client();
+    for _ in 0..2 {
+        let Ok(Response::Image(raw)) = client.request(&request(ImageFormat::RgbaRaw)) else {
+            panic!("not an image");
+        };
+        assert_eq!(raw.format, ImageFormat::RgbaRaw);
+        assert_eq!(raw.data, region.pixels);
+    }
+    assert!(matches!(
+        client.request(&Request::Version),
+        Ok(Response::Version { .. })
+    ));
 }
 
 #[test]

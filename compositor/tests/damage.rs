@@ -62,6 +62,14 @@ fn typing_and_moving_report_damage_where_the_screen_changed() {
         );
     }
 
+    // foot redraws one row of cells; its unmapped subsurfaces, committed
+    // with every frame, add nothing.
+    let typed_area: i32 = typed.rects.iter().map(|r| r.width * r.height).sum();
+    assert!(
+        typed_area * 4 < foot.geometry.width * foot.geometry.height,
+        "typing damaged most of the window: {typed:?}"
+    );
+
     // A move damages where the window was and where it is.
     let before = frame(&compositor.window(foot.id).unwrap());
     compositor.request(Request::Move {

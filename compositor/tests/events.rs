@@ -4,7 +4,7 @@ mod support;
 
 use std::time::Duration;
 
-use digios_ipc::{Event, Request};
+use digios_ipc::{Event, Request, Response};
 use support::Compositor;
 
 fn next_matching(
@@ -12,12 +12,17 @@ fn next_matching(
     what: &str,
     predicate: impl Fn(&Event) -> bool,
 ) -> Event {
-    for _ in 0..200 {
+    let mut seen = 0;
+    while seen < 200 {
         let event = stream
             .next_event()
             .unwrap_or_else(|err| panic!("waiting for {what}: {err}"));
         if predicate(&event) {
             return event;
+        }
+        // A client drawing every frame sends these without end.
+        if !matches!(event, Event::ScreenChanged { .. }) {
+            seen += 1;
         }
     }
     panic!("no {what} among 200 events");
@@ -52,6 +57,18 @@ fn events_start_with_the_full_state_then_report_changes() {
         &mut stream,
         "focus on foot",
         |e| matches!(e, Event::WindowFocused { id: Some(id) } if *id == foot.id),
+    );
+
+    // The screen changing is announced with the damage log's number, so a
+    // client asks `damage` only when there is something to ask for.
+    let Response::Damage(report) = compositor.request(Request::Damage { since: 0 }) else {
+        panic!("no damage report");
+    };
+    compositor.request(Request::PointerMove { x: 77.0, y: 66.0 });
+    next_matching(
+        &mut stream,
+        "screen change",
+        |e| matches!(e, Event::ScreenChanged { damage_seq, x, y } if *damage_seq >= report.seq && (*x, *y) == (77.0, 66.0)),
     );
 
     compositor.request(Request::Move {

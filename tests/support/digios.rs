@@ -185,11 +185,21 @@ pub fn start_desktop_with_config(config: &str) -> Desktop {
 
 /// Starts `digios agent` on a free port, wired to a compositor.
 fn spawn_agent(home: &Path, runtime_dir: &Path, display: &str, control: &Path) -> (Child, String) {
+    spawn_agent_on(home, runtime_dir, display, control, "127.0.0.1:0")
+}
+
+fn spawn_agent_on(
+    home: &Path,
+    runtime_dir: &Path,
+    display: &str,
+    control: &Path,
+    bind: &str,
+) -> (Child, String) {
     let mut child = command(home)
         .env("XDG_RUNTIME_DIR", runtime_dir)
         .env("WAYLAND_DISPLAY", display)
         .env("DIGIOS_COMPOSITOR_SOCKET", control)
-        .args(["agent", "--bind", "127.0.0.1:0"])
+        .args(["agent", "--bind", bind])
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -212,6 +222,23 @@ impl Desktop {
         );
         self.agent.child = child;
         self.url = url;
+    }
+
+    /// Like [`Desktop::restart_agent`], the new agent on the same address,
+    /// as a supervisor restarts it; clients reconnect to the URL they had.
+    pub fn restart_agent_on_same_port(&mut self) {
+        let _ = self.agent.child.kill();
+        let _ = self.agent.child.wait();
+        let bind = self.url.trim_start_matches("http://").to_string();
+        let (child, url) = spawn_agent_on(
+            self.agent.home.path(),
+            self.runtime_dir.path(),
+            &self.wayland_display,
+            &self.control_socket,
+            &bind,
+        );
+        assert_eq!(url, self.url, "the agent came back elsewhere");
+        self.agent.child = child;
     }
 }
 

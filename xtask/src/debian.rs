@@ -62,6 +62,9 @@ pub const TEST: &[&str] = &[
     "libslirp0",
     "libvdeplug2",
     "python3-venv",
+    // the web console's browser tests
+    "chromium",
+    "chromium-driver",
 ];
 
 /// Packages a hosted `digios run` needs at run time.

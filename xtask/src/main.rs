@@ -5,8 +5,8 @@
 //! - `test`: `setup --for test`, then the whole test suite.
 //! - `run [ARGS...]`: `setup --for run`, then `digios run` hosted.
 //! - `bench [NAME...]`: `setup --for test`, then the benchmarks (all, or the
-//!   named ones: compositor, api, llm, planner, vision, shell, voice, boot),
-//!   which print figures against anchors measured in the same run.
+//!   named ones: compositor, api, llm, planner, vision, shell, voice, boot,
+//!   web), which print figures against anchors measured in the same run.
 //! - `image [ARGS]`: the bootable disk image (`digios image`).
 //! - `qemu [--image PATH]`: boot the image in QEMU.
 
@@ -86,6 +86,7 @@ const BENCHES: &[&str] = &[
     "shell",
     "voice",
     "boot",
+    "web",
 ];
 
 fn bench(only: &[String]) -> Result<(), String> {
@@ -159,6 +160,18 @@ fn bench(only: &[String]) -> Result<(), String> {
             "digios-tests",
             "--bin",
             "boot-bench",
+        ])?;
+    }
+    if wants("web") {
+        // The live screen stream against a full screenshot per change.
+        setup::cargo(&["build", "--package", "digios-boot"])?;
+        setup::cargo(&[
+            "run",
+            "--quiet",
+            "--package",
+            "digios-tests",
+            "--bin",
+            "screen-bench",
         ])?;
     }
     Ok(())

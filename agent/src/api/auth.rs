@@ -1,5 +1,10 @@
 //! Bearer-token auth. Loopback binds need no token by default; any other bind
 //! requires one, generated on first run and stored with mode 0600.
+//!
+//! A browser cannot set headers on a WebSocket, and a token in the URL ends up
+//! in logs and history, so a WebSocket may carry it as a subprotocol instead:
+//! `Sec-WebSocket-Protocol: digios, digios.bearer.<token>`. The server answers
+//! with `digios`, never echoing the token.
 
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -7,7 +12,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::header::AUTHORIZATION;
+use axum::http::header::{AUTHORIZATION, SEC_WEBSOCKET_PROTOCOL};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -40,14 +46,34 @@ impl Auth {
     }
 
     fn admits(&self, header: Option<&str>) -> bool {
+        self.admits_token(header.and_then(|h| h.strip_prefix("Bearer ")))
+    }
+
+    fn admits_token(&self, presented: Option<&str>) -> bool {
         let Some(expected) = &self.token else {
             return true;
         };
-        let Some(presented) = header.and_then(|h| h.strip_prefix("Bearer ")) else {
-            return false;
-        };
-        constant_time_eq(presented.trim().as_bytes(), expected.as_bytes())
+        presented.is_some_and(|p| constant_time_eq(p.trim().as_bytes(), expected.as_bytes()))
     }
+}
+
+/// The WebSocket subprotocol of digiOS's own clients, answered when offered.
+pub const WS_PROTOCOL: &str = "digios";
+/// A subprotocol value carrying the bearer token: `digios.bearer.<token>`.
+pub const WS_BEARER_PREFIX: &str = "digios.bearer.";
+
+/// The subprotocols a WebSocket handshake offers.
+fn offered_protocols(headers: &HeaderMap) -> impl Iterator<Item = &str> {
+    headers
+        .get_all(SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+}
+
+fn subprotocol_token(headers: &HeaderMap) -> Option<&str> {
+    offered_protocols(headers).find_map(|p| p.strip_prefix(WS_BEARER_PREFIX))
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -55,15 +81,28 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 pub async fn require(State(auth): State<Auth>, request: Request, next: Next) -> Response {
-    let header = request
-        .headers()
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    if request.extensions().get::<Authenticated>().is_some() || auth.admits(header) {
-        next.run(request).await
-    } else {
-        ApiError::unauthorized().into_response()
+    let headers = request.headers();
+    let header = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let admitted = request.extensions().get::<Authenticated>().is_some()
+        || auth.admits(header)
+        || subprotocol_token(headers).is_some_and(|token| auth.admits_token(Some(token)));
+    if !admitted {
+        return ApiError::unauthorized().into_response();
     }
+    let answer_protocol = offered_protocols(headers).any(|p| p == WS_PROTOCOL);
+    let mut response = next.run(request).await;
+    // A browser drops a WebSocket whose handshake names none of the
+    // subprotocols it offered.
+    if answer_protocol
+        && response.status() == StatusCode::SWITCHING_PROTOCOLS
+        && !response.headers().contains_key(SEC_WEBSOCKET_PROTOCOL)
+    {
+        response.headers_mut().insert(
+            SEC_WEBSOCKET_PROTOCOL,
+            HeaderValue::from_static(WS_PROTOCOL),
+        );
+    }
+    response
 }
 
 /// Reads the token at `path`, creating a fresh random one (mode 0600) if absent.
@@ -119,5 +158,19 @@ mod tests {
         assert!(!auth.admits(Some("s3cret")));
         assert!(!auth.admits(None));
         assert!(Auth::open().admits(None));
+    }
+
+    #[test]
+    fn a_websocket_may_carry_the_token_as_a_subprotocol() {
+        let auth = Auth::with_token("s3cret");
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            SEC_WEBSOCKET_PROTOCOL,
+            HeaderValue::from_static("digios, digios.bearer.s3cret"),
+        );
+        assert_eq!(subprotocol_token(&headers), Some("s3cret"));
+        assert!(auth.admits_token(subprotocol_token(&headers)));
+        headers.insert(SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static("digios"));
+        assert!(!auth.admits_token(subprotocol_token(&headers)));
     }
 }

@@ -6,16 +6,19 @@ mod action;
 pub mod auth;
 pub mod error;
 pub mod events;
+mod improve;
 mod input;
 mod memory;
 mod models;
 pub mod rate_limit;
+pub mod screen;
 pub mod services;
 mod skills;
 mod system;
 mod tasks;
 mod vision;
 pub mod voice;
+mod web;
 mod windows;
 mod ws;
 
@@ -128,8 +131,12 @@ pub struct StateInner {
     /// Model pulls under way, by id, so a second pull of one model is a 409.
     pub pulls: std::sync::Mutex<std::collections::HashSet<String>>,
     pub voice: voice::VoiceLink,
+    /// Screen changes the compositor announces, for the live screen stream.
+    pub screen: screen::ScreenFeed,
     /// The skill library; its skills are also the planner's tools.
     pub skills: crate::skills::Skills,
+    /// The evaluator and the improvement cycle, when the agent runs them.
+    pub improvement: Option<crate::improve::Improver>,
     /// The finished router, for WebSocket commands dispatched through it.
     router: OnceLock<Router>,
 }
@@ -194,7 +201,9 @@ impl AppState {
             models: None,
             pulls: Default::default(),
             voice: voice::VoiceLink::from_env(),
+            screen: Default::default(),
             skills,
+            improvement: None,
             router: OnceLock::new(),
         }))
     }
@@ -329,6 +338,14 @@ impl AppState {
                 loop {
                     let result = state.desktop.follow_events(|event| {
                         state.services.set("compositor", ServiceState::Up, None);
+                        if let digios_ipc::Event::ScreenChanged { damage_seq, x, y } = event {
+                            let pointer = (x, y);
+                            state.screen.publish(screen::ScreenTick {
+                                damage_seq,
+                                pointer,
+                            });
+                            return;
+                        }
                         let kind = match serde_json::to_value(&event) {
                             Ok(serde_json::Value::Object(map)) => map
                                 .get("event")
@@ -377,6 +394,8 @@ pub fn router(state: AppState, auth: Auth, extra: Router) -> Router {
         .merge(memory::routes())
         .merge(models::routes())
         .merge(voice::routes())
+        .merge(screen::routes())
+        .merge(improve::routes())
         .merge(skills::routes())
         .split_for_parts();
     let openapi = Arc::new(openapi_json(&openapi));
@@ -406,7 +425,8 @@ pub fn router(state: AppState, auth: Auth, extra: Router) -> Router {
         .merge(extra)
         .layer(DefaultBodyLimit::max(state.config.body_limit_bytes))
         .layer(from_fn_with_state(auth, auth::require))
-        .layer(from_fn_with_state(limiter, rate_limit::limit));
+        .layer(from_fn_with_state(limiter, rate_limit::limit))
+        .merge(web::routes());
     if let Some(cors) = cors_layer(&state.config.cors_origins) {
         app = app.layer(cors);
     }

@@ -174,7 +174,7 @@ async fn dispatch(
 }
 
 /// Whether a read failed because the client's message passed the size limit.
-fn is_too_large(err: axum::Error) -> bool {
+pub(super) fn is_too_large(err: axum::Error) -> bool {
     err.into_inner()
         .downcast_ref::<tungstenite::Error>()
         .is_some_and(|err| matches!(err, tungstenite::Error::Capacity(_)))
@@ -182,7 +182,7 @@ fn is_too_large(err: axum::Error) -> bool {
 
 /// Tells the client why it is being disconnected, as a typed error and then
 /// the WebSocket close code for "message too big" (1009).
-async fn refuse_oversized(
+pub(super) async fn refuse_oversized(
     sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
     limit: usize,
 ) {

@@ -49,6 +49,7 @@ pub fn run(args: AgentArgs, config: &Config) -> anyhow::Result<()> {
         .map_err(|err| anyhow::anyhow!("policy: {err}"))?;
     let memory_path = config.data_dir().join("memory.db");
     let planner_config = config.planner.clone();
+    let improve_config = config.improve.clone();
     let voice_socket = config.voice.socket_path();
     let model = load_model(config);
     let runtime = tokio::runtime::Runtime::new()?;
@@ -63,6 +64,7 @@ pub fn run(args: AgentArgs, config: &Config) -> anyhow::Result<()> {
                 interrupted.len()
             );
         }
+        digios_agent::improve::recover(&memory).await?;
         let listener = tokio::net::TcpListener::bind(api_config.bind)
             .await
             .map_err(|err| anyhow::anyhow!("cannot listen on {}: {err}", api_config.bind))?;
@@ -76,14 +78,24 @@ pub fn run(args: AgentArgs, config: &Config) -> anyhow::Result<()> {
         let planning = PlannerSetup {
             model: slot,
             policy,
-            config: planner_config,
+            config: planner_config.clone(),
         };
         let mut state = AppState::new(api_config, desktop, actions, memory, planning);
+        // Each suite task starts its own compositor from this same binary.
+        match std::env::current_exe() {
+            Ok(binary) => {
+                state = state.with_improvement(improve_config, planner_config, binary);
+            }
+            Err(err) => tracing::warn!("no evaluator: cannot find the digios binary: {err}"),
+        }
         match ModelStore::from_config(&config.models, config.models_dir()) {
             Ok(store) => state = state.with_models(store),
             Err(err) => tracing::warn!("no model store: {err}"),
         }
         state.follow_compositor();
+        if let Some(improver) = &state.improvement {
+            improver.spawn_schedule(state.memory.clone());
+        }
         state.voice.set_socket(voice_socket);
         state.follow_voice();
         super::supervised::follow_status(&state);

@@ -11,6 +11,8 @@ use serde_json::{Value, json};
 
 use crate::config::Config;
 
+#[path = "ctl_improve.rs"]
+mod improve;
 mod skills;
 
 #[derive(Debug, Args)]
@@ -101,6 +103,12 @@ enum CtlCommand {
     /// Models in the store.
     #[command(subcommand)]
     Models(ModelsCommand),
+    /// The desktop task suite: run it, see past runs.
+    #[command(subcommand)]
+    Eval(improve::EvalCommand),
+    /// Self-improvement: start a cycle, see the history.
+    #[command(subcommand)]
+    Improve(improve::ImproveCommand),
     /// Skills: JavaScript procedures the planner can call.
     #[command(subcommand)]
     Skills(skills::SkillsCommand),
@@ -456,6 +464,8 @@ async fn execute(api: &Api, command: CtlCommand, json: bool) -> anyhow::Result<(
                 |_| "forgotten".to_string(),
             ),
         },
+        CtlCommand::Eval(command) => improve::eval(api, command).await?,
+        CtlCommand::Improve(command) => improve::improve(api, command).await?,
         CtlCommand::Skills(command) => skills::execute(api, command).await?,
         CtlCommand::Models(models) => match models {
             ModelsCommand::List => (api.get("/api/models").await?, models_text),

@@ -81,7 +81,21 @@ impl Client {
         let line = self.read_line()?;
         let reply: Reply =
             serde_json::from_slice(&line).map_err(|err| ClientError::Protocol(err.to_string()))?;
-        Ok(Result::<Response, Error>::from(reply)?)
+        let mut response = Result::<Response, Error>::from(reply)?;
+        if let Response::Image(image) = &mut response
+            && let Some(len) = image.trailing_len()
+        {
+            if len > MAX_REPLY_BYTES {
+                return Err(ClientError::Protocol(format!(
+                    "a {}x{} raw image is larger than the maximum message size",
+                    image.width, image.height
+                )));
+            }
+            let mut data = vec![0; len];
+            self.reader.read_exact(&mut data)?;
+            image.data = data;
+        }
+        Ok(response)
     }
 
     /// Turns the connection into an event stream; the first event is the full state.

@@ -333,6 +333,11 @@ pub enum ImageFormat {
     Png,
     /// Straight RGBA, 8 bits per channel, rows top to bottom, no padding.
     Rgba,
+    /// The same pixels as `rgba`, but sent as raw bytes right after the
+    /// reply line (`width * height * 4` of them) rather than as base64
+    /// inside it: no encoding on either side, for large or frequent
+    /// captures. [`Client`] reads them into [`Image::data`].
+    RgbaRaw,
 }
 
 /// A pointer button.
@@ -422,6 +427,14 @@ pub struct DamageReport {
     /// Changed rectangles in global logical coordinates, merged where they
     /// overlap; empty when nothing changed (or when `full`).
     pub rects: Vec<Rect>,
+}
+
+impl Image {
+    /// How many raw bytes follow the reply line carrying this image.
+    pub fn trailing_len(&self) -> Option<usize> {
+        (self.format == ImageFormat::RgbaRaw)
+            .then(|| self.width as usize * self.height as usize * 4)
+    }
 }
 
 /// A captured image.
@@ -524,6 +537,15 @@ pub enum Event {
     OutputsChanged {
         outputs: Vec<Output>,
     },
+    /// The screen may look different: the damage log reached `damage_seq`
+    /// (ask [`Request::Damage`] for where) or the pointer moved to `x`, `y`.
+    /// Sent at most once per turn of the compositor's event loop, so a
+    /// client can follow the screen without polling.
+    ScreenChanged {
+        damage_seq: u64,
+        x: f64,
+        y: f64,
+    },
 }
 
 #[cfg(test)]
@@ -568,6 +590,17 @@ mod tests {
         }));
         let json = serde_json::to_string(&reply).unwrap();
         assert_eq!(serde_json::from_str::<Reply>(&json).unwrap(), reply);
+        let event = Event::ScreenChanged {
+            damage_seq: 3,
+            x: 1.5,
+            y: 2.0,
+        };
+        let json = serde_json::to_string(&event).unwrap();
+        assert_eq!(
+            json,
+            r#"{"event":"screen_changed","damage_seq":3,"x":1.5,"y":2.0}"#
+        );
+        assert_eq!(serde_json::from_str::<Event>(&json).unwrap(), event);
         let a = Rect::new(0, 0, 10, 10);
         let b = Rect::new(5, 5, 10, 10);
         assert!(a.overlaps(&b));

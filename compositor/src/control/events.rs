@@ -25,6 +25,16 @@ pub fn publish_events(state: &mut State) {
     }
     state.control.last_windows = windows;
     state.control.last_outputs = outputs;
+    let pointer = state.pointer_location();
+    let screen = (state.damage.seq(), pointer.x, pointer.y);
+    if screen != state.control.last_screen {
+        state.control.last_screen = screen;
+        events.push(Event::ScreenChanged {
+            damage_seq: screen.0,
+            x: screen.1,
+            y: screen.2,
+        });
+    }
     for event in events {
         broadcast(&mut state.control.subscribers, event);
     }

@@ -30,6 +30,8 @@ pub struct ControlState {
     subscribers: Vec<SyncSender<Event>>,
     last_windows: Vec<Window>,
     last_outputs: Vec<Output>,
+    /// Damage sequence and pointer position last sent as `screen_changed`.
+    last_screen: (u64, f64, f64),
 }
 
 impl ControlState {
@@ -40,6 +42,7 @@ impl ControlState {
             subscribers: Vec::new(),
             last_windows: Vec::new(),
             last_outputs: Vec::new(),
+            last_screen: (0, f64::NAN, f64::NAN),
         }
     }
 }

@@ -171,8 +171,24 @@ fn serve_connection(
                     "the compositor did not answer",
                 ))
             });
-        write_json(&mut writer, &reply)?;
+        write_reply(&mut writer, reply)?;
     }
+}
+
+/// Writes a reply line, then a raw image's bytes after it.
+fn write_reply(writer: &mut UnixStream, mut reply: Reply) -> anyhow::Result<()> {
+    let trailing = match &mut reply {
+        Reply::Ok(Response::Image(image)) if image.trailing_len().is_some() => {
+            Some(std::mem::take(&mut image.data))
+        }
+        _ => None,
+    };
+    write_json(writer, &reply)?;
+    if let Some(bytes) = trailing {
+        writer.write_all(&bytes)?;
+        writer.flush()?;
+    }
+    Ok(())
 }
 
 fn stream_events(

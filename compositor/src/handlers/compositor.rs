@@ -33,7 +33,7 @@ impl CompositorHandler for State {
     }
 
     fn commit(&mut self, surface: &WlSurface) {
-        let counter_before = crate::damage::commit_counter(surface);
+        let before = crate::damage::before_commit(surface);
         on_commit_buffer_handler::<Self>(surface);
         self.frame_pending = true;
         self.last_commit = std::time::Instant::now();
@@ -65,7 +65,7 @@ impl CompositorHandler for State {
         }
 
         self.commit_layer_surface(surface);
-        self.record_commit_damage(surface, counter_before);
+        self.record_commit_damage(surface, before);
     }
 }
 

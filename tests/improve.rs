@@ -1,0 +1,262 @@
+//! The improvement cycle with a scripted model, against real headless
+//! compositors (one per suite task), real SQLite and the real QuickJS skill
+//! runtime. The script writes a known-good skill, then a known-bad one; the
+//! suite decides: the good one is integrated (the score rises and is
+//! recorded), the bad one is rejected for its regression, and a rollback
+//! restores the version before. `improve_real_model` covers the same loop
+//! with the real default model.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use digios_agent::actions::ActionsConfig;
+use digios_agent::api::events::EventBus;
+use digios_agent::desktop::Desktop;
+use digios_agent::eval::{EvalParts, Evaluator};
+use digios_agent::improve::{CycleState, ImproveConfig, ImproveParts, Improver};
+use digios_agent::llm::{
+    CancellationToken, ChatRequest, Completion, LanguageModel, ModelDescription, ModelSlot,
+};
+use digios_agent::memory::Memory;
+use digios_agent::planner::PlannerConfig;
+use digios_agent::policy::{KillSwitch, Policy, PolicyConfig};
+use digios_agent::skills::{SkillDraft, SkillHost, SkillLimits, SkillTest, Skills};
+use digios_tests::digios::binary;
+use serde_json::{Value, json};
+
+/// Plans like a tiny model that knows one trick: for a goal naming
+/// `notes.txt` it calls the `write_note` skill once, then finishes; any
+/// other goal it gives up on. Asked for a skill, it answers from a script.
+struct Scripted {
+    skills: Mutex<VecDeque<String>>,
+}
+
+impl LanguageModel for Scripted {
+    fn describe(&self) -> ModelDescription {
+        ModelDescription {
+            id: "scripted".into(),
+            backend: "test".into(),
+            context_length: None,
+        }
+    }
+
+    fn complete(&self, request: ChatRequest, _cancel: CancellationToken) -> Completion {
+        let system = &request.messages[0].content;
+        if system.starts_with("You write skills for digiOS") {
+            let reply = self.skills.lock().unwrap().pop_front();
+            return Completion::ready(reply.expect("the script has a skill left"));
+        }
+        let goal = &request.messages[1].content;
+        let note = goal
+            .split_whitespace()
+            .find(|word| word.ends_with("/notes.txt"))
+            .map(|path| path.trim_matches(|c: char| c == '"' || c == '\''));
+        let reply = match (note, request.messages.len()) {
+            (Some(path), 2) => json!({"action": "skill",
+                "params": {"name": "write_note", "args": {"path": path, "text": "buy milk"}}}),
+            _ => json!({"action": "finish", "params": {"summary": "done"}}),
+        };
+        Completion::ready(reply.to_string())
+    }
+}
+
+/// A `write_note` skill as the model would reply: `text` written by `code`.
+fn skill_reply(code: &str) -> String {
+    json!({
+        "name": "write_note",
+        "description": "write text into a file, replacing what it held",
+        "params": [
+            {"name": "path", "type": "string", "description": "absolute path of the file"},
+            {"name": "text", "type": "string", "description": "what to write"}
+        ],
+        "code": code,
+        "tests": [{"name": "a path is needed", "params": {"text": "x"}, "throws": "path"}]
+    })
+    .to_string()
+}
+
+const GOOD: &str = "function run(params) {\n  digios.act('write_file', { path: params.path, \
+                    content: params.text + '\\n' });\n  return { written: params.path };\n}";
+/// Compiles and passes its own test, but writes the wrong thing.
+const BAD: &str = "function run(params) {\n  digios.act('write_file', { path: params.path, \
+                   content: params.text.toUpperCase() });\n  return { written: params.path };\n}";
+/// The version a person installed before any cycle: it writes nothing useful.
+const FIRST: &str = "function run(params) {\n  digios.act('write_file', { path: params.path, \
+                     content: '' });\n  return {};\n}";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_good_skill_is_integrated_a_bad_one_rejected_and_rollback_restores() {
+    let data = tempfile::tempdir().unwrap();
+    let memory = Memory::open(data.path().join("memory.db")).await.unwrap();
+    let model = Arc::new(Scripted {
+        skills: Mutex::new(VecDeque::from([skill_reply(GOOD), skill_reply(BAD)])),
+    });
+    let events = Arc::new(EventBus::default());
+    let mut topics = events.subscribe();
+    let kill_switch = KillSwitch::new();
+    // The live library: its skills' tests never act on a desktop here.
+    let skills = Skills::new(
+        SkillHost {
+            desktop: Desktop::new("/nonexistent/digios-control.sock".into()),
+            actions: ActionsConfig::default(),
+            policy: Arc::new(Policy::new(&PolicyConfig::default(), None).unwrap()),
+            kill_switch: kill_switch.clone(),
+            memory: memory.clone(),
+        },
+        SkillLimits::default(),
+    );
+    let first = skills
+        .install(SkillDraft {
+            name: "write_note".into(),
+            description: "write text into a file".into(),
+            params: json!({"type": "object", "properties": {
+                "path": {"type": "string"}, "text": {"type": "string"}}, "required": ["path"]}),
+            code: FIRST.into(),
+            author_model: None,
+            parent_version: None,
+            tests: vec![SkillTest {
+                name: "a path is needed".into(),
+                params: json!({}),
+                expect: digios_agent::skills::Expectation::Throws("path".into()),
+            }],
+        })
+        .await
+        .unwrap();
+    assert_eq!(first.version, 1);
+    let evaluator = Evaluator::new(EvalParts {
+        binary: binary(),
+        actions: ActionsConfig::default(),
+        planner: PlannerConfig {
+            max_steps: 3,
+            ..PlannerConfig::default()
+        },
+        task_timeout: Duration::from_secs(60),
+        memory: memory.clone(),
+        events: events.clone(),
+        kill_switch,
+    });
+    let improver = Improver::new(ImproveParts {
+        evaluator,
+        skills: skills.clone(),
+        model: ModelSlot::new(model),
+        memory: memory.clone(),
+        events,
+        config: ImproveConfig::default(),
+    });
+
+    let good = tokio::time::timeout(Duration::from_secs(600), improver.run("test"))
+        .await
+        .expect("the first cycle ended within 10 minutes")
+        .unwrap();
+    report(&improver, good.id).await;
+    assert_eq!(good.state, CycleState::Integrated, "{good:#?}");
+    assert_eq!(good.targets.len(), 1, "{:?}", good.targets);
+    let reason = good.reason.clone().unwrap_or_default();
+    assert!(reason.contains("write-note now passes"), "{reason}");
+    assert_eq!(good.skill_name.as_deref(), Some("write_note"));
+    assert_eq!(good.skill_version, Some(2));
+    let (before, after) = (good.score_before.unwrap(), good.score_after.unwrap());
+    assert!(after > before, "the score rose: {before} → {after}");
+    let active = skills.active("write_note").await.unwrap();
+    assert_eq!((active.version, active.code.as_str()), (2, GOOD));
+    assert_eq!(active.author_model.as_deref(), Some("scripted"));
+    assert_eq!(active.parent_version, Some(1));
+    let candidate = digios_agent::eval::get_run(&memory, good.candidate_run_id.unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(candidate.passed("write-note"), "{:?}", candidate.tasks);
+    assert_eq!(candidate.skills_version, "write_note@candidate");
+    assert_eq!(candidate.success_rate, Some(after));
+    assert!(
+        good.test_report
+            .as_ref()
+            .is_some_and(|r| r["passed"] == true)
+    );
+    let target = Evaluator::select(&good.targets).unwrap().remove(0);
+    let prompt = &good.attempts[0].prompt;
+    assert!(
+        prompt[0].content.contains("digios.act("),
+        "the API reference"
+    );
+    assert!(prompt[1].content.contains(&target.goal), "the failing task");
+    assert!(prompt[1].content.contains("check failed"), "why it failed");
+
+    let bad = tokio::time::timeout(Duration::from_secs(600), improver.run("test"))
+        .await
+        .expect("the second cycle ended within 10 minutes")
+        .unwrap();
+    report(&improver, bad.id).await;
+    assert_eq!(bad.state, CycleState::Rejected, "{bad:#?}");
+    let reason = bad.reason.clone().unwrap_or_default();
+    assert!(reason.starts_with("regression: write-note"), "{reason}");
+    assert!(bad.score_after.unwrap() < bad.score_before.unwrap());
+    let baseline = digios_agent::eval::get_run(&memory, bad.baseline_run_id.unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(baseline.skills_version, "write_note@2");
+    assert_eq!(skills.active("write_note").await.unwrap().version, 2);
+    assert!(
+        bad.attempts[0].prompt[1].content.contains("write_note"),
+        "the prompt names the installed skills"
+    );
+    assert_ne!(bad.targets, good.targets, "failing tasks take turns");
+
+    // The history is complete and in order, newest first.
+    let history = digios_agent::improve::list(&memory, 10).await.unwrap();
+    let states: Vec<CycleState> = history.iter().map(|c| c.state).collect();
+    assert_eq!(states, [CycleState::Rejected, CycleState::Integrated]);
+    assert_eq!(history[1].attempts[0].reply, skill_reply(GOOD));
+    assert_eq!(history[0].attempts[0].draft.as_ref().unwrap().code, BAD);
+
+    let restored = skills.rollback("write_note").await.unwrap();
+    assert_eq!((restored.version, restored.code.as_str()), (1, FIRST));
+    let again = evaluator_run(&improver).await;
+    assert!(
+        !again.passed("write-note"),
+        "version 1 is back: {:?}",
+        again.tasks
+    );
+    assert_eq!(again.skills_version, "write_note@1");
+    assert_eq!(again.score(), before, "the score before the cycles");
+
+    let mut kinds = Vec::new();
+    while let Ok(event) = topics.try_recv() {
+        kinds.push(event.kind);
+    }
+    for kind in [
+        "cycle_started",
+        "eval_task_finished",
+        "cycle_stage",
+        "cycle_finished",
+    ] {
+        assert!(
+            kinds.iter().any(|k| k == kind),
+            "no {kind} on the improve topic"
+        );
+    }
+}
+
+async fn evaluator_run(improver: &Improver) -> digios_agent::eval::EvalRun {
+    let contestant = improver.contestant().await;
+    let tasks = Evaluator::select(&[]).unwrap();
+    improver
+        .evaluator()
+        .run("manual", &contestant, &tasks)
+        .await
+        .unwrap()
+}
+
+async fn report(improver: &Improver, id: i64) {
+    let cycle = digios_agent::improve::get(improver.evaluator().memory(), id)
+        .await
+        .unwrap()
+        .unwrap();
+    let line: Value = json!({
+        "id": cycle.id, "state": cycle.state, "before": cycle.score_before,
+        "after": cycle.score_after, "reason": cycle.reason,
+    });
+    println!("cycle {line}");
+}
