@@ -15,6 +15,9 @@ const DESCRIPTION_MAX: u64 = 160;
 const CODE_MAX: u64 = 1500;
 const SHORT_MAX: u64 = 80;
 
+/// A whole reply for an unrelated task, so small models see the shape.
+const EXAMPLE: &str = r#"{"name": "type_in_terminal", "description": "open a terminal and type a line into it", "params": [{"name": "text", "type": "string", "description": "the line to type"}], "code": "function run(params) {\n  digios.act('launch_app', { app: 'terminal' });\n  const w = digios.waitForWindow({ app_id: 'foot' }, 10000);\n  if (!w) throw new Error('no terminal window');\n  digios.act('type_text', { text: params.text + '\\n' });\n  return { window_id: w.id };\n}", "tests": [{"name": "text is required", "params": {}, "throws": "text"}]}"#;
+
 /// The reply's schema; the sampler's grammar enforces it, parsing proves it.
 pub fn reply_schema() -> Value {
     let short = json!({"type": "string", "minLength": 1, "maxLength": SHORT_MAX});
@@ -128,7 +131,7 @@ pub fn prompt(
          small JavaScript program the planner can call as one tool. Reply with one JSON \
          object: name (snake_case), description (when the planner should use it), params \
          (what varies between calls), code (defines function run(params)), tests (calls \
-         that must throw, with the text of the error).\n\n{reference}"
+         that must throw, with the text of the error). For example:\n{EXAMPLE}\n\n{reference}"
     );
     let mut steps = String::new();
     for (index, step) in result.trace.iter().enumerate() {
@@ -156,7 +159,7 @@ pub fn prompt(
         installed.join(", ")
     };
     let user = format!(
-        "The planner failed this desktop task.\nGoal: {}\nWhat went wrong: {}\nIts steps:\n{steps}\
+        "The planner failed this desktop task ({{home}} is the user's home directory).\nGoal: {}\nWhat went wrong: {}\nIts steps:\n{steps}\
          Skills already installed: {installed}.\n\nWrite one skill that carries out goals like \
          this one in general, taking what varies (paths, text, app names) as params.",
         task.goal,
@@ -204,6 +207,13 @@ mod tests {
         assert_eq!(draft.params["required"], json!(["path"]));
         assert_eq!(draft.parent_version, Some(2));
         assert_eq!(draft.tests[0].expect, Expectation::Throws("path".into()));
+    }
+
+    #[test]
+    fn the_example_in_the_prompt_is_a_valid_reply() {
+        let draft = parse_reply(EXAMPLE, "m", None).unwrap();
+        assert_eq!(draft.name, "type_in_terminal");
+        assert!(draft.code.contains("function run(params)"));
     }
 
     #[test]
