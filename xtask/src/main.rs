@@ -86,6 +86,7 @@ const BENCHES: &[&str] = &[
     "shell",
     "voice",
     "boot",
+    "improve",
 ];
 
 fn bench(only: &[String]) -> Result<(), String> {
@@ -159,6 +160,18 @@ fn bench(only: &[String]) -> Result<(), String> {
             "digios-tests",
             "--bin",
             "boot-bench",
+        ])?;
+    }
+    if wants("improve") {
+        // Suite and cycle time; each suite task starts a compositor of this build.
+        setup::cargo(&["build", "--package", "digios-boot"])?;
+        cargo_bench(&[
+            "--profile",
+            "dev",
+            "--package",
+            "digios-agent",
+            "--bench",
+            "improve_cycle",
         ])?;
     }
     Ok(())
