@@ -36,6 +36,7 @@ pub fn system_prompt_with_skills(skills: &[SkillVersion]) -> String {
                 skill.name, skill.description, skill.params
             ));
         }
+        text.push_str("When a skill does what the goal asks, call it rather than its steps.\n");
     }
     text.push_str(&format!(
         "- {FINISH}: End the task; summary says what was achieved.\n"
@@ -47,6 +48,14 @@ pub fn system_prompt_with_skills(skills: &[SkillVersion]) -> String {
          Result: verified: window 9 opened -> {\"action\": \"finish\", \"params\": {\"summary\": \"the app is open\"}}\n\
          If nothing you can do helps with the goal, call finish and say so.\n",
     );
+    if let Some(skill) = skills.first() {
+        text.push_str(&format!(
+            "Goal: {description} -> {{\"action\": \"{SKILL}\", \"params\": {{\"name\": \"{name}\", \"args\": {{...}}}}}}\n\
+             Result: verified: skill {name} finished -> {{\"action\": \"{FINISH}\", \"params\": {{\"summary\": \"done with {name}\"}}}}\n",
+            name = skill.name,
+            description = skill.description.trim_end_matches('.').to_lowercase()
+        ));
+    }
     text
 }
 

@@ -419,7 +419,16 @@ async fn perform_skill_step(
             };
             let limit = ctx.step_timeout();
             match tokio::time::timeout(limit, skills.call_with(&name, args, options)).await {
+                // The skill ran to its end without throwing: its own checks
+                // (a window it waited for) held. Nothing more to verify here.
                 Ok(Ok(done)) => ActResult::Done {
+                    verdict: super::verify::Verdict::Confirmed {
+                        detail: format!(
+                            "skill {} finished; if that reaches the goal, finish",
+                            done.name
+                        ),
+                        window: None,
+                    },
                     outcome: ActionOutcome {
                         action_type: tools::SKILL.to_string(),
                         result: json!({
@@ -429,7 +438,6 @@ async fn perform_skill_step(
                             "actions": done.actions,
                         }),
                     },
-                    verdict: super::verify::Verdict::Unobservable,
                 },
                 Ok(Err(err @ SkillError::Refused { .. })) => ActResult::Denied(err.to_string()),
                 Ok(Err(err)) => ActResult::Failed(err.to_string()),

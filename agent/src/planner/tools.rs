@@ -284,6 +284,41 @@ mod tests {
     }
 
     #[test]
+    fn skills_join_the_schema_as_skill_calls() {
+        let skill = crate::skills::SkillVersion {
+            name: "open_and_type".into(),
+            version: 1,
+            description: "d".into(),
+            params: json!({"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}),
+            code: String::new(),
+            author_model: None,
+            parent_version: None,
+            tests: Vec::new(),
+            replaced_version: None,
+            state: crate::skills::VersionState::Active,
+            state_reason: None,
+            live_calls: 0,
+            live_failures: 0,
+            created_at_ms: 0,
+        };
+        let schema = tool_schema_with_skills(&[], &ActionsConfig::default(), 0, &[skill]);
+        assert!(
+            crate::llm::unbounded_strings(&schema).is_empty(),
+            "{schema}"
+        );
+        let text = schema.to_string();
+        assert!(text.contains(r#""const":"open_and_type""#), "{text}");
+        let call = parse_tool_call(
+            r#"{"action":"skill","params":{"name":"open_and_type","args":{"text":"hi"}}}"#,
+        );
+        assert!(
+            matches!(&call, Ok(ToolCall::Skill { name, args }) if name == "open_and_type" && args["text"] == "hi"),
+            "{call:?}"
+        );
+        assert!(parse_tool_call(r#"{"action":"skill","params":{}}"#).is_err());
+    }
+
+    #[test]
     fn window_actions_need_a_window() {
         let schema = tool_schema(&[], &ActionsConfig::default(), 0).to_string();
         assert!(!schema.contains("close_window"), "{schema}");

@@ -307,11 +307,19 @@ impl HostCalls {
             )),
             Verdict::Confirm if !self.inner.approve_confirm => Some((
                 "confirmation_required",
-                format!(
-                    "the safety policy asks the user first ({}); a skill may only take this \
-                     action when its caller pre-approved confirmations",
-                    decision.reason
-                ),
+                match self.inner.task {
+                    // The planner asks the user about an action it takes itself.
+                    Some(_) => format!(
+                        "the safety policy asks the user first ({}); a skill cannot ask, so \
+                         take {action_type} as its own step instead",
+                        decision.reason
+                    ),
+                    None => format!(
+                        "the safety policy asks the user first ({}); a skill may take this \
+                         action only when its caller pre-approved confirmations (?confirm=true)",
+                        decision.reason
+                    ),
+                },
             )),
             _ => None,
         };

@@ -62,7 +62,8 @@ pub struct SkillDraft {
     /// The model that wrote it; `None` for a person.
     #[serde(default)]
     pub author_model: Option<String>,
-    /// The version this one was derived from.
+    /// The version this one was derived from: provenance only, not checked,
+    /// since a draft may move between libraries (the evaluator's sandbox).
     #[serde(default)]
     pub parent_version: Option<i64>,
     #[serde(default)]
@@ -566,7 +567,7 @@ impl Skills {
     /// the version it replaced if that is still archived, else the newest
     /// archived version older than it.
     pub async fn rollback(&self, name: &str) -> Result<SkillVersion, SkillError> {
-        store::rollback(self.memory(), name, "rolled back by request").await
+        store::rollback(self.memory(), name, None, "rolled back by request").await
     }
 
     /// Every skill's active version, by name.
@@ -665,7 +666,9 @@ impl Skills {
                 predecessor.live_calls
             );
             tracing::warn!(skill = %current.name, version = current.version, "{reason}; rolling back");
-            store::rollback(self.memory(), &current.name, &reason).await?;
+            // Only if still active: concurrent calls may judge it together.
+            let only = Some(current.version);
+            store::rollback(self.memory(), &current.name, only, &reason).await?;
         }
         Ok(())
     }

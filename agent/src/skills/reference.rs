@@ -28,7 +28,8 @@ calls. Going over a limit stops the skill with a clear error.
   with the action engine's code (`not_found`, `invalid_params`, `unknown_window`,
   `unavailable`, ...).
 - `digios.windows()` -> array of windows: `{id, app_id, title, geometry: {x, y,
-  width, height}, focused, maximized, minimized, fullscreen, pid, output}`.
+  width, height}, title_bar, focused, maximized, minimized, fullscreen, pid,
+  output}`.
 - `digios.focusedWindow()` -> the focused window, or null.
 - `digios.waitForWindow(match, timeoutMs = 5000)` -> the first window whose fields
   match (`{app_id: "foot"}`; strings match as case-insensitive substrings), or null

@@ -277,7 +277,13 @@ pub fn run(job: Job) -> Result<RunOutput, SkillError> {
             value = promise
                 .finish::<JsValue>()
                 .catch(&ctx)
-                .map_err(|err| failure(&err, &host, limits))?;
+                .map_err(|err| match err {
+                    CaughtError::Error(rquickjs::Error::WouldBlock) => SkillError::Failed {
+                        message: "run(params) returned a promise that never settles".into(),
+                        line: None,
+                    },
+                    err => failure(&err, &host, limits),
+                })?;
         }
         let text = match ctx
             .json_stringify(value)

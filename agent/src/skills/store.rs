@@ -138,9 +138,13 @@ pub async fn insert_active(
 }
 
 /// Marks the active version `rolled_back` and activates the one before it.
+/// With `only_version`, nothing changes unless that version is still the
+/// active one (two live calls may judge the same version at once), and the
+/// active version is returned as it is.
 pub async fn rollback(
     memory: &Memory,
     name: &str,
+    only_version: Option<i64>,
     reason: &str,
 ) -> Result<SkillVersion, SkillError> {
     let mut tx = memory.begin_write().await?;
@@ -171,6 +175,12 @@ pub async fn rollback(
     .bind(replaced.unwrap_or(-1))
     .fetch_optional(&mut *tx)
     .await?;
+    if only_version.is_some_and(|only| only != current) {
+        drop(tx);
+        return version(memory, name, current)
+            .await?
+            .ok_or_else(|| SkillError::NotFound(name.to_string()));
+    }
     let Some(target) = target else {
         return Err(SkillError::NothingToRollBack(name.to_string()));
     };

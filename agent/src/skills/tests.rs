@@ -134,3 +134,13 @@ fn the_top_level_cannot_reach_the_host_or_loop_forever() {
     let err = sandbox::compile("while (true) {} function run() {}", limits).unwrap_err();
     assert!(err.to_string().contains("CPU"), "{err}");
 }
+
+#[test]
+fn runaway_recursion_is_an_error_not_a_crash() {
+    let err = sandbox::compile(
+        "(function f() { return f() + 1; })(); function run() {}",
+        SkillLimits::default(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("stack"), "{err}");
+}
