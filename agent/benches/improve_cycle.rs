@@ -188,7 +188,11 @@ async fn main() {
             let model = load(settings).await;
             let started = Instant::now();
             let run = evaluator
-                .run("manual", &Contestant::model_only(ModelSlot::new(model)), &tasks)
+                .run(
+                    "manual",
+                    &Contestant::model_only(ModelSlot::new(model)),
+                    &tasks,
+                )
                 .await
                 .unwrap();
             let seconds = started.elapsed().as_secs_f64();
