@@ -124,9 +124,14 @@ pub fn parse_reply(text: &str, model: &str, parent: Option<i64>) -> Result<Skill
         code: reply.code,
         author_model: Some(model.to_string()),
         parent_version: parent,
+        // A test repeating an earlier one's name is a repetition, not a case.
         tests: reply
             .tests
             .into_iter()
+            .filter({
+                let mut seen = std::collections::HashSet::new();
+                move |t| seen.insert(t.name.clone())
+            })
             .map(|t| SkillTest {
                 name: t.name,
                 params: Value::Object(
@@ -225,7 +230,10 @@ mod tests {
                 {"name": "path", "type": "number", "description": "again"}
             ],
             "code": "function run(p) { return digios.act('write_file', p); }",
-            "tests": [{"name": "no path", "params": [{"name": "text", "value": "x"}], "throws": "path"}]
+            "tests": [
+                {"name": "no path", "params": [{"name": "text", "value": "x"}], "throws": "path"},
+                {"name": "no path", "params": [], "throws": "path"}
+            ]
         });
         let draft = parse_reply(&reply.to_string(), "m", Some(2)).unwrap();
         assert_eq!(draft.name, "write_note");
@@ -233,6 +241,7 @@ mod tests {
         assert_eq!(draft.parent_version, Some(2));
         assert_eq!(draft.tests[0].expect, Expectation::Throws("path".into()));
         assert_eq!(draft.tests[0].params, json!({"text": "x"}));
+        assert_eq!(draft.tests.len(), 1, "the repeated test is dropped");
     }
 
     #[test]
