@@ -19,7 +19,7 @@ tasks = ["open-terminal", "close-terminal", "write-note"]
 eval_max_steps = 3
 eval_task_timeout_secs = 90
 repairs = 1
-max_tokens = 1200
+max_tokens = 1600
 "#;
 
 fn ctl(desktop: &Desktop, args: &[&str]) -> String {

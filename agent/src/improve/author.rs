@@ -11,7 +11,7 @@ use crate::skills::{Expectation, SkillDraft, SkillTest};
 
 /// Bounds on what the model writes, so generation always ends.
 const DESCRIPTION_MAX: u64 = 120;
-const CODE_MAX: u64 = 1000;
+const CODE_MAX: u64 = 600;
 const SHORT_MAX: u64 = 80;
 
 /// A whole reply for an unrelated task, so small models see the shape.
