@@ -104,11 +104,47 @@ fn a_cycle_with_the_real_model_runs_end_to_end_and_is_recorded() {
         assert_eq!(status, 200, "{skill}");
     }
 
+    // A suite run on demand: unknown tasks are a 422, a run is a 202 and
+    // finishes with each task's result; the CLI waits for one and prints it.
+    let (status, body) = api.post(
+        "/api/eval/runs",
+        serde_json::json!({"tasks": ["no-such-task"]}),
+    );
+    assert_eq!(status, 422, "{body}");
+    let (status, run) = api.post(
+        "/api/eval/runs",
+        serde_json::json!({"tasks": ["maximize-terminal"]}),
+    );
+    assert_eq!(status, 202, "{run}");
+    assert_eq!(run["state"], "running");
+    assert_eq!(run["purpose"], "manual");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let stored = loop {
+        let (_, stored) = api.get(&format!("/api/eval/runs/{}", run["id"]));
+        if stored["state"] != "running" {
+            break stored;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the run is still going: {stored}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert_eq!(stored["state"], "finished", "{stored}");
+    assert_eq!(stored["tasks"][0]["task"], "maximize-terminal");
+    assert_eq!(stored["tasks"][0]["success"], true, "a fast path: {stored}");
+    let printed = ctl(
+        &desktop,
+        &["eval", "run", "--task", "open-terminal", "--wait"],
+    );
+    assert!(printed.contains("open-terminal"), "{printed}");
+    assert!(printed.contains("pass"), "{printed}");
+
     let history = ctl(&desktop, &["improve", "history"]);
     assert!(
         history.contains(&format!("cycle {id} {state}")),
         "{history}"
     );
-    let runs = ctl(&desktop, &["eval", "runs", "--limit", "2"]);
+    let runs = ctl(&desktop, &["eval", "runs", "--limit", "5"]);
     assert!(runs.contains("write-note"), "{runs}");
 }
