@@ -71,7 +71,8 @@ fn skill_reply(code: &str) -> String {
             {"name": "text", "type": "string", "description": "what to write"}
         ],
         "code": code,
-        "tests": [{"name": "a path is needed", "params": {"text": "x"}, "throws": "path"}]
+        "tests": [{"name": "a path is needed", "params": [{"name": "text", "value": "x"}],
+            "throws": "path"}]
     })
     .to_string()
 }

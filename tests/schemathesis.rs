@@ -88,6 +88,10 @@ fn generated_requests_get_no_server_error() {
         .args(["--exclude-path", "/api/voice/converse"])
         .args(["--exclude-path", "/api/voice/listen"])
         .args(["--exclude-path", "/api/voice/speak"])
+        // Suite runs and improvement cycles start compositors and the model
+        // for minutes; tests/eval.rs and tests/improve*.rs cover them.
+        .args(["--exclude-operation-id", "start_eval_run"])
+        .args(["--exclude-operation-id", "start_cycle"])
         .args(["--workers", "1"])
         .args(["--seed", &seed])
         .args(["--max-time", &MAX_SECONDS.to_string()])

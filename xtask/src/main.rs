@@ -87,6 +87,7 @@ const BENCHES: &[&str] = &[
     "voice",
     "boot",
     "web",
+    "improve",
 ];
 
 fn bench(only: &[String]) -> Result<(), String> {
@@ -172,6 +173,18 @@ fn bench(only: &[String]) -> Result<(), String> {
             "digios-tests",
             "--bin",
             "screen-bench",
+        ])?;
+    }
+    if wants("improve") {
+        // Suite and cycle time; each suite task starts a compositor of this build.
+        setup::cargo(&["build", "--package", "digios-boot"])?;
+        cargo_bench(&[
+            "--profile",
+            "dev",
+            "--package",
+            "digios-agent",
+            "--bench",
+            "improve_cycle",
         ])?;
     }
     Ok(())

@@ -65,7 +65,7 @@ impl Default for ImproveConfig {
             idle_minutes: 30,
             max_cycles_per_day: 4,
             repairs: 2,
-            max_tokens: 900,
+            max_tokens: 1600,
             baseline_max_age_minutes: 60,
             eval_max_steps: 6,
             eval_task_timeout_secs: 120,
