@@ -105,7 +105,7 @@ fn bench(only: &[String]) -> Result<(), String> {
         cargo_bench(&["--package", "digios-compositor", "--bench", "automation"])?;
     }
     if wants("api") {
-        bench_api::run(&target.join("debug/digios"), &venv)?;
+        bench_api::run(&target, &venv)?;
     }
     if wants("llm") {
         bench_llm(&venv, &target)?;

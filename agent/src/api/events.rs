@@ -19,10 +19,12 @@ pub enum Topic {
     Services,
     /// `screen_changed` after an action, once the screen has been analyzed.
     Vision,
+    /// The language model in use: `model_loading`, `model_selected`, `model_load_failed`.
+    Models,
 }
 
 impl Topic {
-    pub const ALL: [Topic; 7] = [
+    pub const ALL: [Topic; 8] = [
         Topic::Windows,
         Topic::Tasks,
         Topic::Tokens,
@@ -30,6 +32,7 @@ impl Topic {
         Topic::Downloads,
         Topic::Services,
         Topic::Vision,
+        Topic::Models,
     ];
 }
 
