@@ -24,6 +24,8 @@ const IDLE_CONNECTIONS: usize = 32;
 pub struct Desktop {
     socket: Arc<PathBuf>,
     idle: Arc<Mutex<Vec<Connection>>>,
+    /// Input requests waiting for the batch in flight to come back.
+    input: Arc<Mutex<InputLane>>,
     /// The latest screen analysis, whose mark numbers actions may name.
     marks: Arc<MarkBoard>,
 }
@@ -58,6 +60,7 @@ impl Desktop {
         Self {
             socket: Arc::new(socket),
             idle: Arc::default(),
+            input: Arc::default(),
             marks: Arc::default(),
         }
     }
@@ -93,6 +96,73 @@ impl Desktop {
         let mut connection = Connection::open(&self.socket).await?;
         let reply = connection.ask(&line).await?;
         self.answered(connection, reply)
+    }
+
+    /// Sends pointer input on one lane: while a batch is at the compositor,
+    /// the input requests that arrive meanwhile queue up and go together as
+    /// the next [`Request::Batch`], carried out in arrival order, each with
+    /// its own reply. Concurrent callers then cost the compositor one round
+    /// trip per batch instead of one each; a lone caller's request goes at once.
+    pub async fn input(&self, request: Request) -> Result<Response, DesktopError> {
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let lead = {
+            let mut lane = self.input.lock().unwrap_or_else(|e| e.into_inner());
+            lane.queued.push((request, answer));
+            !std::mem::replace(&mut lane.sending, true)
+        };
+        if lead {
+            tokio::spawn(self.clone().send_input());
+        }
+        answered
+            .await
+            .map_err(|_| DesktopError::Unavailable("the input lane stopped".into()))?
+    }
+
+    /// Sends queued input batch by batch until none is left.
+    async fn send_input(self) {
+        loop {
+            let mut batch = {
+                let mut lane = self.input.lock().unwrap_or_else(|e| e.into_inner());
+                if lane.queued.is_empty() {
+                    lane.sending = false;
+                    return;
+                }
+                let take = lane.queued.len().min(digios_ipc::MAX_BATCH);
+                lane.queued.drain(..take).collect::<Vec<_>>()
+            };
+            if batch.len() == 1 {
+                let (request, answer) = batch.pop().expect("one request");
+                let _ = answer.send(self.request(request).await);
+                continue;
+            }
+            let (requests, answers): (Vec<Request>, Vec<_>) = batch.into_iter().unzip();
+            match self.request(Request::Batch { requests }).await {
+                Ok(Response::Batch { replies }) if replies.len() == answers.len() => {
+                    for (reply, answer) in replies.into_iter().zip(answers) {
+                        let result = Result::<Response, digios_ipc::Error>::from(reply)
+                            .map_err(DesktopError::Compositor);
+                        let _ = answer.send(result);
+                    }
+                }
+                Ok(other) => {
+                    let error = unexpected(other).to_string();
+                    for answer in answers {
+                        let _ = answer.send(Err(DesktopError::Unavailable(error.clone())));
+                    }
+                }
+                Err(err) => {
+                    let error = err.to_string();
+                    for answer in answers {
+                        let _ = answer.send(Err(match &err {
+                            DesktopError::Compositor(e) => DesktopError::Compositor(e.clone()),
+                            DesktopError::Unavailable(_) => {
+                                DesktopError::Unavailable(error.clone())
+                            }
+                        }));
+                    }
+                }
+            }
+        }
     }
 
     fn answered(&self, connection: Connection, reply: Reply) -> Result<Response, DesktopError> {
@@ -139,6 +209,15 @@ pub fn unexpected(response: Response) -> DesktopError {
     ))
 }
 
+type Answer = tokio::sync::oneshot::Sender<Result<Response, DesktopError>>;
+
+#[derive(Default)]
+struct InputLane {
+    /// A batch is at the compositor (or about to be).
+    sending: bool,
+    queued: Vec<(Request, Answer)>,
+}
+
 /// One open control connection: JSON lines, one request and its reply at a time.
 struct Connection {
     reader: BufReader<OwnedReadHalf>,
@@ -180,11 +259,13 @@ impl Connection {
             .map_err(|_| DesktopError::Unavailable("the compositor did not answer in time".into()))?
             .map_err(|err| DesktopError::from(ClientError::Io(err)))?;
         if read == 0 || reply.last() != Some(&b'\n') {
-            return Err(DesktopError::from(if reply.len() as u64 > MAX_REPLY_BYTES as u64 {
-                ClientError::Protocol("reply longer than the maximum message size".into())
-            } else {
-                ClientError::Closed
-            }));
+            return Err(DesktopError::from(
+                if reply.len() as u64 > MAX_REPLY_BYTES as u64 {
+                    ClientError::Protocol("reply longer than the maximum message size".into())
+                } else {
+                    ClientError::Closed
+                },
+            ));
         }
         serde_json::from_slice(&reply[..reply.len() - 1])
             .map_err(|err| DesktopError::from(ClientError::Protocol(err.to_string())))
