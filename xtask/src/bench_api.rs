@@ -263,10 +263,10 @@ fn start_digios(digios: &Path, work: &Path) -> Result<(String, Group, Group), St
     std::thread::spawn(move || {
         let mut found = Some(found);
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(url) = line.strip_prefix("digios-agent listening on ") {
-                if let Some(found) = found.take() {
-                    let _ = found.send(url.to_string());
-                }
+            if let Some(url) = line.strip_prefix("digios-agent listening on ")
+                && let Some(found) = found.take()
+            {
+                let _ = found.send(url.to_string());
             }
         }
     });

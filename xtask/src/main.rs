@@ -113,7 +113,14 @@ fn bench(only: &[String]) -> Result<(), String> {
     if wants("planner") {
         // The planner's step latency, optimised as it ships, against a
         // headless compositor of the same (release) build.
-        setup::cargo(&["build", "--release", "--package", "digios-boot", "--bin", "digios"])?;
+        setup::cargo(&[
+            "build",
+            "--release",
+            "--package",
+            "digios-boot",
+            "--bin",
+            "digios",
+        ])?;
         cargo_bench(&["--package", "digios-agent", "--bench", "planner_step"])?;
     }
     if wants("vision") {

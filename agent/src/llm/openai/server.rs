@@ -38,7 +38,7 @@ struct ServerState {
 
 impl ServerState {
     /// The model in the slot now, or a 503 naming why there is none.
-    fn model(&self) -> Result<Arc<dyn LanguageModel>, Response> {
+    fn model(&self) -> Result<Arc<dyn LanguageModel>, ApiError> {
         self.slot.get().map_err(|reason| {
             let mut error = ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -46,7 +46,7 @@ impl ServerState {
                 format!("no language model is loaded: {reason}"),
             );
             error.body.error.code = Some("unavailable".into());
-            error.into_response()
+            error
         })
     }
 }
@@ -63,7 +63,7 @@ pub fn openai_router(slot: impl Into<ModelSlot>) -> Router {
 async fn list_models(State(state): State<ServerState>) -> Response {
     let model = match state.model() {
         Ok(model) => model,
-        Err(response) => return response,
+        Err(error) => return error.into_response(),
     };
     Json(ModelList {
         object: "list".into(),
@@ -80,7 +80,7 @@ async fn list_models(State(state): State<ServerState>) -> Response {
 async fn chat_completions(State(state): State<ServerState>, body: Bytes) -> Response {
     let model = match state.model() {
         Ok(model) => model,
-        Err(response) => return response,
+        Err(error) => return error.into_response(),
     };
     let wire: ChatCompletionRequest = match serde_json::from_slice(&body) {
         Ok(wire) => wire,
