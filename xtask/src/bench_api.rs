@@ -111,6 +111,52 @@ impl Drop for Group {
 struct Figures {
     requests_per_second: f64,
     p99_ms: f64,
+    /// CPU time the server's processes spent per request, in microseconds.
+    cpu_us_per_request: f64,
+}
+
+/// CPU seconds used so far by every process in the process groups `groups`.
+fn groups_cpu_seconds(groups: &[u32]) -> f64 {
+    let ticks_per_second = Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|out| {
+            String::from_utf8_lossy(&out.stdout)
+                .trim()
+                .parse::<f64>()
+                .ok()
+        })
+        .unwrap_or(100.0);
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0.0;
+    };
+    let mut ticks = 0u64;
+    for entry in entries.filter_map(Result::ok) {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // Fields after the command name, which may hold spaces: state, ppid, pgrp, ...
+        let Some(rest) = stat.rfind(')').map(|end| &stat[end + 2..]) else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let in_group = fields
+            .get(2)
+            .and_then(|g| g.parse::<u32>().ok())
+            .is_some_and(|g| groups.contains(&g));
+        if in_group {
+            let field = |i: usize| {
+                fields
+                    .get(i)
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .unwrap_or(0)
+            };
+            // utime and stime are fields 14 and 15 of the whole line.
+            ticks += field(11) + field(12);
+        }
+    }
+    ticks as f64 / ticks_per_second
 }
 
 /// Builds the release `digios` (what ships) and measures it against FastAPI.
@@ -137,8 +183,12 @@ fn measure(digios: &Path, venv: &Path, work: &Path) -> Result<(), String> {
     std::fs::write(&script, ACTION_SCRIPT).map_err(|e| e.to_string())?;
 
     eprintln!("xtask: bench api: starting digiOS (compositor + agent) and FastAPI/uvicorn");
-    let (ours, _compositor, _agent) = start_digios(digios, work)?;
-    let (theirs, _uvicorn) = start_fastapi(venv, work)?;
+    let (ours, compositor, agent) = start_digios(digios, work)?;
+    let (theirs, uvicorn) = start_fastapi(venv, work)?;
+    let groups = [
+        vec![compositor.child.id(), agent.child.id()],
+        vec![uvicorn.child.id()],
+    ];
 
     let routes: [(&str, &str, Option<&PathBuf>); 2] = [
         ("GET /api/status", "/api/status", None),
@@ -154,7 +204,7 @@ fn measure(digios: &Path, venv: &Path, work: &Path) -> Result<(), String> {
             for (side, base) in [&ours, &theirs].into_iter().enumerate() {
                 let who = ["digiOS", "FastAPI"][side];
                 eprintln!("xtask: bench api: round {round}/{ROUNDS}: {label} on {who}");
-                figures[index][side].push(wrk(&format!("{base}{path}"), *script)?);
+                figures[index][side].push(wrk(&format!("{base}{path}"), *script, &groups[side])?);
             }
         }
     }
@@ -166,14 +216,23 @@ fn measure(digios: &Path, venv: &Path, work: &Path) -> Result<(), String> {
     );
     println!(
         "  note: the FastAPI anchor does what the seed's Python did: /api/action answers without acting. \
-         digiOS checks the kill switch and the safety policy and moves the compositor's pointer on every request."
+         digiOS checks the kill switch and the safety policy and moves the compositor's pointer on every request \
+         (concurrent moves reach the compositor in batches, each carried out)."
+    );
+    println!(
+        "  note: wrk and the server share the machine's {} cores (and other load), so throughput is capped by \
+         the box; server CPU per request (all its processes) shows the cost without that cap.",
+        cores()
     );
     for (index, (label, _, _)) in routes.iter().enumerate() {
         let [ours, theirs] = &figures[index];
+        let ours_cpu = median(ours.iter().map(|f| f.cpu_us_per_request));
+        let theirs_cpu = median(theirs.iter().map(|f| f.cpu_us_per_request));
         let ours_rps = median(ours.iter().map(|f| f.requests_per_second));
         let theirs_rps = median(theirs.iter().map(|f| f.requests_per_second));
         println!(
-            "  {label}: digiOS {} req/s, p99 {} ms | FastAPI {} req/s, p99 {} ms | throughput {:.1}x (target >= 10x): {}",
+            "  {label}: digiOS {} req/s, p99 {} ms, {ours_cpu:.1} CPU-us/req | FastAPI {} req/s, p99 {} ms, \
+             {theirs_cpu:.1} CPU-us/req | throughput {:.1}x (target >= 10x): {}; CPU per request {:.1}x less",
             spread(ours.iter().map(|f| f.requests_per_second), 0),
             spread(ours.iter().map(|f| f.p99_ms), 2),
             spread(theirs.iter().map(|f| f.requests_per_second), 0),
@@ -184,6 +243,7 @@ fn measure(digios: &Path, venv: &Path, work: &Path) -> Result<(), String> {
             } else {
                 "not met"
             },
+            theirs_cpu / ours_cpu,
         );
     }
     Ok(())
@@ -354,7 +414,7 @@ fn run_wrk(args: &[&str], limit: Duration) -> Result<String, String> {
     }
 }
 
-fn wrk(url: &str, script: Option<&PathBuf>) -> Result<Figures, String> {
+fn wrk(url: &str, script: Option<&PathBuf>, server: &[u32]) -> Result<Figures, String> {
     let connections = format!("-c{CONNECTIONS}");
     let duration = format!("-d{SECONDS}s");
     let mut args = vec![
@@ -371,7 +431,9 @@ fn wrk(url: &str, script: Option<&PathBuf>) -> Result<Figures, String> {
         args.extend(["-s", &script_arg]);
     }
     args.push(url);
+    let cpu_before = groups_cpu_seconds(server);
     let text = run_wrk(&args, Duration::from_secs(SECONDS + 30))?;
+    let cpu = groups_cpu_seconds(server) - cpu_before;
     if text.contains("Non-2xx") {
         return Err(format!("{url} answered errors under load:\n{text}"));
     }
@@ -385,9 +447,15 @@ fn wrk(url: &str, script: Option<&PathBuf>) -> Result<Figures, String> {
         .find_map(|l| l.trim().strip_prefix("99%"))
         .and_then(|v| parse_duration_ms(v.trim()))
         .ok_or_else(|| format!("no 99% latency in wrk's output:\n{text}"))?;
+    let requests: f64 = text
+        .lines()
+        .find_map(|l| l.trim().split_once(" requests in "))
+        .and_then(|(n, _)| n.trim().parse().ok())
+        .ok_or_else(|| format!("no request count in wrk's output:\n{text}"))?;
     Ok(Figures {
         requests_per_second,
         p99_ms,
+        cpu_us_per_request: cpu * 1e6 / requests.max(1.0),
     })
 }
 
