@@ -2,17 +2,14 @@
 //! loaded into the slot the planner and `/v1` share, with its events, its
 //! typed refusals, and `digios ctl model select`.
 
-use std::net::TcpStream;
 use std::path::Path;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use digios_tests::digios::{command, model_cache_dir, start_agent_with_config};
 use digios_tests::model_fixtures::{EntrySpec, FileSpec, manifest_toml, random_bytes};
+use digios_tests::websocket::{Socket, connect, next_json};
 use serde_json::{Value, json};
-use tungstenite::stream::MaybeTlsStream;
-
-type Socket = tungstenite::WebSocket<MaybeTlsStream<TcpStream>>;
 
 const SMOLLM2_FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
 
@@ -24,22 +21,7 @@ fn client() -> reqwest::blocking::Client {
 }
 
 fn websocket(url: &str) -> Socket {
-    let ws_url = format!("{}/api/ws", url.replace("http://", "ws://"));
-    let (socket, _) = tungstenite::connect(ws_url).unwrap();
-    if let MaybeTlsStream::Plain(stream) = socket.get_ref() {
-        stream
-            .set_read_timeout(Some(Duration::from_secs(120)))
-            .unwrap();
-    }
-    socket
-}
-
-fn next_json(socket: &mut Socket) -> Value {
-    loop {
-        if let tungstenite::Message::Text(text) = socket.read().unwrap() {
-            return serde_json::from_str(&text).unwrap();
-        }
-    }
+    connect(url, Duration::from_secs(120))
 }
 
 /// A manifest whose only usable language model is the real SmolLM2 file
@@ -144,7 +126,10 @@ fn a_selected_model_is_served_by_v1_and_refusals_are_typed() {
     let loaded: Vec<_> = results.iter().filter(|(s, _)| *s == 200).collect();
     assert!(!loaded.is_empty(), "{results:?}");
     // Loading a GGUF takes far longer than four requests take to arrive.
-    assert!(loaded.len() < results.len(), "no selection was refused: {results:?}");
+    assert!(
+        loaded.len() < results.len(),
+        "no selection was refused: {results:?}"
+    );
     for (status, body) in &results {
         if *status != 200 {
             assert_eq!(*status, 409, "{body}");

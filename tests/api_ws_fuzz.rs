@@ -3,31 +3,21 @@
 //! Every message gets one typed answer, no command is a 5xx, the per-
 //! connection limits answer with their codes, and the agent stays up.
 
-use std::net::TcpStream;
 use std::time::Duration;
 
 use digios_tests::digios::start_agent_with_config;
+use digios_tests::websocket::{Socket, connect};
 use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 use tungstenite::Message;
-use tungstenite::stream::MaybeTlsStream;
-
-type Socket = tungstenite::WebSocket<MaybeTlsStream<TcpStream>>;
 
 const MESSAGES: usize = 1500;
 const LIMIT: usize = 16 * 1024;
 
 fn websocket(url: &str) -> Socket {
-    let ws_url = format!("{}/api/ws", url.replace("http://", "ws://"));
-    let (socket, _) = tungstenite::connect(ws_url).unwrap();
-    if let MaybeTlsStream::Plain(stream) = socket.get_ref() {
-        stream
-            .set_read_timeout(Some(Duration::from_secs(60)))
-            .unwrap();
-    }
-    socket
+    connect(url, Duration::from_secs(60))
 }
 
 /// The next answer to a message of ours (events are skipped).

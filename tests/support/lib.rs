@@ -6,3 +6,4 @@ pub mod file_server;
 pub mod model_fixtures;
 pub mod qemu;
 pub mod voice;
+pub mod websocket;

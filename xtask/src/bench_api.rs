@@ -159,21 +159,11 @@ fn groups_cpu_seconds(groups: &[u32]) -> f64 {
     ticks as f64 / ticks_per_second
 }
 
-/// Builds the release `digios` (what ships) and measures it against FastAPI.
-pub fn run(target: &Path, venv: &Path) -> Result<(), String> {
-    eprintln!("xtask: bench api: building the release digios");
-    crate::setup::cargo(&[
-        "build",
-        "--release",
-        "--package",
-        "digios-boot",
-        "--bin",
-        "digios",
-    ])?;
-    let digios = target.join("release/digios");
+/// Measures `digios` (the release build, what ships) against FastAPI.
+pub fn run(digios: &Path, venv: &Path) -> Result<(), String> {
     let work = std::env::temp_dir().join(format!("digios-bench-api-{}", std::process::id()));
     std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
-    let result = measure(&digios, venv, &work);
+    let result = measure(digios, venv, &work);
     let _ = std::fs::remove_dir_all(&work);
     result
 }

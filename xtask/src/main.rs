@@ -105,7 +105,7 @@ fn bench(only: &[String]) -> Result<(), String> {
         cargo_bench(&["--package", "digios-compositor", "--bench", "automation"])?;
     }
     if wants("api") {
-        bench_api::run(&target, &venv)?;
+        bench_api::run(&release_digios(&target)?, &venv)?;
     }
     if wants("llm") {
         bench_llama::run(&venv, &target)?;
@@ -113,14 +113,7 @@ fn bench(only: &[String]) -> Result<(), String> {
     if wants("planner") {
         // The planner's step latency, optimised as it ships, against a
         // headless compositor of the same (release) build.
-        setup::cargo(&[
-            "build",
-            "--release",
-            "--package",
-            "digios-boot",
-            "--bin",
-            "digios",
-        ])?;
+        release_digios(&target)?;
         cargo_bench(&["--package", "digios-agent", "--bench", "planner_step"])?;
     }
     if wants("vision") {
@@ -164,6 +157,20 @@ fn bench(only: &[String]) -> Result<(), String> {
         ])?;
     }
     Ok(())
+}
+
+/// Builds `digios` in the release profile, as it ships; its path.
+fn release_digios(target: &std::path::Path) -> Result<std::path::PathBuf, String> {
+    eprintln!("xtask: building the release digios");
+    setup::cargo(&[
+        "build",
+        "--release",
+        "--package",
+        "digios-boot",
+        "--bin",
+        "digios",
+    ])?;
+    Ok(target.join("release/digios"))
 }
 
 fn cargo_bench(args: &[&str]) -> Result<(), String> {
