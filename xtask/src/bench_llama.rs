@@ -39,12 +39,15 @@ pub fn run(venv: &Path, target: &Path) -> Result<(), String> {
         .join("models/SmolLM2-135M-Instruct.Q4_1.gguf");
     let mut ours: Vec<Figures> = Vec::new();
     let mut theirs: Vec<Figures> = Vec::new();
+    let mut prompt_tokens = 0;
     for round in 1..=ROUNDS {
         eprintln!("xtask: bench llm: round {round}/{ROUNDS}: our backend");
-        ours.push(our_figures()?);
+        let (figures, prompt) = our_figures()?;
+        ours.push(figures);
+        prompt_tokens = prompt;
         eprintln!("xtask: bench llm: round {round}/{ROUNDS}: llama-bench");
         theirs.push(
-            measure(venv, target, &model, &THREADS)?
+            measure(venv, target, &model, &THREADS, prompt)?
                 .into_iter()
                 .map(|a| (a.threads, a.prompt, a.generation))
                 .collect(),
@@ -52,8 +55,9 @@ pub fn run(venv: &Path, target: &Path) -> Result<(), String> {
     }
     println!(
         "LLM benchmark: SmolLM2-135M Q4_1, our llama.cpp backend (release) against llama-bench \
-         (pp64/tg64, batch {BATCH}) on the same GGUF, static libraries and thread counts; \
-         {ROUNDS} alternating single runs each: mean [min-max]"
+         (pp{prompt_tokens}, and tg64 after a {prompt_tokens}-token cache as ours generates after its \
+         prompt; batch {BATCH}) on the same GGUF, static libraries (GGML_NATIVE off, OpenMP, no BLAS) \
+         and thread counts; {ROUNDS} alternating single runs each: mean [min-max]"
     );
     println!(
         "  note: llama-bench decodes without sampling; ours picks each token (greedy) and streams its text"
@@ -99,8 +103,9 @@ fn spread(values: &[f64], decimals: usize) -> String {
     )
 }
 
-/// One run of our inference benchmark per thread count, read from its output.
-fn our_figures() -> Result<Figures, String> {
+/// One run of our inference benchmark per thread count, read from its
+/// output, and the length of its prompt in tokens.
+fn our_figures() -> Result<(Figures, u32), String> {
     let output = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .args([
             "bench",
@@ -123,7 +128,7 @@ fn our_figures() -> Result<Figures, String> {
         let rest = &line[line.find(key)? + key.len()..];
         rest.split_whitespace().next()?.parse().ok()
     };
-    Ok(text
+    let figures: Figures = text
         .lines()
         .filter_map(|line| {
             let threads = line.split(", ").nth(1)?.split(' ').next()?.parse().ok()?;
@@ -133,7 +138,12 @@ fn our_figures() -> Result<Figures, String> {
                 number_after(line, "generation ")?,
             ))
         })
-        .collect())
+        .collect();
+    let prompt_tokens = text
+        .lines()
+        .find_map(|line| number_after(line, "tok/s ("))
+        .ok_or_else(|| format!("no prompt length in our benchmark's output:\n{text}"))?;
+    Ok((figures, prompt_tokens as u32))
 }
 
 /// Builds llama-bench if needed and measures `model` once at each thread count.
@@ -142,6 +152,7 @@ fn measure(
     target: &Path,
     model: &Path,
     threads: &[u32],
+    prompt_tokens: u32,
 ) -> Result<Vec<Anchor>, String> {
     let work = venv
         .parent()
@@ -149,33 +160,33 @@ fn measure(
         .join("bench");
     let bench = build(venv, target, &work)?;
     let list: Vec<String> = threads.iter().map(u32::to_string).collect();
-    let output = Command::new(&bench)
-        .arg("-m")
-        .arg(model)
-        .args([
-            "-t",
-            &list.join(","),
-            "-p",
-            "64",
-            "-n",
-            "64",
-            "-r",
-            "1",
-            "-o",
-            "jsonl",
-        ])
-        // The batch our backend is configured with (`llm.local.batch_size`).
-        .args(["-b", BATCH, "-ub", BATCH])
-        .output()
-        .map_err(|e| format!("{}: {e}", bench.display()))?;
-    if !output.status.success() {
-        return Err(format!(
-            "llama-bench failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        ));
+    // Our prompt's length for the prompt test, and generation after a cache
+    // holding that prompt, as ours generates after its prompt.
+    let prompt = prompt_tokens.to_string();
+    let mut stdout = String::new();
+    for test in [
+        ["-p", prompt.as_str(), "-n", "0", "-d", "0"],
+        ["-p", "0", "-n", "64", "-d", prompt.as_str()],
+    ] {
+        let output = Command::new(&bench)
+            .arg("-m")
+            .arg(model)
+            .args(["-t", &list.join(","), "-r", "1", "-o", "jsonl"])
+            .args(test)
+            // The batch our backend is configured with (`llm.local.batch_size`).
+            .args(["-b", BATCH, "-ub", BATCH])
+            .output()
+            .map_err(|e| format!("{}: {e}", bench.display()))?;
+        if !output.status.success() {
+            return Err(format!(
+                "llama-bench failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            ));
+        }
+        stdout.push_str(&String::from_utf8_lossy(&output.stdout));
     }
     let mut anchors: Vec<Anchor> = Vec::new();
-    for line in String::from_utf8_lossy(&output.stdout).lines() {
+    for line in stdout.lines() {
         let Ok(row) = serde_json::from_str::<serde_json::Value>(line) else {
             continue;
         };
