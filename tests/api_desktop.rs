@@ -396,3 +396,56 @@ fn window_events_arrive_in_order_on_the_websocket() {
     let closed = seen.iter().position(|(_, k)| k == "window_closed").unwrap();
     assert!(opened < closed, "{seen:?}");
 }
+
+#[test]
+fn concurrent_pointer_moves_are_each_carried_out_or_refused() {
+    let desktop = start_desktop();
+    let api = std::sync::Arc::new(Api::new(&desktop));
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(48));
+    let movers: Vec<_> = (0..48)
+        .map(|i| {
+            let (api, barrier) = (api.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                // One caller asks for a point off every output.
+                let x = if i == 7 {
+                    -5000.0
+                } else {
+                    5.0 + 10.0 * f64::from(i)
+                };
+                barrier.wait();
+                let outcomes: Vec<(u16, Value)> = (0..5)
+                    .map(|_| {
+                        api.post(
+                            "/api/action",
+                            json!({"action_type": "move_pointer", "params": {"x": x, "y": 50}}),
+                        )
+                    })
+                    .collect();
+                (x, outcomes)
+            })
+        })
+        .collect();
+    for mover in movers {
+        let (x, outcomes) = mover.join().unwrap();
+        for (status, body) in outcomes {
+            if x < 0.0 {
+                assert_eq!(status, 422, "{body}");
+                assert_eq!(body["error"]["code"], "out_of_bounds", "{body}");
+            } else {
+                assert_eq!(status, 200, "{body}");
+                assert_eq!(body["result"]["x"], x, "{body}");
+            }
+        }
+    }
+    // One caller's moves land in its order: a click where it left the pointer.
+    api.action("move_pointer", json!({"x": 77, "y": 66}));
+    let clicked = api.action("click", json!({}));
+    assert_eq!(
+        (
+            clicked["result"]["x"].as_f64(),
+            clicked["result"]["y"].as_f64()
+        ),
+        (Some(77.0), Some(66.0)),
+        "{clicked}"
+    );
+}

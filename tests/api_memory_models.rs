@@ -2,7 +2,6 @@
 //! real agent: facts and search on real SQLite, a model pulled from a
 //! loopback file server with progress on the `downloads` topic.
 
-use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use digios_tests::digios::{start_agent, start_agent_with_config};
@@ -10,10 +9,8 @@ use digios_tests::file_server::FileServer;
 use digios_tests::model_fixtures::{
     ArtifactSpec, EntrySpec, FileSpec, manifest_toml, random_bytes,
 };
+use digios_tests::websocket::{Socket, connect, next_json};
 use serde_json::{Value, json};
-use tungstenite::stream::MaybeTlsStream;
-
-type Socket = tungstenite::WebSocket<MaybeTlsStream<TcpStream>>;
 
 fn client() -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder()
@@ -23,22 +20,7 @@ fn client() -> reqwest::blocking::Client {
 }
 
 fn websocket(url: &str) -> Socket {
-    let ws_url = format!("{}/api/ws", url.replace("http://", "ws://"));
-    let (socket, _) = tungstenite::connect(ws_url).unwrap();
-    if let MaybeTlsStream::Plain(stream) = socket.get_ref() {
-        stream
-            .set_read_timeout(Some(Duration::from_secs(60)))
-            .unwrap();
-    }
-    socket
-}
-
-fn next_json(socket: &mut Socket) -> Value {
-    loop {
-        if let tungstenite::Message::Text(text) = socket.read().unwrap() {
-            return serde_json::from_str(&text).unwrap();
-        }
-    }
+    connect(url, Duration::from_secs(60))
 }
 
 #[test]

@@ -9,7 +9,15 @@ use digios_agent::llm::{
 };
 use llm_support::{smollm2_settings, within};
 
-const RUNS: usize = 3;
+/// Runs per thread count; `DIGIOS_BENCH_LLM_RUNS` overrides (the harness
+/// alternates single runs with llama-bench's).
+fn runs() -> usize {
+    std::env::var("DIGIOS_BENCH_LLM_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(3)
+}
 
 #[tokio::main]
 async fn main() {
@@ -34,6 +42,7 @@ async fn main() {
         ..GenerationOptions::default()
     });
 
+    let runs = runs();
     for threads in [1, 2] {
         let model = tokio::task::spawn_blocking(move || {
             LocalModel::load(
@@ -45,12 +54,22 @@ async fn main() {
         .await
         .unwrap()
         .expect("SmolLM2 loads");
+        // One untimed run first, as llama-bench warms up.
+        within(
+            300,
+            "a warm-up",
+            model
+                .complete(request.clone(), CancellationToken::new())
+                .collect(),
+        )
+        .await
+        .unwrap();
         // Averages over the runs, as llama-bench reports.
         let mut prompt_speed: f64 = 0.0;
         let mut generation_speed: f64 = 0.0;
         let mut prompt_tokens = 0;
         let mut generated = 0;
-        for _ in 0..RUNS {
+        for _ in 0..runs {
             let outcome = within(
                 300,
                 "a measured prompt",
@@ -61,7 +80,7 @@ async fn main() {
             .await
             .unwrap();
             prompt_tokens = outcome.usage.prompt_tokens;
-            prompt_speed += outcome.usage.prompt_tokens_per_second().unwrap() / RUNS as f64;
+            prompt_speed += outcome.usage.prompt_tokens_per_second().unwrap() / runs as f64;
             let outcome = within(
                 300,
                 "a measured generation",
@@ -72,12 +91,12 @@ async fn main() {
             .await
             .unwrap();
             generated = outcome.usage.completion_tokens;
-            generation_speed += outcome.usage.generation_tokens_per_second().unwrap() / RUNS as f64;
+            generation_speed += outcome.usage.generation_tokens_per_second().unwrap() / runs as f64;
         }
         println!(
             "SmolLM2-135M Q4_1, {threads} thread(s): prompt {prompt_speed:.0} tok/s \
              ({prompt_tokens} tokens), generation {generation_speed:.1} tok/s ({generated} tokens), \
-             mean of {RUNS}"
+             mean of {runs}"
         );
         assert!(prompt_speed > 0.0 && generation_speed > 0.0);
     }

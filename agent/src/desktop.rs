@@ -6,19 +6,26 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use digios_ipc::{Client, ClientError, Request, Response, Window};
+use digios_ipc::{Client, ClientError, MAX_REPLY_BYTES, Reply, Request, Response, Window};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::UnixStream;
+use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 
 use crate::vision::MarkBoard;
 
 /// How long one compositor request may take before the API gives up on it.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
-/// Connections kept open between requests; connecting costs more than asking.
-const IDLE_CONNECTIONS: usize = 8;
+/// Connections kept open between requests; connecting costs more than
+/// asking (the compositor starts a thread per connection). Enough for the
+/// API's concurrent callers; the compositor accepts 64.
+const IDLE_CONNECTIONS: usize = 32;
 
 #[derive(Clone)]
 pub struct Desktop {
     socket: Arc<PathBuf>,
-    idle: Arc<Mutex<Vec<Client>>>,
+    idle: Arc<Mutex<Vec<Connection>>>,
+    /// Input requests waiting for the batch in flight to come back.
+    input: Arc<Mutex<InputLane>>,
     /// The latest screen analysis, whose mark numbers actions may name.
     marks: Arc<MarkBoard>,
 }
@@ -53,6 +60,7 @@ impl Desktop {
         Self {
             socket: Arc::new(socket),
             idle: Arc::default(),
+            input: Arc::default(),
             marks: Arc::default(),
         }
     }
@@ -70,56 +78,100 @@ impl Desktop {
         &self.marks
     }
 
+    /// Asks the compositor on an idle connection if there is one. A pooled
+    /// connection that fails (the compositor restarted) is dropped and the
+    /// request sent once more on a fresh one; a typed refusal keeps its
+    /// connection. Runs on the async runtime: no thread hand-off per request.
     pub async fn request(&self, request: Request) -> Result<Response, DesktopError> {
-        let desktop = self.clone();
-        tokio::task::spawn_blocking(move || desktop.request_blocking(&request))
-            .await
-            .map_err(|err| DesktopError::Unavailable(format!("request task failed: {err}")))?
-    }
-
-    fn connect(&self) -> Result<Client, DesktopError> {
-        let client = Client::connect(&self.socket)?;
-        client.set_timeout(Some(REQUEST_TIMEOUT))?;
-        Ok(client)
-    }
-
-    /// Asks on an idle connection if there is one. A pooled connection that
-    /// fails (the compositor restarted) is dropped and the request sent once
-    /// more on a fresh one; a typed refusal keeps its connection.
-    fn request_blocking(&self, request: &Request) -> Result<Response, DesktopError> {
+        let mut line = serde_json::to_vec(&request)
+            .map_err(|err| DesktopError::Unavailable(format!("encoding a request: {err}")))?;
+        line.push(b'\n');
         let pooled = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        if let Some(mut client) = pooled {
-            match client.request(request) {
-                Ok(response) => {
-                    self.give_back(client);
-                    return Ok(response);
-                }
-                Err(ClientError::Compositor(err)) => {
-                    self.give_back(client);
-                    return Err(DesktopError::Compositor(err));
-                }
-                Err(_) => {}
+        if let Some(mut connection) = pooled {
+            match connection.ask(&line).await {
+                Ok(reply) => return self.answered(connection, reply),
+                Err(_) => drop(connection),
             }
         }
-        let mut client = self.connect()?;
-        match client.request(request) {
-            Ok(response) => {
-                self.give_back(client);
-                Ok(response)
+        let mut connection = Connection::open(&self.socket).await?;
+        let reply = connection.ask(&line).await?;
+        self.answered(connection, reply)
+    }
+
+    /// Sends pointer input on one lane: while a batch is at the compositor,
+    /// the input requests that arrive meanwhile queue up and go together as
+    /// the next [`Request::Batch`], carried out in arrival order, each with
+    /// its own reply. Concurrent callers then cost the compositor one round
+    /// trip per batch instead of one each; a lone caller's request goes at once.
+    pub async fn input(&self, request: Request) -> Result<Response, DesktopError> {
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let lead = {
+            let mut lane = self.input.lock().unwrap_or_else(|e| e.into_inner());
+            lane.queued.push((request, answer));
+            !std::mem::replace(&mut lane.sending, true)
+        };
+        if lead {
+            tokio::spawn(self.clone().send_input());
+        }
+        answered
+            .await
+            .map_err(|_| DesktopError::Unavailable("the input lane stopped".into()))?
+    }
+
+    /// Sends queued input batch by batch until none is left.
+    async fn send_input(self) {
+        loop {
+            let mut batch = {
+                let mut lane = self.input.lock().unwrap_or_else(|e| e.into_inner());
+                if lane.queued.is_empty() {
+                    lane.sending = false;
+                    return;
+                }
+                let take = lane.queued.len().min(digios_ipc::MAX_BATCH);
+                lane.queued.drain(..take).collect::<Vec<_>>()
+            };
+            if batch.len() == 1 {
+                let (request, answer) = batch.pop().expect("one request");
+                let _ = answer.send(self.request(request).await);
+                continue;
             }
-            Err(ClientError::Compositor(err)) => {
-                self.give_back(client);
-                Err(DesktopError::Compositor(err))
+            let (requests, answers): (Vec<Request>, Vec<_>) = batch.into_iter().unzip();
+            match self.request(Request::Batch { requests }).await {
+                Ok(Response::Batch { replies }) if replies.len() == answers.len() => {
+                    for (reply, answer) in replies.into_iter().zip(answers) {
+                        let result = Result::<Response, digios_ipc::Error>::from(reply)
+                            .map_err(DesktopError::Compositor);
+                        let _ = answer.send(result);
+                    }
+                }
+                Ok(other) => {
+                    let error = unexpected(other).to_string();
+                    for answer in answers {
+                        let _ = answer.send(Err(DesktopError::Unavailable(error.clone())));
+                    }
+                }
+                Err(err) => {
+                    let error = err.to_string();
+                    for answer in answers {
+                        let _ = answer.send(Err(match &err {
+                            DesktopError::Compositor(e) => DesktopError::Compositor(e.clone()),
+                            DesktopError::Unavailable(_) => {
+                                DesktopError::Unavailable(error.clone())
+                            }
+                        }));
+                    }
+                }
             }
-            Err(err) => Err(err.into()),
         }
     }
 
-    fn give_back(&self, client: Client) {
+    fn answered(&self, connection: Connection, reply: Reply) -> Result<Response, DesktopError> {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         if idle.len() < IDLE_CONNECTIONS {
-            idle.push(client);
+            idle.push(connection);
         }
+        drop(idle);
+        Result::<Response, digios_ipc::Error>::from(reply).map_err(DesktopError::Compositor)
     }
 
     pub async fn windows(&self) -> Result<Vec<Window>, DesktopError> {
@@ -155,4 +207,67 @@ pub fn unexpected(response: Response) -> DesktopError {
     DesktopError::Unavailable(format!(
         "the compositor answered with an unexpected response: {response:?}"
     ))
+}
+
+type Answer = tokio::sync::oneshot::Sender<Result<Response, DesktopError>>;
+
+#[derive(Default)]
+struct InputLane {
+    /// A batch is at the compositor (or about to be).
+    sending: bool,
+    queued: Vec<(Request, Answer)>,
+}
+
+/// One open control connection: JSON lines, one request and its reply at a time.
+struct Connection {
+    reader: BufReader<OwnedReadHalf>,
+    writer: OwnedWriteHalf,
+}
+
+impl Connection {
+    async fn open(socket: &std::path::Path) -> Result<Self, DesktopError> {
+        let stream = tokio::time::timeout(REQUEST_TIMEOUT, UnixStream::connect(socket))
+            .await
+            .map_err(|_| DesktopError::Unavailable("connecting timed out".into()))?
+            .map_err(|source| {
+                DesktopError::from(ClientError::Connect {
+                    path: socket.to_path_buf(),
+                    source,
+                })
+            })?;
+        let (reader, writer) = stream.into_split();
+        Ok(Self {
+            reader: BufReader::new(reader),
+            writer,
+        })
+    }
+
+    /// Sends one request line and reads its reply, within [`REQUEST_TIMEOUT`].
+    async fn ask(&mut self, line: &[u8]) -> Result<Reply, DesktopError> {
+        let exchange = async {
+            self.writer.write_all(line).await?;
+            let mut reply = Vec::new();
+            let limit = MAX_REPLY_BYTES as u64 + 1;
+            let read = (&mut self.reader)
+                .take(limit)
+                .read_until(b'\n', &mut reply)
+                .await?;
+            Ok::<_, std::io::Error>((read, reply))
+        };
+        let (read, reply) = tokio::time::timeout(REQUEST_TIMEOUT, exchange)
+            .await
+            .map_err(|_| DesktopError::Unavailable("the compositor did not answer in time".into()))?
+            .map_err(|err| DesktopError::from(ClientError::Io(err)))?;
+        if read == 0 || reply.last() != Some(&b'\n') {
+            return Err(DesktopError::from(
+                if reply.len() as u64 > MAX_REPLY_BYTES as u64 {
+                    ClientError::Protocol("reply longer than the maximum message size".into())
+                } else {
+                    ClientError::Closed
+                },
+            ));
+        }
+        serde_json::from_slice(&reply[..reply.len() - 1])
+            .map_err(|err| DesktopError::from(ClientError::Protocol(err.to_string())))
+    }
 }

@@ -51,7 +51,7 @@ fn greeting(max_tokens: u32) -> ChatRequest {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_talks_to_a_served_model_streaming_and_whole() {
     let model = shared_smollm2();
-    let base_url = serve(openai_router(model.clone())).await;
+    let base_url = serve(openai_router(model.clone() as Arc<dyn LanguageModel>)).await;
 
     let streaming = client(&base_url, true);
     let models = within(30, "the model list", streaming.list_models())
@@ -113,7 +113,7 @@ async fn client_talks_to_a_served_model_streaming_and_whole() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_schema_constraints_travel_over_the_wire() {
-    let base_url = serve(openai_router(shared_smollm2())).await;
+    let base_url = serve(openai_router(shared_smollm2() as Arc<dyn LanguageModel>)).await;
     for stream in [true, false] {
         let request = ChatRequest::new(vec![
             ChatMessage::system(llm_support::AGENT_SYSTEM_PROMPT),
@@ -141,7 +141,7 @@ async fn json_schema_constraints_travel_over_the_wire() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancelling_a_streamed_reply_frees_the_served_model() {
     let model = shared_smollm2();
-    let base_url = serve(openai_router(model.clone())).await;
+    let base_url = serve(openai_router(model.clone() as Arc<dyn LanguageModel>)).await;
     let long = ChatRequest::new(vec![ChatMessage::user("Write a long line.")]).with_options(
         GenerationOptions {
             max_tokens: 2000,
@@ -176,7 +176,7 @@ async fn cancelling_a_streamed_reply_frees_the_served_model() {
 
 #[tokio::test]
 async fn the_router_refuses_bad_requests_in_openai_shape() {
-    let base_url = serve(openai_router(shared_smollm2())).await;
+    let base_url = serve(openai_router(shared_smollm2() as Arc<dyn LanguageModel>)).await;
     let http = reqwest::Client::new();
     let url = format!("{base_url}/chat/completions");
     let bad_bodies = [

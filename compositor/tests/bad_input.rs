@@ -374,3 +374,58 @@ fn spawning_nothing_or_a_missing_program_is_a_typed_error() {
     );
     still_answers(&mut compositor);
 }
+
+#[test]
+fn a_batch_answers_each_request_in_order_and_refuses_what_cannot_be_batched() {
+    let mut compositor = Compositor::start();
+    let response = compositor.request(Request::Batch {
+        requests: vec![
+            Request::PointerMove { x: 10.0, y: 20.0 },
+            Request::PointerMove {
+                x: -5000.0,
+                y: 20.0,
+            },
+            Request::WaitIdle {
+                quiet_ms: 10,
+                timeout_ms: 100,
+            },
+            Request::Batch { requests: vec![] },
+            Request::PointerMove { x: 30.0, y: 40.0 },
+            Request::Pointer,
+        ],
+    });
+    let Response::Batch { replies } = response else {
+        panic!("a batch is answered with replies, got {response:?}");
+    };
+    let codes: Vec<Option<ErrorCode>> = replies
+        .iter()
+        .map(|reply| match reply {
+            Reply::Ok(_) => None,
+            Reply::Error(error) => Some(error.code),
+        })
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            None,
+            Some(ErrorCode::OutOfBounds),
+            Some(ErrorCode::InvalidArgument),
+            Some(ErrorCode::InvalidArgument),
+            None,
+            None
+        ]
+    );
+    // Carried out in order: the pointer is where the last move put it.
+    assert_eq!(
+        replies[5],
+        Reply::Ok(Response::Pointer { x: 30.0, y: 40.0 })
+    );
+    let too_many = Request::Batch {
+        requests: vec![Request::Pointer; digios_ipc::MAX_BATCH + 1],
+    };
+    assert_eq!(
+        error_code(&compositor, too_many),
+        ErrorCode::InvalidArgument
+    );
+    still_answers(&mut compositor);
+}

@@ -8,3 +8,4 @@ pub mod model_fixtures;
 pub mod qemu;
 pub mod screen;
 pub mod voice;
+pub mod websocket;

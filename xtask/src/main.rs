@@ -107,21 +107,16 @@ fn bench(only: &[String]) -> Result<(), String> {
         cargo_bench(&["--package", "digios-compositor", "--bench", "automation"])?;
     }
     if wants("api") {
-        bench_api::run(&target.join("debug/digios"), &venv)?;
+        bench_api::run(&release_digios(&target)?, &venv)?;
     }
     if wants("llm") {
-        bench_llm(&venv, &target)?;
+        bench_llama::run(&venv, &target)?;
     }
     if wants("planner") {
-        // The planner's step latency, against a headless compositor of this build.
-        cargo_bench(&[
-            "--profile",
-            "dev",
-            "--package",
-            "digios-agent",
-            "--bench",
-            "planner_step",
-        ])?;
+        // The planner's step latency, optimised as it ships, against a
+        // headless compositor of the same (release) build.
+        release_digios(&target)?;
+        cargo_bench(&["--package", "digios-agent", "--bench", "planner_step"])?;
     }
     if wants("vision") {
         // OCR latency on real frames, from a compositor of this build.
@@ -190,74 +185,22 @@ fn bench(only: &[String]) -> Result<(), String> {
     Ok(())
 }
 
+/// Builds `digios` in the release profile, as it ships; its path.
+fn release_digios(target: &std::path::Path) -> Result<std::path::PathBuf, String> {
+    eprintln!("xtask: building the release digios");
+    setup::cargo(&[
+        "build",
+        "--release",
+        "--package",
+        "digios-boot",
+        "--bin",
+        "digios",
+    ])?;
+    Ok(target.join("release/digios"))
+}
+
 fn cargo_bench(args: &[&str]) -> Result<(), String> {
     let mut all = vec!["bench"];
     all.extend_from_slice(args);
     setup::cargo(&all)
-}
-
-/// Our llama.cpp backend against llama-bench on the same GGUF and threads.
-fn bench_llm(venv: &std::path::Path, target: &std::path::Path) -> Result<(), String> {
-    let ours = llm_figures()?;
-    let model = venv
-        .parent()
-        .ok_or("the venv has no parent")?
-        .join("models/SmolLM2-135M-Instruct.Q4_1.gguf");
-    let threads: Vec<u32> = ours.iter().map(|(t, _, _)| *t).collect();
-    let anchors = bench_llama::measure(venv, target, &model, &threads)?;
-    println!(
-        "LLM benchmark: SmolLM2-135M Q4_1, our llama.cpp backend against llama-bench (pp64/tg64, batch 16, 3 runs) on the same GGUF, libraries and thread counts"
-    );
-    for (threads, prompt, generation) in ours {
-        let Some(anchor) = anchors.iter().find(|a| a.threads == threads) else {
-            continue;
-        };
-        println!(
-            "  {threads} thread(s): prompt {prompt:.0} vs {:.0} tok/s ({:.2}x), generation {generation:.1} vs {:.1} tok/s ({:.2}x) (target >= 0.95x)",
-            anchor.prompt,
-            prompt / anchor.prompt,
-            anchor.generation,
-            generation / anchor.generation,
-        );
-    }
-    Ok(())
-}
-
-/// Runs our inference benchmark and reads its figures: (threads, prompt tok/s, generation tok/s).
-fn llm_figures() -> Result<Vec<(u32, f64, f64)>, String> {
-    let output =
-        std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .args([
-                "bench",
-                "--profile",
-                "dev",
-                "--package",
-                "digios-agent",
-                "--bench",
-                "llm_throughput",
-            ])
-            .current_dir(setup::workspace_root())
-            .stderr(std::process::Stdio::inherit())
-            .output()
-            .map_err(|e| format!("cargo bench: {e}"))?;
-    let text = String::from_utf8_lossy(&output.stdout);
-    print!("{text}");
-    if !output.status.success() {
-        return Err(format!("cargo bench failed ({})", output.status));
-    }
-    let number_after = |line: &str, key: &str| -> Option<f64> {
-        let rest = &line[line.find(key)? + key.len()..];
-        rest.split_whitespace().next()?.parse().ok()
-    };
-    Ok(text
-        .lines()
-        .filter_map(|line| {
-            let threads = line.split(", ").nth(1)?.split(' ').next()?.parse().ok()?;
-            Some((
-                threads,
-                number_after(line, "prompt ")?,
-                number_after(line, "generation ")?,
-            ))
-        })
-        .collect())
 }

@@ -44,11 +44,23 @@ pub enum Action {
     RunShell(RunShellParams),
 }
 
+/// The catalogue, built once: its schemas cost more to build than an action to parse.
+static CATALOGUE: std::sync::LazyLock<Vec<ActionSpec>> = std::sync::LazyLock::new(build_catalogue);
+
+/// The catalogue of actions, as offered to API clients and the model.
+pub fn catalogue() -> Vec<ActionSpec> {
+    CATALOGUE.clone()
+}
+
+/// The catalogue without a copy.
+pub fn specs() -> &'static [ActionSpec] {
+    &CATALOGUE
+}
+
 /// Every action type, in one table: name, description, risk, params type.
 macro_rules! action_table {
     ($($name:literal => $variant:ident($params:ty), $risk:ident, $description:literal;)*) => {
-        /// The catalogue of actions, as offered to API clients and the model.
-        pub fn catalogue() -> Vec<ActionSpec> {
+        fn build_catalogue() -> Vec<ActionSpec> {
             vec![$(ActionSpec {
                 action_type: $name,
                 description: $description,

@@ -176,7 +176,7 @@ pub(super) async fn perform(
         Action::MovePointer(p) => {
             handled(
                 desktop
-                    .request(Request::PointerMove { x: p.x, y: p.y })
+                    .input(Request::PointerMove { x: p.x, y: p.y })
                     .await?,
             )?;
             Ok(json!({"x": p.x, "y": p.y}))
@@ -286,7 +286,7 @@ async fn click(desktop: &Desktop, mut p: ClickParams, count: u32) -> Result<Valu
         button: p.button.into(),
         count,
     };
-    match desktop.request(request).await? {
+    match desktop.input(request).await? {
         Response::Handled => {}
         other => return Err(unexpected(other).into()),
     }

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-pub use catalogue::{Action, catalogue};
+pub use catalogue::{Action, catalogue, specs};
 pub use desktop::*;
 pub use files::{
     DeleteFileParams, IfExists, ListFilesParams, MoveFileParams, ReadFileParams, WriteFileParams,
@@ -198,13 +198,13 @@ impl ActionError {
 /// Parses a request into a typed action: unknown types and invalid params
 /// are told apart so callers can answer 400 and 422.
 pub fn parse(request: &ActionRequest) -> Result<Action, ActionError> {
-    let Some(spec) = catalogue()
-        .into_iter()
+    let Some(spec) = specs()
+        .iter()
         .find(|spec| spec.action_type == request.action_type)
     else {
         return Err(ActionError::UnknownAction {
             given: request.action_type.clone(),
-            valid: catalogue().iter().map(|s| s.action_type).collect(),
+            valid: specs().iter().map(|s| s.action_type).collect(),
         });
     };
     let params = if request.params.is_null() {

@@ -21,10 +21,12 @@ pub enum Topic {
     Vision,
     /// Evaluation runs and improvement cycles: `eval_*` and `cycle_*` progress.
     Improve,
+    /// The language model in use: `model_loading`, `model_selected`, `model_load_failed`.
+    Models,
 }
 
 impl Topic {
-    pub const ALL: [Topic; 8] = [
+    pub const ALL: [Topic; 9] = [
         Topic::Windows,
         Topic::Tasks,
         Topic::Tokens,
@@ -33,6 +35,7 @@ impl Topic {
         Topic::Services,
         Topic::Vision,
         Topic::Improve,
+        Topic::Models,
     ];
 }
 

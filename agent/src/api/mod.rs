@@ -137,6 +137,12 @@ pub struct StateInner {
     pub skills: crate::skills::Skills,
     /// The evaluator and the improvement cycle, when the agent runs them.
     pub improvement: Option<crate::improve::Improver>,
+    /// How to load a language model the API selects (`[llm]`).
+    pub llm: crate::llm::LlmConfig,
+    /// The manifest id of the model in the slot, when it came from the store.
+    active_model: std::sync::Mutex<Option<String>>,
+    /// The model being loaded, so a second selection is a 409.
+    loading_model: std::sync::Mutex<Option<String>>,
     /// The finished router, for WebSocket commands dispatched through it.
     router: OnceLock<Router>,
 }
@@ -204,6 +210,9 @@ impl AppState {
             screen: Default::default(),
             skills,
             improvement: None,
+            llm: crate::llm::LlmConfig::default(),
+            active_model: Default::default(),
+            loading_model: Default::default(),
             router: OnceLock::new(),
         }))
     }
@@ -215,6 +224,27 @@ impl AppState {
     pub fn with_models(mut self, store: ModelStore) -> Self {
         self.configure().models = Some(store);
         self
+    }
+
+    /// The `[llm]` settings a selected model loads with; `active` is the
+    /// manifest id of the model already in the slot, if it came from the store.
+    pub fn with_llm(mut self, config: crate::llm::LlmConfig, active: Option<String>) -> Self {
+        let inner = self.configure();
+        inner.llm = config;
+        inner.active_model = std::sync::Mutex::new(active);
+        self
+    }
+
+    /// The manifest id of the language model in use, if it came from the store.
+    pub fn active_model(&self) -> Option<String> {
+        self.active_model
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn set_active_model(&self, id: &str) {
+        *self.active_model.lock().unwrap_or_else(|e| e.into_inner()) = Some(id.to_string());
     }
 
     /// Carries out an action through the action engine, if the policy allows

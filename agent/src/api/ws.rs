@@ -3,16 +3,18 @@
 //! and WebSocket share one message schema and one set of handlers.
 
 use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
-use axum::extract::{State, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, Extension, State, WebSocketUpgrade};
 use axum::http::{Method, Request};
 use axum::response::Response;
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{Semaphore, broadcast, mpsc};
 use tower::ServiceExt;
 
 use super::AppState;
@@ -39,20 +41,28 @@ enum ClientMessage {
     },
 }
 
-pub async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
+pub async fn upgrade(
+    State(state): State<AppState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    ws: WebSocketUpgrade,
+) -> Response {
     let limit = state.config.ws_message_limit_bytes;
+    let peer = peer.map(|Extension(info)| info);
     ws.max_message_size(limit)
         .max_frame_size(limit)
-        .on_upgrade(move |socket| session(socket, state))
+        .on_upgrade(move |socket| session(socket, state, peer))
 }
 
-/// Replies waiting to be written; bounded so a client that sends commands
-/// but never reads cannot grow memory without limit.
-const OUTBOX: usize = 64;
+/// Commands of one connection carried out at once; past this, a command is
+/// refused with a typed error rather than queued without bound.
+const IN_FLIGHT: usize = 32;
+/// Replies waiting to be written; one per command in flight at most.
+const OUTBOX: usize = IN_FLIGHT;
 
-async fn session(socket: WebSocket, state: AppState) {
+async fn session(socket: WebSocket, state: AppState, peer: Option<ConnectInfo<SocketAddr>>) {
     let (mut sink, mut stream) = socket.split();
     let (outbox, mut outbox_rx) = mpsc::channel::<Value>(OUTBOX);
+    let in_flight = Arc::new(Semaphore::new(IN_FLIGHT));
     let mut events = state.events.subscribe();
     let mut topics: Option<HashSet<Topic>> = None;
 
@@ -72,35 +82,48 @@ async fn session(socket: WebSocket, state: AppState) {
                 let text = match message {
                     Message::Text(text) => text.to_string(),
                     Message::Binary(_) => {
-                        let _ = outbox.try_send(protocol_error(None, "binary messages are not understood; send JSON text"));
+                        let error = protocol_error(None, "binary messages are not understood; send JSON text");
+                        if send(&mut sink, &error).await.is_err() { break; }
                         continue;
                     }
                     Message::Close(_) => break,
                     _ => continue,
                 };
-                match serde_json::from_str::<ClientMessage>(&text) {
+                // Answers that need no handler are written at once: a client
+                // that does not read stalls only itself (TCP backpressure).
+                let immediate = match serde_json::from_str::<ClientMessage>(&text) {
                     Ok(ClientMessage::Subscribe { topics: wanted }) => {
                         let set = topics.get_or_insert_with(HashSet::new);
                         if wanted.is_empty() { *set = all_topics(); } else { set.extend(wanted); }
-                        let _ = outbox.try_send(json!({"type": "subscribed", "topics": sorted(set)}));
+                        json!({"type": "subscribed", "topics": sorted(set)})
                     }
                     Ok(ClientMessage::Unsubscribe { topics: unwanted }) => {
                         let set = topics.get_or_insert_with(HashSet::new);
                         if unwanted.is_empty() { set.clear(); } else { for t in unwanted { set.remove(&t); } }
-                        let _ = outbox.try_send(json!({"type": "subscribed", "topics": sorted(set)}));
+                        json!({"type": "subscribed", "topics": sorted(set)})
                     }
                     Ok(ClientMessage::Request { id, method, path, body }) => {
-                        let state = state.clone();
-                        let outbox = outbox.clone();
-                        tokio::spawn(async move {
-                            let reply = dispatch(&state, id, &method, &path, body).await;
-                            let _ = outbox.send(reply).await;
-                        });
+                        match in_flight.clone().try_acquire_owned() {
+                            Ok(permit) => {
+                                let state = state.clone();
+                                let outbox = outbox.clone();
+                                tokio::spawn(async move {
+                                    let reply = dispatch(&state, peer, id, &method, &path, body).await;
+                                    let _ = outbox.send(reply).await;
+                                    drop(permit);
+                                });
+                                continue;
+                            }
+                            Err(_) => json!({"type": "error", "id": id, "error": {
+                                "code": "too_many_requests",
+                                "message": format!("at most {IN_FLIGHT} commands may run at once on one connection; wait for replies"),
+                                "details": {"limit": IN_FLIGHT},
+                            }}),
+                        }
                     }
-                    Err(err) => {
-                        let _ = outbox.try_send(protocol_error(None, &format!("malformed message: {err}")));
-                    }
-                }
+                    Err(err) => protocol_error(None, &format!("malformed message: {err}")),
+                };
+                if send(&mut sink, &immediate).await.is_err() { break; }
             }
             event = events.recv() => {
                 let value = match event {
@@ -114,17 +137,27 @@ async fn session(socket: WebSocket, state: AppState) {
                     Err(broadcast::error::RecvError::Lagged(missed)) => json!({"type": "lagged", "missed": missed}),
                     Err(broadcast::error::RecvError::Closed) => break,
                 };
-                if sink.send(Message::Text(value.to_string().into())).await.is_err() { break; }
+                if send(&mut sink, &value).await.is_err() { break; }
             }
             Some(reply) = outbox_rx.recv() => {
-                if sink.send(Message::Text(reply.to_string().into())).await.is_err() { break; }
+                if send(&mut sink, &reply).await.is_err() { break; }
             }
         }
     }
 }
 
+async fn send(
+    sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
+    value: &Value,
+) -> Result<(), axum::Error> {
+    sink.send(Message::Text(value.to_string().into())).await
+}
+
+/// Runs one command through the router as the connection's own request, so
+/// its rate limit is the connection's.
 async fn dispatch(
     state: &AppState,
+    peer: Option<ConnectInfo<SocketAddr>>,
     id: Value,
     method: &str,
     path: &str,
@@ -151,6 +184,9 @@ async fn dispatch(
         return protocol_error(Some(id), "malformed path");
     };
     request.extensions_mut().insert(Authenticated);
+    if let Some(peer) = peer {
+        request.extensions_mut().insert(peer);
+    }
     let response = match router.oneshot(request).await {
         Ok(response) => response,
         Err(never) => match never {},

@@ -26,6 +26,12 @@ impl std::fmt::Debug for ModelSlot {
     }
 }
 
+impl From<Arc<dyn LanguageModel>> for ModelSlot {
+    fn from(model: Arc<dyn LanguageModel>) -> Self {
+        Self::new(model)
+    }
+}
+
 impl ModelSlot {
     pub fn new(model: Arc<dyn LanguageModel>) -> Self {
         Self {

@@ -6,9 +6,6 @@ use std::path::PathBuf;
 use clap::Args;
 use std::sync::Arc;
 
-use axum::Router;
-use axum::response::IntoResponse;
-use digios_agent::api::error::ApiError;
 use digios_agent::api::services::ServiceState;
 use digios_agent::api::{self, AppState, auth::Auth};
 use digios_agent::llm::{BackendKind, LanguageModel, ModelSlot};
@@ -80,7 +77,19 @@ pub fn run(args: AgentArgs, config: &Config) -> anyhow::Result<()> {
             policy,
             config: planner_config.clone(),
         };
-        let mut state = AppState::new(api_config, desktop, actions, memory, planning);
+        let active = match (&model, &config.llm.backend, &config.llm.local.path) {
+            (Ok(_), BackendKind::Local, None) => Some(
+                config
+                    .llm
+                    .local
+                    .model
+                    .clone()
+                    .unwrap_or_else(|| config.models.default_llm.clone()),
+            ),
+            _ => None,
+        };
+        let mut state = AppState::new(api_config, desktop, actions, memory, planning)
+            .with_llm(config.llm.clone(), active);
         // Each suite task starts its own compositor from this same binary.
         match std::env::current_exe() {
             Ok(binary) => {
@@ -99,19 +108,17 @@ pub fn run(args: AgentArgs, config: &Config) -> anyhow::Result<()> {
         state.voice.set_socket(voice_socket);
         state.follow_voice();
         super::supervised::follow_status(&state);
-        let v1 = match model {
-            Ok(model) => {
-                state.services.set("model", ServiceState::Up, None);
-                digios_agent::llm::openai_router(model)
-            }
+        match &model {
+            Ok(_) => state.services.set("model", ServiceState::Up, None),
             Err(reason) => {
                 tracing::warn!("no language model: {reason}");
                 state
                     .services
                     .set("model", ServiceState::Down, Some(reason.clone()));
-                model_unavailable(reason)
             }
-        };
+        }
+        // `/v1` serves whatever the slot holds, so a model selected later is served too.
+        let v1 = digios_agent::llm::openai_router(state.model.clone());
         let app = api::router(state, auth, v1.merge(super::supervised::power_routes()));
         // One machine-readable line on stdout tells supervisors and tests where to connect.
         println!("digios-agent listening on http://{local}");
@@ -140,19 +147,6 @@ fn load_model(config: &Config) -> Result<Arc<dyn LanguageModel>, String> {
         (BackendKind::Remote, _) => PathBuf::new(),
     };
     digios_agent::llm::open_backend(&config.llm, &path).map_err(|err| err.to_string())
-}
-
-/// `/v1` while no model is loaded: a clear 503 naming why.
-fn model_unavailable(reason: String) -> Router {
-    let handler = move || {
-        let reason = reason.clone();
-        async move {
-            ApiError::unavailable(format!("no language model is loaded: {reason}")).into_response()
-        }
-    };
-    Router::new()
-        .route("/v1/models", axum::routing::any(handler.clone()))
-        .route("/v1/chat/completions", axum::routing::any(handler))
 }
 
 pub(crate) fn token_path(config: &Config) -> PathBuf {

@@ -387,6 +387,11 @@ fn print_response(response: &Response, json: bool) -> anyhow::Result<()> {
             }
         }
         Response::Pointer { x, y } => println!("{x},{y}"),
+        Response::Batch { replies } => {
+            for reply in replies {
+                println!("{}", serde_json::to_string(reply)?);
+            }
+        }
         Response::Spawned { pid } => println!("{pid}"),
         Response::Image(image) => println!("{}x{} image", image.width, image.height),
         Response::Idle { idle } => println!("{}", if *idle { "idle" } else { "busy" }),

@@ -100,8 +100,8 @@ enum CtlCommand {
     /// What digiOS remembers.
     #[command(subcommand)]
     Memory(MemoryCommand),
-    /// Models in the store.
-    #[command(subcommand)]
+    /// Models in the store, and the language model in use.
+    #[command(subcommand, alias = "model")]
     Models(ModelsCommand),
     /// The desktop task suite: run it, see past runs.
     #[command(subcommand)]
@@ -171,6 +171,13 @@ enum ModelsCommand {
     List,
     /// Start pulling a model; progress goes to the `downloads` event topic.
     Pull { id: String },
+    /// Load a language model from the store for the planner and `/v1`.
+    Select {
+        id: String,
+        /// A built-in chat template for a model file without one (e.g. `gemma`).
+        #[arg(long)]
+        chat_template: Option<String>,
+    },
 }
 
 /// An API reply that is not a success, in the API's error shape.
@@ -479,6 +486,20 @@ async fn execute(api: &Api, command: CtlCommand, json: bool) -> anyhow::Result<(
                     )
                 },
             ),
+            ModelsCommand::Select { id, chat_template } => (
+                api.post(
+                    &format!("/api/models/{}/select", encode(&id)),
+                    json!({"chat_template": chat_template}),
+                )
+                .await?,
+                |v| {
+                    format!(
+                        "{} loaded ({})",
+                        v["model"].as_str().unwrap_or(""),
+                        v["description"]["id"].as_str().unwrap_or("")
+                    )
+                },
+            ),
         },
     };
     if json {
@@ -649,8 +670,9 @@ fn models_text(v: &Value) -> String {
             } else {
                 ""
             };
+            let active = if m["active"] == true { " (active)" } else { "" };
             format!(
-                "{}\t{}{pulling}\t{}",
+                "{}\t{}{pulling}{active}\t{}",
                 str_of(m, "id"),
                 str_of(m, "state"),
                 str_of(m, "description")

@@ -268,9 +268,17 @@ pub enum Request {
         #[serde(default)]
         since: u64,
     },
+    /// Several requests in one round trip, carried out in order in one turn
+    /// of the event loop; answered with [`Response::Batch`], one reply each
+    /// (a failed one does not stop the rest). At most [`MAX_BATCH`];
+    /// `wait_idle`, `event_stream` and batches cannot be inside one.
+    Batch { requests: Vec<Request> },
     /// Turn this connection into an event stream.
     EventStream,
 }
+
+/// Most requests in one [`Request::Batch`].
+pub const MAX_BATCH: usize = 256;
 
 fn one() -> u32 {
     1
@@ -413,6 +421,10 @@ pub enum Response {
         idle: bool,
     },
     Damage(DamageReport),
+    /// The replies to a [`Request::Batch`], in its order.
+    Batch {
+        replies: Vec<Reply>,
+    },
     /// Events follow on this connection.
     EventStream,
 }

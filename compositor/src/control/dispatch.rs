@@ -1,6 +1,6 @@
 //! Carries out one request on the compositor state.
 
-use digios_ipc::{Error, ErrorCode, PROTOCOL_VERSION, Request, Response};
+use digios_ipc::{Error, ErrorCode, PROTOCOL_VERSION, Reply, Request, Response};
 use smithay::utils::{Logical, Point};
 
 use crate::capture::capture;
@@ -134,12 +134,35 @@ pub fn dispatch(state: &mut State, request: Request) -> Result<Response, Error> 
             ErrorCode::Internal,
             "wait_idle is answered by the idle check",
         )),
+        Request::Batch { requests } => batch(state, requests),
         // Connection threads turn this into a subscription before it gets here.
         Request::EventStream => Err(Error::new(
             ErrorCode::InvalidArgument,
             "event_stream is only valid as a connection's request",
         )),
     }
+}
+
+fn batch(state: &mut State, requests: Vec<Request>) -> Result<Response, Error> {
+    if requests.len() > digios_ipc::MAX_BATCH {
+        return Err(Error::new(
+            ErrorCode::InvalidArgument,
+            format!("a batch holds at most {} requests", digios_ipc::MAX_BATCH),
+        ));
+    }
+    let replies = requests
+        .into_iter()
+        .map(|request| match request {
+            Request::WaitIdle { .. } | Request::EventStream | Request::Batch { .. } => {
+                Reply::Error(Error::new(
+                    ErrorCode::InvalidArgument,
+                    "wait_idle, event_stream and batch cannot be inside a batch",
+                ))
+            }
+            request => Reply::from(dispatch(state, request)),
+        })
+        .collect();
+    Ok(Response::Batch { replies })
 }
 
 fn move_if_given(state: &mut State, x: Option<f64>, y: Option<f64>) -> Result<(), Error> {

@@ -24,6 +24,11 @@ use crate::llm::{
     ChatMessage, ChatRequest, CompletionOutcome, LlmError, ModelDescription, StopReason, Usage,
 };
 
+/// Streamed text goes to the reader at most this often: each send wakes a
+/// thread that competes with inference for the cores, and a person or a
+/// screen cannot tell 15 ms batches from single tokens.
+const STREAM_INTERVAL: std::time::Duration = std::time::Duration::from_millis(15);
+
 pub(super) struct Job {
     pub(super) request: ChatRequest,
     pub(super) cancel: CancellationToken,
@@ -200,6 +205,9 @@ impl<'m> Engine<'m> {
         let mut utf8 = Utf8Assembler::default();
         let mut scanner = StopScanner::new(&request.options.stop);
         let mut logits_index = self.batch.n_tokens() - 1;
+        // Text released but not yet streamed; sent at most every STREAM_INTERVAL.
+        let mut outgoing = String::new();
+        let mut last_sent: Option<Instant> = None;
         let stop_reason = loop {
             if cancel.is_cancelled() {
                 break StopReason::Cancelled;
@@ -220,7 +228,14 @@ impl<'m> Engine<'m> {
             usage.completion_tokens += 1;
             let text = utf8.push(&vocab.token_to_piece(token, false, None));
             let scanned = scanner.push(&text);
-            if !scanned.release.is_empty() && !sender.piece_blocking(scanned.release) {
+            outgoing.push_str(&scanned.release);
+            let due = last_sent.is_none_or(|at| at.elapsed() >= STREAM_INTERVAL);
+            if !outgoing.is_empty() && due {
+                if !sender.piece_blocking(std::mem::take(&mut outgoing)) {
+                    break StopReason::Cancelled;
+                }
+                last_sent = Some(Instant::now());
+            } else if sender.is_closed() {
                 break StopReason::Cancelled;
             }
             if scanned.stopped {
@@ -231,15 +246,16 @@ impl<'m> Engine<'m> {
         };
         // Text held back as a possible stop-string start, or an unfinished character, is
         // part of the reply after all.
+        let mut rest = std::mem::take(&mut outgoing);
         if stop_reason != StopReason::StopString {
             let tail = scanner.push(&utf8.finish());
-            let mut rest = tail.release;
+            rest.push_str(&tail.release);
             if !tail.stopped {
                 rest.push_str(&scanner.finish());
             }
-            if !rest.is_empty() {
-                sender.piece_blocking(rest);
-            }
+        }
+        if !rest.is_empty() {
+            sender.piece_blocking(rest);
         }
         usage.generation_ms = elapsed_ms(generation_started);
         Ok(CompletionOutcome {

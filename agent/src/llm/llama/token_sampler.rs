@@ -15,6 +15,9 @@ use crate::llm::{Constraint, GenerationOptions, LlmError};
 pub(super) struct TokenSampler {
     grammar: Option<LlamaSampler>,
     chain: LlamaSampler,
+    /// Temperature 0 without a grammar: the most likely token, read straight
+    /// from the logits (llama.cpp's sampler would copy the whole vocabulary first).
+    argmax: bool,
 }
 
 impl TokenSampler {
@@ -35,12 +38,20 @@ impl TokenSampler {
                 LlamaSampler::dist(options.seed),
             ])
         };
-        Ok(Self { grammar, chain })
+        let argmax = grammar.is_none() && options.temperature <= 0.0;
+        Ok(Self {
+            grammar,
+            chain,
+            argmax,
+        })
     }
 
     /// The next token after the logits at `index` of the last batch; `None` if the grammar
     /// allows no token at all.
     pub(super) fn sample(&mut self, context: &LlamaContext<'_>, index: i32) -> Option<LlamaToken> {
+        if self.argmax {
+            return most_likely(context.get_logits_ith(index));
+        }
         let Some(grammar) = &mut self.grammar else {
             return Some(self.chain.sample(context, index));
         };
@@ -69,6 +80,17 @@ impl TokenSampler {
     }
 }
 
+/// The first token with the highest logit, as llama.cpp's greedy sampler picks.
+fn most_likely(logits: &[f32]) -> Option<LlamaToken> {
+    let mut best: Option<(usize, f32)> = None;
+    for (index, &logit) in logits.iter().enumerate() {
+        if best.is_none_or(|(_, top)| logit > top) {
+            best = Some((index, logit));
+        }
+    }
+    best.and_then(|(index, _)| i32::try_from(index).ok().map(LlamaToken))
+}
+
 fn allows(grammar: &mut LlamaSampler, token: LlamaToken) -> bool {
     let mut single = LlamaTokenDataArray::new(vec![LlamaTokenData::new(token, 1.0, 0.0)], false);
     single.apply_sampler(grammar);
@@ -91,4 +113,16 @@ fn grammar_sampler(model: &LlamaModel, constraint: &Constraint) -> Result<LlamaS
     LlamaSampler::grammar(model, &grammar, "root").map_err(|error| {
         LlmError::InvalidConstraint(format!("llama.cpp rejected the grammar: {error}"))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_highest_logit_wins_as_in_llama_cpp() {
+        assert_eq!(most_likely(&[0.5, 2.0, -1.0, 2.0]), Some(LlamaToken(1)));
+        assert_eq!(most_likely(&[f32::NEG_INFINITY, -3.0]), Some(LlamaToken(1)));
+        assert_eq!(most_likely(&[]), None);
+    }
 }

@@ -23,7 +23,7 @@ use super::wire::{
 };
 use crate::llm::{
     ChatRequest, Completion, CompletionEvent, CompletionOutcome, GenerationOptions, LanguageModel,
-    LlmError,
+    LlmError, ModelSlot,
 };
 
 /// Reply length when a request does not bound it.
@@ -33,30 +33,55 @@ const DEFAULT_TEMPERATURE: f32 = 1.0;
 
 #[derive(Clone)]
 struct ServerState {
-    model: Arc<dyn LanguageModel>,
+    slot: ModelSlot,
 }
 
-/// The `/v1` routes for `model`, ready to be served or merged into a larger router.
-pub fn openai_router(model: Arc<dyn LanguageModel>) -> Router {
+impl ServerState {
+    /// The model in the slot now, or a 503 naming why there is none.
+    fn model(&self) -> Result<Arc<dyn LanguageModel>, ApiError> {
+        self.slot.get().map_err(|reason| {
+            let mut error = ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "server_error",
+                format!("no language model is loaded: {reason}"),
+            );
+            error.body.error.code = Some("unavailable".into());
+            error
+        })
+    }
+}
+
+/// The `/v1` routes serving whatever model is in `slot` (a model selected
+/// later is served from then on), ready to be served or merged into a larger router.
+pub fn openai_router(slot: impl Into<ModelSlot>) -> Router {
     Router::new()
         .route("/v1/chat/completions", post(chat_completions))
         .route("/v1/models", get(list_models))
-        .with_state(ServerState { model })
+        .with_state(ServerState { slot: slot.into() })
 }
 
-async fn list_models(State(state): State<ServerState>) -> Json<ModelList> {
+async fn list_models(State(state): State<ServerState>) -> Response {
+    let model = match state.model() {
+        Ok(model) => model,
+        Err(error) => return error.into_response(),
+    };
     Json(ModelList {
         object: "list".into(),
         data: vec![ModelEntry {
-            id: state.model.describe().id,
+            id: model.describe().id,
             object: "model".into(),
             created: 0,
             owned_by: "digios".into(),
         }],
     })
+    .into_response()
 }
 
 async fn chat_completions(State(state): State<ServerState>, body: Bytes) -> Response {
+    let model = match state.model() {
+        Ok(model) => model,
+        Err(error) => return error.into_response(),
+    };
     let wire: ChatCompletionRequest = match serde_json::from_slice(&body) {
         Ok(wire) => wire,
         Err(error) => {
@@ -78,10 +103,10 @@ async fn chat_completions(State(state): State<ServerState>, body: Bytes) -> Resp
         Err(error) => return ApiError::from(error).into_response(),
     };
     let cancel = CancellationToken::new();
-    let mut completion = state.model.complete(request, cancel.clone());
+    let mut completion = model.complete(request, cancel.clone());
     // Cancels generation when the client goes away and axum drops this handler or stream.
     let guard = cancel.drop_guard();
-    let meta = ReplyMeta::new(state.model.describe().id);
+    let meta = ReplyMeta::new(model.describe().id);
 
     if !stream {
         return match completion.collect().await {

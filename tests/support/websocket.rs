@@ -1,0 +1,30 @@
+//! A blocking client of `/api/ws` for end-to-end tests.
+
+use std::net::TcpStream;
+use std::time::Duration;
+
+use serde_json::Value;
+use tungstenite::stream::MaybeTlsStream;
+
+pub type Socket = tungstenite::WebSocket<MaybeTlsStream<TcpStream>>;
+
+/// Opens `/api/ws` of the agent at `url`; reads wait at most `timeout`.
+pub fn connect(url: &str, timeout: Duration) -> Socket {
+    let ws_url = format!("{}/api/ws", url.replace("http://", "ws://"));
+    let (socket, _) = tungstenite::connect(ws_url).expect("the WebSocket opens");
+    if let MaybeTlsStream::Plain(stream) = socket.get_ref() {
+        stream
+            .set_read_timeout(Some(timeout))
+            .expect("a read timeout");
+    }
+    socket
+}
+
+/// The next text message, as JSON.
+pub fn next_json(socket: &mut Socket) -> Value {
+    loop {
+        if let tungstenite::Message::Text(text) = socket.read().expect("a message") {
+            return serde_json::from_str(&text).expect("the server sends JSON");
+        }
+    }
+}
