@@ -50,10 +50,12 @@ async fn the_suite_runs_headless_and_reports_every_task() {
     .expect("the suite finished within 20 minutes")
     .unwrap();
 
-    println!("suite run {} with {}:", run.id, run.model);
+    // Straight to stderr, past the test harness's capture, so every
+    // `.ci/run` log shows the suite's score per task.
+    let mut table = format!("suite run {} with {}:\n", run.id, run.model);
     for task in &run.tasks {
-        println!(
-            "  {:<22} {:<4} {:>2} step(s) {:>6} ms  {}",
+        table += &format!(
+            "  {:<22} {:<4} {:>2} step(s) {:>6} ms  {}\n",
             task.task,
             if task.success { "pass" } else { "FAIL" },
             task.steps,
@@ -61,7 +63,8 @@ async fn the_suite_runs_headless_and_reports_every_task() {
             task.error.as_deref().unwrap_or("")
         );
     }
-    println!("success rate {:.0} %", run.score() * 100.0);
+    table += &format!("success rate {:.0} %\n", run.score() * 100.0);
+    std::io::Write::write_all(&mut std::io::stderr(), table.as_bytes()).unwrap();
 
     assert_eq!(run.state, RunState::Finished);
     assert_eq!(run.tasks.len(), tasks.len());

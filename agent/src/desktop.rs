@@ -242,22 +242,24 @@ impl Connection {
         })
     }
 
-    /// Sends one request line and reads its reply, within [`REQUEST_TIMEOUT`].
+    /// Sends one request line and reads its reply, within [`REQUEST_TIMEOUT`];
+    /// an `rgba_raw` image's pixels follow its reply line as raw bytes.
     async fn ask(&mut self, line: &[u8]) -> Result<Reply, DesktopError> {
-        let exchange = async {
-            self.writer.write_all(line).await?;
-            let mut reply = Vec::new();
-            let limit = MAX_REPLY_BYTES as u64 + 1;
-            let read = (&mut self.reader)
-                .take(limit)
-                .read_until(b'\n', &mut reply)
-                .await?;
-            Ok::<_, std::io::Error>((read, reply))
-        };
-        let (read, reply) = tokio::time::timeout(REQUEST_TIMEOUT, exchange)
+        tokio::time::timeout(REQUEST_TIMEOUT, self.exchange(line))
             .await
             .map_err(|_| DesktopError::Unavailable("the compositor did not answer in time".into()))?
-            .map_err(|err| DesktopError::from(ClientError::Io(err)))?;
+    }
+
+    async fn exchange(&mut self, line: &[u8]) -> Result<Reply, DesktopError> {
+        let io = |err| DesktopError::from(ClientError::Io(err));
+        self.writer.write_all(line).await.map_err(io)?;
+        let mut reply = Vec::new();
+        let limit = MAX_REPLY_BYTES as u64 + 1;
+        let read = (&mut self.reader)
+            .take(limit)
+            .read_until(b'\n', &mut reply)
+            .await
+            .map_err(io)?;
         if read == 0 || reply.last() != Some(&b'\n') {
             return Err(DesktopError::from(
                 if reply.len() as u64 > MAX_REPLY_BYTES as u64 {
@@ -267,7 +269,21 @@ impl Connection {
                 },
             ));
         }
-        serde_json::from_slice(&reply[..reply.len() - 1])
-            .map_err(|err| DesktopError::from(ClientError::Protocol(err.to_string())))
+        let mut reply: Reply = serde_json::from_slice(&reply[..reply.len() - 1])
+            .map_err(|err| DesktopError::from(ClientError::Protocol(err.to_string())))?;
+        if let Reply::Ok(Response::Image(image)) = &mut reply
+            && let Some(len) = image.trailing_len()
+        {
+            if len > MAX_REPLY_BYTES {
+                return Err(DesktopError::from(ClientError::Protocol(format!(
+                    "a {}x{} raw image is larger than the maximum message size",
+                    image.width, image.height
+                ))));
+            }
+            let mut data = vec![0; len];
+            self.reader.read_exact(&mut data).await.map_err(io)?;
+            image.data = data;
+        }
+        Ok(reply)
     }
 }
