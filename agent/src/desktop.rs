@@ -247,7 +247,9 @@ impl Connection {
     async fn ask(&mut self, line: &[u8]) -> Result<Reply, DesktopError> {
         tokio::time::timeout(REQUEST_TIMEOUT, self.exchange(line))
             .await
-            .map_err(|_| DesktopError::Unavailable("the compositor did not answer in time".into()))?
+            .map_err(|_| {
+                DesktopError::Unavailable("the compositor did not answer in time".into())
+            })?
     }
 
     async fn exchange(&mut self, line: &[u8]) -> Result<Reply, DesktopError> {
