@@ -4,11 +4,8 @@ use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
 use super::{EvalRun, RunState, TaskResult};
+use crate::memory::run_records::{fail_running, newest_rows, row_by_id};
 use crate::memory::{Memory, MemoryError, now_ms};
-
-fn db(err: sqlx::Error) -> MemoryError {
-    MemoryError::Database(err)
-}
 
 /// Records a run as started; returns it with its id.
 pub async fn start_run(
@@ -27,8 +24,7 @@ pub async fn start_run(
     .bind(model)
     .bind(skills_version)
     .fetch_one(memory.pool())
-    .await
-    .map_err(db)?;
+    .await?;
     Ok(EvalRun {
         id,
         started_at_ms: started,
@@ -63,8 +59,7 @@ pub async fn add_result(
     .bind(&result.error)
     .bind(serde_json::to_string(&result.trace).unwrap_or_else(|_| "[]".into()))
     .execute(memory.pool())
-    .await
-    .map_err(db)?;
+    .await?;
     Ok(())
 }
 
@@ -88,39 +83,36 @@ pub async fn finish_run(
     .bind(error)
     .bind(run_id)
     .execute(memory.pool())
-    .await
-    .map_err(db)?;
+    .await?;
     Ok(())
 }
 
 /// Runs an agent stopped in the middle of can never finish: mark them failed.
 pub async fn mark_interrupted(memory: &Memory) -> Result<u64, MemoryError> {
-    let done = sqlx::query(
-        "UPDATE eval_runs SET state = 'failed', finished_at_ms = ?, \
-         error = 'the agent stopped during the run' WHERE state = 'running'",
+    fail_running(
+        memory,
+        "eval_runs",
+        "error",
+        "the agent stopped during the run",
     )
-    .bind(now_ms())
-    .execute(memory.pool())
     .await
-    .map_err(db)?;
-    Ok(done.rows_affected())
 }
 
 const RUN_COLUMNS: &str = "id, started_at_ms, finished_at_ms, state, purpose, model, \
      skills_version, success_rate, error";
 
 fn run_from_row(row: &SqliteRow) -> Result<EvalRun, MemoryError> {
-    let state: String = row.try_get("state").map_err(db)?;
+    let state: String = row.try_get("state")?;
     Ok(EvalRun {
-        id: row.try_get("id").map_err(db)?,
-        started_at_ms: row.try_get("started_at_ms").map_err(db)?,
-        finished_at_ms: row.try_get("finished_at_ms").map_err(db)?,
+        id: row.try_get("id")?,
+        started_at_ms: row.try_get("started_at_ms")?,
+        finished_at_ms: row.try_get("finished_at_ms")?,
         state: RunState::parse(&state),
-        purpose: row.try_get("purpose").map_err(db)?,
-        model: row.try_get("model").map_err(db)?,
-        skills_version: row.try_get("skills_version").map_err(db)?,
-        success_rate: row.try_get("success_rate").map_err(db)?,
-        error: row.try_get("error").map_err(db)?,
+        purpose: row.try_get("purpose")?,
+        model: row.try_get("model")?,
+        skills_version: row.try_get("skills_version")?,
+        success_rate: row.try_get("success_rate")?,
+        error: row.try_get("error")?,
         tasks: Vec::new(),
     })
 }
@@ -132,17 +124,16 @@ async fn results(memory: &Memory, run_id: i64) -> Result<Vec<TaskResult>, Memory
     )
     .bind(run_id)
     .fetch_all(memory.pool())
-    .await
-    .map_err(db)?;
+    .await?;
     rows.iter()
         .map(|row| {
-            let trace: String = row.try_get("trace").map_err(db)?;
+            let trace: String = row.try_get("trace")?;
             Ok(TaskResult {
-                task: row.try_get("task").map_err(db)?,
-                success: row.try_get("success").map_err(db)?,
-                steps: row.try_get::<i64, _>("steps").map_err(db)? as u32,
-                duration_ms: row.try_get::<i64, _>("duration_ms").map_err(db)? as u64,
-                error: row.try_get("error").map_err(db)?,
+                task: row.try_get("task")?,
+                success: row.try_get("success")?,
+                steps: row.try_get::<i64, _>("steps")? as u32,
+                duration_ms: row.try_get::<i64, _>("duration_ms")? as u64,
+                error: row.try_get("error")?,
                 trace: serde_json::from_str(&trace).unwrap_or_default(),
             })
         })
@@ -150,11 +141,7 @@ async fn results(memory: &Memory, run_id: i64) -> Result<Vec<TaskResult>, Memory
 }
 
 pub async fn get_run(memory: &Memory, id: i64) -> Result<Option<EvalRun>, MemoryError> {
-    let row = sqlx::query(&format!("SELECT {RUN_COLUMNS} FROM eval_runs WHERE id = ?"))
-        .bind(id)
-        .fetch_optional(memory.pool())
-        .await
-        .map_err(db)?;
+    let row = row_by_id(memory, "eval_runs", RUN_COLUMNS, id).await?;
     let Some(row) = row else { return Ok(None) };
     let mut run = run_from_row(&row)?;
     run.tasks = results(memory, id).await?;
@@ -163,13 +150,7 @@ pub async fn get_run(memory: &Memory, id: i64) -> Result<Option<EvalRun>, Memory
 
 /// The newest runs first, each with its task results.
 pub async fn list_runs(memory: &Memory, limit: u32) -> Result<Vec<EvalRun>, MemoryError> {
-    let rows = sqlx::query(&format!(
-        "SELECT {RUN_COLUMNS} FROM eval_runs ORDER BY id DESC LIMIT ?"
-    ))
-    .bind(i64::from(limit))
-    .fetch_all(memory.pool())
-    .await
-    .map_err(db)?;
+    let rows = newest_rows(memory, "eval_runs", RUN_COLUMNS, limit).await?;
     let mut runs = Vec::with_capacity(rows.len());
     for row in &rows {
         let mut run = run_from_row(row)?;

@@ -16,6 +16,7 @@ mod error;
 mod facts;
 mod observations;
 mod recovery;
+pub(crate) mod run_records;
 mod search;
 mod tasks;
 
