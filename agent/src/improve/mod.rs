@@ -239,14 +239,7 @@ impl Improver {
 
     /// Records a cycle and runs it in the background; returns it `running`.
     pub async fn start(&self, trigger: &str) -> Result<Cycle, ImproveError> {
-        let guard = self
-            .inner
-            .busy
-            .clone()
-            .try_lock_owned()
-            .map_err(|_| ImproveError::Busy)?;
-        self.check_daily_limit().await?;
-        let cycle = self.record_start(trigger).await?;
+        let (guard, cycle) = self.begin(trigger).await?;
         let improver = self.clone();
         let started = cycle.clone();
         tokio::spawn(async move {
@@ -258,7 +251,17 @@ impl Improver {
 
     /// Runs one cycle to its end.
     pub async fn run(&self, trigger: &str) -> Result<Cycle, ImproveError> {
-        let _guard = self
+        let (_guard, cycle) = self.begin(trigger).await?;
+        Ok(self.execute(cycle).await)
+    }
+
+    /// Takes the one-cycle-at-a-time lock, checks the daily bound and records
+    /// the cycle; the cycle runs while the returned guard lives.
+    async fn begin(
+        &self,
+        trigger: &str,
+    ) -> Result<(tokio::sync::OwnedMutexGuard<()>, Cycle), ImproveError> {
+        let guard = self
             .inner
             .busy
             .clone()
@@ -266,7 +269,7 @@ impl Improver {
             .map_err(|_| ImproveError::Busy)?;
         self.check_daily_limit().await?;
         let cycle = self.record_start(trigger).await?;
-        Ok(self.execute(cycle).await)
+        Ok((guard, cycle))
     }
 
     async fn check_daily_limit(&self) -> Result<(), ImproveError> {
