@@ -176,6 +176,31 @@ impl TaskCtx {
         self.record_action(&entry, AuditResult::NotRun, why).await;
     }
 
+    /// Stores a step that performed `call` with what came of it; `done` words
+    /// a call that ran, since actions and skills report theirs differently.
+    async fn record_step(
+        &self,
+        thought: String,
+        call: Value,
+        result: &ActResult,
+        started: Instant,
+        done: impl FnOnce(&ActionOutcome, &super::verify::Verdict) -> (StepOutcome, String),
+    ) {
+        let (outcome, observation) = match result {
+            ActResult::Done { outcome, verdict } => done(outcome, verdict),
+            ActResult::Failed(why) => (StepOutcome::Failed, why.clone()),
+            ActResult::Denied(why) | ActResult::Declined(why) => (StepOutcome::Denied, why.clone()),
+        };
+        self.append_step(NewStep {
+            thought,
+            tool_call: Some(call),
+            observation: Some(observation),
+            outcome,
+            duration_ms: started.elapsed().as_millis() as u64,
+        })
+        .await;
+    }
+
     async fn append_step(&self, step: NewStep) {
         match self.parts().memory.append_step(self.task_id, &step).await {
             Ok(stored) => self.publish(
@@ -359,24 +384,15 @@ async fn perform_step(
             ActResult::Failed(why)
         }
     };
-    let (outcome, observation) = match &result {
-        ActResult::Done { outcome, verdict } => (
+    ctx.record_step(thought, call, &result, started, |outcome, verdict| {
+        (
             if verdict.failed() {
                 StepOutcome::Failed
             } else {
                 StepOutcome::Ok
             },
             format!("{}; result {}", verdict.describe(), outcome.result),
-        ),
-        ActResult::Failed(why) => (StepOutcome::Failed, why.clone()),
-        ActResult::Denied(why) | ActResult::Declined(why) => (StepOutcome::Denied, why.clone()),
-    };
-    ctx.append_step(NewStep {
-        thought,
-        tool_call: Some(call),
-        observation: Some(observation),
-        outcome,
-        duration_ms: started.elapsed().as_millis() as u64,
+        )
     })
     .await;
     result
@@ -448,17 +464,9 @@ async fn perform_skill_step(
             }
         }
     };
-    let (outcome, observation) = match &result {
-        ActResult::Done { outcome, .. } => (StepOutcome::Ok, format!("result {}", outcome.result)),
-        ActResult::Failed(why) => (StepOutcome::Failed, why.clone()),
-        ActResult::Denied(why) | ActResult::Declined(why) => (StepOutcome::Denied, why.clone()),
-    };
-    ctx.append_step(NewStep {
-        thought,
-        tool_call: Some(call),
-        observation: Some(observation),
-        outcome,
-        duration_ms: started.elapsed().as_millis() as u64,
+    // The skill's own checks held; its verdict adds nothing to the observation.
+    ctx.record_step(thought, call, &result, started, |outcome, _| {
+        (StepOutcome::Ok, format!("result {}", outcome.result))
     })
     .await;
     result
