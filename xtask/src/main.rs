@@ -149,26 +149,12 @@ fn bench(only: &[String]) -> Result<(), String> {
     }
     if wants("boot") {
         // Boot times under QEMU, with the debug `digios` the tests use.
-        setup::cargo(&[
-            "run",
-            "--quiet",
-            "--package",
-            "digios-tests",
-            "--bin",
-            "boot-bench",
-        ])?;
+        run_test_bench("boot-bench")?;
     }
     if wants("web") {
         // The live screen stream against a full screenshot per change.
         setup::cargo(&["build", "--package", "digios-boot"])?;
-        setup::cargo(&[
-            "run",
-            "--quiet",
-            "--package",
-            "digios-tests",
-            "--bin",
-            "screen-bench",
-        ])?;
+        run_test_bench("screen-bench")?;
     }
     if wants("improve") {
         // Suite and cycle time; each suite task starts a compositor of this build.
@@ -197,6 +183,12 @@ fn release_digios(target: &std::path::Path) -> Result<std::path::PathBuf, String
         "digios",
     ])?;
     Ok(target.join("release/digios"))
+}
+
+/// The benches that drive digiOS as the end-to-end tests do are binaries
+/// of the test crate.
+fn run_test_bench(bin: &str) -> Result<(), String> {
+    setup::cargo(&["run", "--quiet", "--package", "digios-tests", "--bin", bin])
 }
 
 fn cargo_bench(args: &[&str]) -> Result<(), String> {
