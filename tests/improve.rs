@@ -23,6 +23,7 @@ use digios_agent::planner::PlannerConfig;
 use digios_agent::policy::{KillSwitch, Policy, PolicyConfig};
 use digios_agent::skills::{SkillDraft, SkillHost, SkillLimits, SkillTest, Skills};
 use digios_tests::digios::binary;
+use digios_tests::scripted_model;
 use serde_json::{Value, json};
 
 /// Plans like a tiny model that knows one trick: for a goal naming
@@ -34,11 +35,7 @@ struct Scripted {
 
 impl LanguageModel for Scripted {
     fn describe(&self) -> ModelDescription {
-        ModelDescription {
-            id: "scripted".into(),
-            backend: "test".into(),
-            context_length: None,
-        }
+        scripted_model::description()
     }
 
     fn complete(&self, request: ChatRequest, _cancel: CancellationToken) -> Completion {

@@ -20,6 +20,7 @@ use digios_agent::policy::{KillSwitch, Policy, PolicyConfig, RuleConfig, Verdict
 use digios_agent::vision::{AnalyzeOptions, MarkKind, Vision};
 use digios_ipc::Request;
 use digios_tests::digios::{Compositor, start_compositor};
+use digios_tests::scripted_model;
 use serde_json::json;
 
 /// One scripted reply.
@@ -50,11 +51,7 @@ impl Scripted {
 
 impl LanguageModel for Scripted {
     fn describe(&self) -> ModelDescription {
-        ModelDescription {
-            id: "scripted".into(),
-            backend: "test".into(),
-            context_length: None,
-        }
+        scripted_model::description()
     }
 
     fn complete(&self, request: ChatRequest, cancel: CancellationToken) -> Completion {

@@ -23,6 +23,7 @@ use digios_agent::skills::{
 use digios_agent::vision::Vision;
 use digios_tests::api_client::ApiClient;
 use digios_tests::digios::{Compositor, command, start_compositor, start_desktop};
+use digios_tests::scripted_model;
 use serde_json::{Value, json};
 
 /// A model that answers from a script and records what it was asked.
@@ -33,11 +34,7 @@ struct Scripted {
 
 impl LanguageModel for Scripted {
     fn describe(&self) -> ModelDescription {
-        ModelDescription {
-            id: "scripted".into(),
-            backend: "test".into(),
-            context_length: None,
-        }
+        scripted_model::description()
     }
 
     fn complete(&self, request: ChatRequest, _cancel: CancellationToken) -> Completion {

@@ -7,5 +7,6 @@ pub mod file_server;
 pub mod model_fixtures;
 pub mod qemu;
 pub mod screen;
+pub mod scripted_model;
 pub mod voice;
 pub mod websocket;
