@@ -4,20 +4,11 @@
 
 use std::time::{Duration, Instant};
 
+use digios_tests::api_client::http_client;
 use digios_tests::digios::{start_agent, start_agent_with_config};
-use digios_tests::file_server::FileServer;
-use digios_tests::model_fixtures::{
-    ArtifactSpec, EntrySpec, FileSpec, manifest_toml, random_bytes,
-};
+use digios_tests::model_fixtures::agent_with_held_pull;
 use digios_tests::websocket::{Socket, connect, next_json};
 use serde_json::{Value, json};
-
-fn client() -> reqwest::blocking::Client {
-    reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap()
-}
 
 fn websocket(url: &str) -> Socket {
     connect(url, Duration::from_secs(60))
@@ -26,7 +17,7 @@ fn websocket(url: &str) -> Socket {
 #[test]
 fn facts_are_stored_searched_and_forgotten() {
     let (_agent, url) = start_agent(&["--bind", "127.0.0.1:0"]);
-    let http = client();
+    let http = http_client(Duration::from_secs(30));
     let fact = format!("{url}/api/memory/facts/preference/terminal");
 
     let response = http.get(&fact).send().unwrap();
@@ -83,23 +74,9 @@ fn facts_are_stored_searched_and_forgotten() {
 
 #[test]
 fn a_pull_reports_progress_on_the_downloads_topic() {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let server = runtime.block_on(FileServer::start());
-    let bytes = random_bytes(3 << 20, 7);
-    server.serve("/tiny.gguf", bytes.clone());
-    server.hold_at("/tiny.gguf", 1 << 20);
-    let dir = tempfile::tempdir().unwrap();
-    let manifest = dir.path().join("models.toml");
-    let entry = EntrySpec::new(
-        "tiny-test",
-        vec![FileSpec::of("tiny.gguf", &bytes)],
-        vec![vec![ArtifactSpec::of(&server.url("/tiny.gguf"), &bytes)]],
-    );
-    std::fs::write(&manifest, manifest_toml(&[entry])).unwrap();
-    let models = dir.path().join("models");
-    let config = format!("[models]\nmanifest = {manifest:?}\ndir = {models:?}\n");
-    let (_agent, url) = start_agent_with_config(&config, &["--bind", "127.0.0.1:0"]);
-    let http = client();
+    let pull = agent_with_held_pull(7);
+    let (url, server) = (&pull.url, &pull.server);
+    let http = http_client(Duration::from_secs(30));
 
     let tiny = |http: &reqwest::blocking::Client| -> Value {
         let list: Value = http
@@ -117,7 +94,7 @@ fn a_pull_reports_progress_on_the_downloads_topic() {
     };
     assert_eq!(tiny(&http)["state"], "missing");
 
-    let mut socket = websocket(&url);
+    let mut socket = websocket(url);
     socket
         .send(tungstenite::Message::Text(
             json!({"type": "subscribe", "topics": ["downloads"]})
@@ -132,7 +109,7 @@ fn a_pull_reports_progress_on_the_downloads_topic() {
         .send()
         .unwrap();
     assert_eq!(response.status(), 202);
-    runtime.block_on(server.wait_until_held());
+    pull.runtime.block_on(server.wait_until_held());
     // While the first pull is under way, a second is a conflict.
     let response = http
         .post(format!("{url}/api/models/tiny-test/pull"))
@@ -167,7 +144,10 @@ fn a_pull_reports_progress_on_the_downloads_topic() {
         "{kinds:?}"
     );
     assert!(kinds.contains(&"installed".to_string()), "{kinds:?}");
-    assert_eq!(std::fs::read(models.join("tiny.gguf")).unwrap(), bytes);
+    assert_eq!(
+        std::fs::read(pull.models.join("tiny.gguf")).unwrap(),
+        pull.bytes
+    );
     let state = tiny(&http)["state"].clone();
     assert!(state == "verified" || state == "present", "{state}");
 

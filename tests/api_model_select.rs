@@ -6,19 +6,13 @@ use std::path::Path;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
+use digios_tests::api_client::http_client;
 use digios_tests::digios::{command, model_cache_dir, start_agent_with_config};
 use digios_tests::model_fixtures::{EntrySpec, FileSpec, manifest_toml, random_bytes};
 use digios_tests::websocket::{Socket, connect, next_json};
 use serde_json::{Value, json};
 
 const SMOLLM2_FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
-
-fn client() -> reqwest::blocking::Client {
-    reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(120))
-        .build()
-        .unwrap()
-}
 
 fn websocket(url: &str) -> Socket {
     connect(url, Duration::from_secs(120))
@@ -72,7 +66,7 @@ fn a_selected_model_is_served_by_v1_and_refusals_are_typed() {
     let dir = tempfile::tempdir().unwrap();
     let config = store(dir.path());
     let (_agent, url) = start_agent_with_config(&config, &["--bind", "127.0.0.1:0"]);
-    let http = client();
+    let http = http_client(Duration::from_secs(120));
 
     // No model yet: /v1 says so.
     let response = http.get(format!("{url}/v1/models")).send().unwrap();

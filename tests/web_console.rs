@@ -7,13 +7,8 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use digios_tests::api_client::ApiClient;
 use digios_tests::browser::Browser;
-use digios_tests::digios::{
-    start_agent, start_agent_with_config, start_desktop, start_desktop_with_config,
-};
-use digios_tests::file_server::FileServer;
-use digios_tests::model_fixtures::{
-    ArtifactSpec, EntrySpec, FileSpec, manifest_toml, random_bytes,
-};
+use digios_tests::digios::{start_agent, start_desktop, start_desktop_with_config};
+use digios_tests::model_fixtures::agent_with_held_pull;
 use digios_tests::voice::{espeak, socket_in, start_voice};
 use serde_json::{Value, json};
 
@@ -613,23 +608,9 @@ fn the_evaluator_plot_follows_suite_runs() {
 
 #[test]
 fn a_missing_model_is_downloaded_from_the_page_with_its_progress() {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let server = runtime.block_on(FileServer::start());
-    let bytes = random_bytes(3 << 20, 11);
-    server.serve("/tiny.gguf", bytes.clone());
     // Held a third of the way, so the page shows a download under way.
-    server.hold_at("/tiny.gguf", 1 << 20);
-    let dir = tempfile::tempdir().unwrap();
-    let manifest = dir.path().join("models.toml");
-    let entry = EntrySpec::new(
-        "tiny-test",
-        vec![FileSpec::of("tiny.gguf", &bytes)],
-        vec![vec![ArtifactSpec::of(&server.url("/tiny.gguf"), &bytes)]],
-    );
-    std::fs::write(&manifest, manifest_toml(&[entry])).unwrap();
-    let models = dir.path().join("models");
-    let config = format!("[models]\nmanifest = {manifest:?}\ndir = {models:?}\n");
-    let (_agent, url) = start_agent_with_config(&config, &["--bind", "127.0.0.1:0"]);
+    let pull = agent_with_held_pull(11);
+    let (url, server) = (&pull.url, &pull.server);
 
     let browser = Browser::start();
     browser.goto(&format!("{url}/"));
@@ -639,7 +620,7 @@ fn a_missing_model_is_downloaded_from_the_page_with_its_progress() {
         WAIT,
     );
     browser.click("#models li[data-model=tiny-test] button.pull");
-    runtime.block_on(server.wait_until_held());
+    pull.runtime.block_on(server.wait_until_held());
     let shown = browser.wait_for(
         "the download's progress",
         "const row = document.querySelector('#models li[data-model=tiny-test]');
@@ -655,7 +636,7 @@ fn a_missing_model_is_downloaded_from_the_page_with_its_progress() {
          return ['present', 'verified'].includes(row.dataset.state) && row.dataset.state",
         WAIT,
     );
-    let (_, listed) = ApiClient::new(&url).get("/api/models");
+    let (_, listed) = ApiClient::new(url).get("/api/models");
     let tiny = listed
         .as_array()
         .unwrap()

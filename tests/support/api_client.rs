@@ -4,6 +4,14 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+/// A blocking HTTP client that gives up on a request after `timeout`.
+pub fn http_client(timeout: Duration) -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(timeout)
+        .build()
+        .expect("an HTTP client")
+}
+
 pub struct ApiClient {
     pub http: reqwest::blocking::Client,
     pub url: String,
@@ -13,10 +21,7 @@ impl ApiClient {
     /// A client of the API at `url` (e.g. `http://127.0.0.1:41234`).
     pub fn new(url: &str) -> Self {
         Self {
-            http: reqwest::blocking::Client::builder()
-                .timeout(Duration::from_secs(60))
-                .build()
-                .expect("an HTTP client"),
+            http: http_client(Duration::from_secs(60)),
             url: url.to_string(),
         }
     }

@@ -212,3 +212,46 @@ pub fn files_ending_with(dir: &Path, suffix: &str) -> Vec<PathBuf> {
     }
     found
 }
+
+/// An agent whose store lists one missing model, `tiny-test`: a 3 MiB
+/// `tiny.gguf` (from `seed`) served on loopback and held at its first MiB,
+/// so a pull stays under way until `server.release()`.
+pub struct HeldPull {
+    // Fields drop in order: the agent stops before its files and server go.
+    pub agent: crate::digios::Process,
+    pub url: String,
+    /// Where the agent installs models.
+    pub models: PathBuf,
+    _dir: tempfile::TempDir,
+    pub bytes: Vec<u8>,
+    pub server: crate::file_server::FileServer,
+    pub runtime: tokio::runtime::Runtime,
+}
+
+pub fn agent_with_held_pull(seed: u64) -> HeldPull {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let server = runtime.block_on(crate::file_server::FileServer::start());
+    let bytes = random_bytes(3 << 20, seed);
+    server.serve("/tiny.gguf", bytes.clone());
+    server.hold_at("/tiny.gguf", 1 << 20);
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("models.toml");
+    let entry = EntrySpec::new(
+        "tiny-test",
+        vec![FileSpec::of("tiny.gguf", &bytes)],
+        vec![vec![ArtifactSpec::of(&server.url("/tiny.gguf"), &bytes)]],
+    );
+    std::fs::write(&manifest, manifest_toml(&[entry])).unwrap();
+    let models = dir.path().join("models");
+    let config = format!("[models]\nmanifest = {manifest:?}\ndir = {models:?}\n");
+    let (agent, url) = crate::digios::start_agent_with_config(&config, &["--bind", "127.0.0.1:0"]);
+    HeldPull {
+        agent,
+        url,
+        models,
+        _dir: dir,
+        bytes,
+        server,
+        runtime,
+    }
+}
