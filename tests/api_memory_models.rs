@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use digios_tests::api_client::http_client;
 use digios_tests::digios::{start_agent, start_agent_with_config};
 use digios_tests::model_fixtures::agent_with_held_pull;
-use digios_tests::websocket::{Socket, connect, next_json};
+use digios_tests::websocket::{Socket, connect, next_json, subscribe};
 use serde_json::{Value, json};
 
 fn websocket(url: &str) -> Socket {
@@ -95,14 +95,7 @@ fn a_pull_reports_progress_on_the_downloads_topic() {
     assert_eq!(tiny(&http)["state"], "missing");
 
     let mut socket = websocket(url);
-    socket
-        .send(tungstenite::Message::Text(
-            json!({"type": "subscribe", "topics": ["downloads"]})
-                .to_string()
-                .into(),
-        ))
-        .unwrap();
-    assert_eq!(next_json(&mut socket)["type"], "subscribed");
+    subscribe(&mut socket, &["downloads"]);
 
     let response = http
         .post(format!("{url}/api/models/tiny-test/pull"))

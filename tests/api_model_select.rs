@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use digios_tests::api_client::http_client;
 use digios_tests::digios::{command, model_cache_dir, start_agent_with_config};
 use digios_tests::model_fixtures::{EntrySpec, FileSpec, manifest_toml, random_bytes};
-use digios_tests::websocket::{Socket, connect, next_json};
+use digios_tests::websocket::{Socket, connect, next_json, subscribe};
 use serde_json::{Value, json};
 
 const SMOLLM2_FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
@@ -73,14 +73,7 @@ fn a_selected_model_is_served_by_v1_and_refusals_are_typed() {
     assert_eq!(response.status(), 503);
 
     let mut socket = websocket(&url);
-    socket
-        .send(tungstenite::Message::Text(
-            json!({"type": "subscribe", "topics": ["models"]})
-                .to_string()
-                .into(),
-        ))
-        .unwrap();
-    assert_eq!(next_json(&mut socket)["type"], "subscribed");
+    subscribe(&mut socket, &["models"]);
 
     // Typed refusals, none of which touches the slot.
     let (status, body) = select(&http, &url, "no-such-model");

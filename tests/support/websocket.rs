@@ -3,7 +3,7 @@
 use std::net::TcpStream;
 use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use tungstenite::stream::MaybeTlsStream;
 
 pub type Socket = tungstenite::WebSocket<MaybeTlsStream<TcpStream>>;
@@ -27,4 +27,16 @@ pub fn next_json(socket: &mut Socket) -> Value {
             return serde_json::from_str(&text).expect("the server sends JSON");
         }
     }
+}
+
+/// Subscribes to `topics` and waits for the server to confirm.
+pub fn subscribe(socket: &mut Socket, topics: &[&str]) {
+    socket
+        .send(tungstenite::Message::Text(
+            json!({"type": "subscribe", "topics": topics})
+                .to_string()
+                .into(),
+        ))
+        .expect("the subscription is sent");
+    assert_eq!(next_json(socket)["type"], "subscribed");
 }
