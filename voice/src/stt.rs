@@ -156,9 +156,56 @@ impl SpeechToText {
             });
         }
 
+        let started = Instant::now();
+        let mut state = self
+            .state
+            .lock()
+            .map_err(|_| SttError::Whisper("an earlier transcription panicked".into()))?;
+        // A narrowed context now and then sends Whisper into a loop that
+        // whisper.cpp's own entropy check lets through. Such a decode says
+        // more than the clip can hold; it is redone with the full context,
+        // then sampled warmer, and the shortest reading kept.
+        let narrowed = self.audio_ctx_for(secs);
+        let attempts = [
+            (narrowed, 0.0),
+            (FULL_AUDIO_CTX, 0.0),
+            (FULL_AUDIO_CTX, 0.5),
+        ];
+        let mut text = String::new();
+        for (i, (audio_ctx, temperature)) in attempts.into_iter().enumerate() {
+            if i > 0 && audio_ctx == narrowed && temperature == 0.0 {
+                continue;
+            }
+            let reading = self.decode(&mut state, samples, secs, audio_ctx, temperature)?;
+            let runaway = is_runaway(&reading, secs);
+            if i == 0 || reading.split_whitespace().count() < text.split_whitespace().count() {
+                text = reading;
+            }
+            if !runaway {
+                break;
+            }
+            tracing::debug!("runaway transcript of a {secs:.1} s clip; decoding again");
+        }
+        Ok(Transcript {
+            text: text.trim().to_string(),
+            audio,
+            elapsed: started.elapsed(),
+            silent: false,
+        })
+    }
+
+    fn decode(
+        &self,
+        state: &mut WhisperState,
+        samples: &[f32],
+        secs: f32,
+        audio_ctx: u32,
+        temperature: f32,
+    ) -> Result<String, SttError> {
         let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
         params.set_n_threads(self.config.threads.max(1) as i32);
-        params.set_audio_ctx(self.audio_ctx_for(secs) as i32);
+        params.set_audio_ctx(audio_ctx as i32);
+        params.set_temperature(temperature);
         params.set_language(Some("en"));
         params.set_single_segment(true);
         params.set_no_context(true);
@@ -170,12 +217,6 @@ impl SpeechToText {
         params.set_print_progress(false);
         params.set_print_realtime(false);
         params.set_print_timestamps(false);
-
-        let started = Instant::now();
-        let mut state = self
-            .state
-            .lock()
-            .map_err(|_| SttError::Whisper("an earlier transcription panicked".into()))?;
         state
             .full(params, samples)
             .map_err(|err| SttError::Whisper(err.to_string()))?;
@@ -186,12 +227,7 @@ impl SpeechToText {
                 .map_err(|err| SttError::Whisper(err.to_string()))?;
             text.push_str(&piece);
         }
-        Ok(Transcript {
-            text: text.trim().to_string(),
-            audio,
-            elapsed: started.elapsed(),
-            silent: false,
-        })
+        Ok(text.trim().to_string())
     }
 
     /// The configured context, widened to cover the whole clip.
@@ -201,5 +237,52 @@ impl SpeechToText {
         }
         let needed = (secs * AUDIO_CTX_PER_SEC).ceil() as u32 + AUDIO_CTX_MARGIN;
         needed.max(self.config.audio_ctx).min(FULL_AUDIO_CTX)
+    }
+}
+
+/// Fast speech runs near five words a second; a transcript well past that,
+/// or one that keeps repeating the same three words, is Whisper looping.
+fn is_runaway(text: &str, secs: f32) -> bool {
+    let words: Vec<String> = text
+        .split_whitespace()
+        .map(|w| {
+            w.trim_matches(|c: char| !c.is_alphanumeric())
+                .to_lowercase()
+        })
+        .collect();
+    if words.len() as f32 > 8.0 + 5.0 * secs {
+        return true;
+    }
+    let trigrams: Vec<&[String]> = words.windows(3).collect();
+    if trigrams.len() < 6 {
+        return false;
+    }
+    let distinct: std::collections::HashSet<&[String]> = trigrams.iter().copied().collect();
+    distinct.len() * 2 < trigrams.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_runaway;
+
+    #[test]
+    fn a_looping_decode_is_runaway_and_a_command_is_not() {
+        assert!(!is_runaway("Open the file manager.", 1.2));
+        assert!(!is_runaway("Switch to the next window.", 1.5));
+        assert!(!is_runaway(
+            "Please open a terminal, then list the files in my home folder and show me the biggest one.",
+            5.0
+        ));
+        // Whisper looping on a 1.2 s clip.
+        assert!(is_runaway(
+            "Open the file manager. Open the file manager. Open the file manager have set open the \
+             file manager Mark the file file editor. Open the filematically Open the file Open the file",
+            1.2
+        ));
+        // Within the word budget of a long clip, but the same words over and over.
+        assert!(is_runaway(
+            "scroll down scroll down scroll down scroll down scroll down scroll down scroll down",
+            10.0
+        ));
     }
 }
