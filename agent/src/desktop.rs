@@ -273,15 +273,9 @@ impl Connection {
         }
         let mut reply: Reply = serde_json::from_slice(&reply[..reply.len() - 1])
             .map_err(|err| DesktopError::from(ClientError::Protocol(err.to_string())))?;
-        if let Reply::Ok(Response::Image(image)) = &mut reply
-            && let Some(len) = image.trailing_len()
+        if let Reply::Ok(response) = &mut reply
+            && let Some((image, len)) = digios_ipc::raw_image(response)?
         {
-            if len > MAX_REPLY_BYTES {
-                return Err(DesktopError::from(ClientError::Protocol(format!(
-                    "a {}x{} raw image is larger than the maximum message size",
-                    image.width, image.height
-                ))));
-            }
             let mut data = vec![0; len];
             self.reader.read_exact(&mut data).await.map_err(io)?;
             image.data = data;

@@ -5,7 +5,7 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::{Error, Event, MAX_REPLY_BYTES, Reply, Request, Response};
+use crate::{Error, Event, Image, MAX_REPLY_BYTES, Reply, Request, Response};
 
 /// Why a client call failed.
 #[derive(Debug, thiserror::Error)]
@@ -82,15 +82,7 @@ impl Client {
         let reply: Reply =
             serde_json::from_slice(&line).map_err(|err| ClientError::Protocol(err.to_string()))?;
         let mut response = Result::<Response, Error>::from(reply)?;
-        if let Response::Image(image) = &mut response
-            && let Some(len) = image.trailing_len()
-        {
-            if len > MAX_REPLY_BYTES {
-                return Err(ClientError::Protocol(format!(
-                    "a {}x{} raw image is larger than the maximum message size",
-                    image.width, image.height
-                )));
-            }
+        if let Some((image, len)) = raw_image(&mut response)? {
             let mut data = vec![0; len];
             self.reader.read_exact(&mut data)?;
             image.data = data;
@@ -156,4 +148,22 @@ impl Iterator for EventStream {
             other => Some(other),
         }
     }
+}
+
+/// An `rgba_raw` image in a reply and how many raw bytes of pixels follow
+/// its line; every client of the control socket reads them the same way.
+pub fn raw_image(response: &mut Response) -> Result<Option<(&mut Image, usize)>, ClientError> {
+    let Response::Image(image) = response else {
+        return Ok(None);
+    };
+    let Some(len) = image.trailing_len() else {
+        return Ok(None);
+    };
+    if len > MAX_REPLY_BYTES {
+        return Err(ClientError::Protocol(format!(
+            "a {}x{} raw image is larger than the maximum message size",
+            image.width, image.height
+        )));
+    }
+    Ok(Some((image, len)))
 }

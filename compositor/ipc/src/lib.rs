@@ -38,7 +38,7 @@ mod socket;
 
 use serde::{Deserialize, Serialize};
 
-pub use client::{Client, ClientError, EventStream};
+pub use client::{Client, ClientError, EventStream, raw_image};
 pub use error::{Error, ErrorCode};
 pub use socket::{SOCKET_ENV, socket_path, socket_path_for_display};
 
