@@ -166,16 +166,13 @@ impl SpeechToText {
         // more than the clip can hold; it is redone with the full context,
         // then sampled warmer, and the shortest reading kept.
         let narrowed = self.audio_ctx_for(secs);
-        let attempts = [
-            (narrowed, 0.0),
-            (FULL_AUDIO_CTX, 0.0),
-            (FULL_AUDIO_CTX, 0.5),
-        ];
+        let mut attempts = vec![(narrowed, 0.0)];
+        if narrowed != FULL_AUDIO_CTX {
+            attempts.push((FULL_AUDIO_CTX, 0.0));
+        }
+        attempts.push((FULL_AUDIO_CTX, 0.5));
         let mut text = String::new();
         for (i, (audio_ctx, temperature)) in attempts.into_iter().enumerate() {
-            if i > 0 && audio_ctx == narrowed && temperature == 0.0 {
-                continue;
-            }
             let reading = self.decode(&mut state, samples, secs, audio_ctx, temperature)?;
             let runaway = is_runaway(&reading, secs);
             if i == 0 || reading.split_whitespace().count() < text.split_whitespace().count() {
