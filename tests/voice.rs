@@ -424,15 +424,7 @@ fn a_spoken_command_opens_the_terminal_and_the_reply_is_spoken() {
         170,
     ))
     .unwrap();
-    let response = http
-        .post(format!("{url}/api/voice/converse"))
-        .header("content-type", "audio/wav")
-        .body(wav)
-        .send()
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let turn: Value = response.json().unwrap();
-    eprintln!("{turn:#}");
+    let turn = converse(&http, &url, wav);
     assert_eq!(
         turn["transcript"]["normalized"], "open the terminal",
         "{turn}"
