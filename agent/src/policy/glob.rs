@@ -8,6 +8,24 @@
 pub struct Glob {
     source: String,
     tokens: Vec<Token>,
+    /// The literal text before the first wildcard and after the last one:
+    /// a text lacking either cannot match, which settles most rules of a
+    /// policy without running the general matcher.
+    prefix: String,
+    suffix: String,
+    shape: Shape,
+}
+
+/// Patterns common enough in policies to match without the general matcher.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// No wildcard: the text is the pattern.
+    Literal,
+    /// `prefix*suffix`: the middle holds no `/`.
+    OneStar,
+    /// `prefix**suffix`: anything in the middle.
+    OneDoubleStar,
+    General,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,9 +62,32 @@ impl Glob {
             };
             tokens.push(token);
         }
+        let literal = |token: &Token| match token {
+            Token::Literal(c) => Some(*c),
+            _ => None,
+        };
+        let prefix: String = tokens.iter().map_while(literal).collect();
+        let wildcards = tokens.iter().filter(|t| literal(t).is_none()).count();
+        let suffix: String = if wildcards == 0 {
+            String::new()
+        } else {
+            let mut tail: Vec<char> = tokens.iter().rev().map_while(literal).collect();
+            tail.reverse();
+            tail.into_iter().collect()
+        };
+        let middle = tokens.iter().find(|t| literal(t).is_none());
+        let shape = match (wildcards, middle) {
+            (0, _) => Shape::Literal,
+            (1, Some(Token::Star)) => Shape::OneStar,
+            (1, Some(Token::DoubleStar)) => Shape::OneDoubleStar,
+            _ => Shape::General,
+        };
         Self {
             source: pattern.to_string(),
             tokens,
+            prefix,
+            suffix,
+            shape,
         }
     }
 
@@ -54,9 +95,39 @@ impl Glob {
         &self.source
     }
 
+    /// Checked on every action against every rule, so the usual shapes
+    /// allocate nothing.
+    pub fn matches(&self, text: &str) -> bool {
+        // Byte loops: these strings are a few bytes long, shorter than a
+        // call into the C library's memcmp is worth.
+        fn same(a: &[u8], b: &[u8]) -> bool {
+            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+        }
+        let (bytes, prefix, suffix) = (
+            text.as_bytes(),
+            self.prefix.as_bytes(),
+            self.suffix.as_bytes(),
+        );
+        if self.shape == Shape::Literal {
+            return same(bytes, self.source.as_bytes());
+        }
+        if bytes.len() < prefix.len() + suffix.len()
+            || !same(&bytes[..prefix.len()], prefix)
+            || !same(&bytes[bytes.len() - suffix.len()..], suffix)
+        {
+            return false;
+        }
+        let middle = &text[self.prefix.len()..text.len() - self.suffix.len()];
+        match self.shape {
+            Shape::OneStar => !middle.contains('/'),
+            Shape::OneDoubleStar => true,
+            Shape::Literal | Shape::General => self.matches_general(text),
+        }
+    }
+
     /// Dynamic programming over (token, position), so no pattern can take
     /// exponential time: `next[i]` says the remaining tokens match `text[i..]`.
-    pub fn matches(&self, text: &str) -> bool {
+    fn matches_general(&self, text: &str) -> bool {
         let text: Vec<char> = text.chars().collect();
         let len = text.len();
         let mut next = vec![false; len + 1];
@@ -119,6 +190,39 @@ mod tests {
         assert!(m("**/*.key", "/etc/ssl/private/server.key"));
         assert!(!m("/etc/*.conf", "/etc/ssh/sshd.conf"));
         assert!(m("/etc/*.conf", "/etc/resolv.conf"));
+    }
+
+    #[test]
+    fn prefix_and_suffix_do_not_overlap() {
+        assert!(!m("a*a", "a"));
+        assert!(m("a*a", "aa"));
+        assert!(!m("ab**ba", "aba"));
+        assert!(m("ab**ba", "abba"));
+        assert!(m("/x/*", "/x/"));
+        assert!(!m("/x/*", "/x/y/z"));
+        assert!(m("/x/**/y", "/x/a/b/y"));
+        assert!(!m("/x/**/y", "/x/a/b/ay"));
+        assert!(m("é*ü", "éü"));
+    }
+
+    #[test]
+    fn shortcuts_agree_with_the_general_matcher() {
+        let patterns = [
+            "*", "**", "a*", "*a", "a*b", "a**b", "/x/*", "/x/**", "**/y", "ab", "a?b", "/a/**/b",
+        ];
+        let texts = [
+            "", "a", "b", "ab", "ba", "aab", "a/b", "/x/", "/x/y", "/x/y/z", "y", "/y", "/a/b",
+        ];
+        for pattern in patterns {
+            let glob = Glob::new(pattern);
+            for text in texts {
+                assert_eq!(
+                    glob.matches(text),
+                    glob.matches_general(text),
+                    "{pattern} on {text:?}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -295,13 +295,10 @@ impl Policy {
     }
 
     fn first_match(&self, action: &str, path: Option<&str>) -> PolicyDecision {
-        let matched = self.rules.iter().find(|rule| {
-            rule.action.matches(action)
-                && match (&rule.path, path) {
-                    (None, _) => true,
-                    (Some(pattern), Some(path)) => pattern.matches(path),
-                    (Some(_), None) => false,
-                }
+        let matched = self.rules.iter().find(|rule| match (&rule.path, path) {
+            (None, _) => rule.action.matches(action),
+            (Some(pattern), Some(path)) => rule.action.matches(action) && pattern.matches(path),
+            (Some(_), None) => false,
         });
         let target = match path {
             Some(path) => format!("{action} on {path}"),
