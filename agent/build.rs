@@ -4,19 +4,22 @@
 use std::path::Path;
 
 fn main() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("web");
+    // Read when the script runs, not baked in when it is compiled: a target
+    // directory shared by clones at other paths reuses the compiled script.
+    let manifest = std::env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR");
+    let dir = Path::new(&manifest).join("web");
     println!("cargo:rerun-if-changed={}", dir.display());
     let mut entries = Vec::new();
-    if let Ok(read) = std::fs::read_dir(&dir) {
-        for entry in read.flatten() {
-            let path = entry.path();
-            println!("cargo:rerun-if-changed={}", path.display());
-            let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
-                continue;
-            };
-            if path.is_file() && !name.starts_with('.') {
-                entries.push((name.to_string(), path.display().to_string()));
-            }
+    let read = std::fs::read_dir(&dir)
+        .unwrap_or_else(|err| panic!("the web console at {}: {err}", dir.display()));
+    for entry in read.flatten() {
+        let path = entry.path();
+        println!("cargo:rerun-if-changed={}", path.display());
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        if path.is_file() && !name.starts_with('.') {
+            entries.push((name.to_string(), path.display().to_string()));
         }
     }
     entries.sort();

@@ -293,3 +293,67 @@ fn hostile_websocket_messages_get_typed_answers_and_the_agent_stays_up() {
         "{reply}"
     );
 }
+
+/// Sends `count` pipelined `GET /api/status` on one connection and reads
+/// every answer: (status, body) each.
+fn pipelined_status(address: &str, count: usize) -> Vec<(u16, String)> {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let request = format!("GET /api/status HTTP/1.1\r\nHost: {address}\r\n\r\n");
+    stream.write_all(request.repeat(count).as_bytes()).unwrap();
+    let mut reader = BufReader::new(stream);
+    (0..count)
+        .map(|_| {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            let status: u16 = line.split(' ').nth(1).unwrap().parse().unwrap();
+            let mut length = 0;
+            loop {
+                line.clear();
+                reader.read_line(&mut line).unwrap();
+                if line.trim().is_empty() {
+                    break;
+                }
+                if let Some((name, value)) = line.split_once(':')
+                    && name.eq_ignore_ascii_case("content-length")
+                {
+                    length = value.trim().parse().unwrap();
+                }
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            (status, String::from_utf8(body).unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn the_rate_limit_is_per_connection() {
+    let config = "[api]\nrate_limit_per_second = 10\nrate_limit_burst = 50\n";
+    let (agent, url) = start_agent_with_config(config, &["--bind", "127.0.0.1:0"]);
+    let address = url.trim_start_matches("http://").to_string();
+
+    // Past the burst on one connection: the rest are refused with the
+    // limit's code, and the connection stays usable.
+    let answers = pipelined_status(&address, 120);
+    let admitted = answers.iter().filter(|(status, _)| *status == 200).count();
+    let refused: Vec<&String> = answers
+        .iter()
+        .filter(|(status, _)| *status == 429)
+        .map(|(_, body)| body)
+        .collect();
+    assert_eq!(admitted + refused.len(), 120, "{answers:?}");
+    assert!((50..70).contains(&admitted), "admitted {admitted} of 120");
+    for body in refused {
+        let error: Value = serde_json::from_str(body).unwrap();
+        assert_eq!(error["error"]["code"], "rate_limited", "{error}");
+    }
+
+    // Another connection has its own bucket.
+    let fresh = pipelined_status(&address, 10);
+    assert!(fresh.iter().all(|(status, _)| *status == 200), "{fresh:?}");
+    drop(agent);
+}

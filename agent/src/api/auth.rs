@@ -11,24 +11,14 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
+use axum::http::HeaderMap;
 use axum::http::header::{AUTHORIZATION, SEC_WEBSOCKET_PROTOCOL};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-
-use super::error::ApiError;
 
 /// What the server demands of a caller; `None` admits everyone.
 #[derive(Clone, Default)]
 pub struct Auth {
     token: Option<Arc<str>>,
 }
-
-/// Marks a request that already passed auth (e.g. a command on an
-/// authenticated WebSocket re-dispatched through the router).
-#[derive(Clone, Copy)]
-pub struct Authenticated;
 
 impl Auth {
     pub fn open() -> Self {
@@ -43,6 +33,17 @@ impl Auth {
 
     pub fn requires_token(&self) -> bool {
         self.token.is_some()
+    }
+
+    /// Whether a request's headers carry the token, in `Authorization` or,
+    /// for a WebSocket handshake, as a subprotocol.
+    pub fn admits_request(&self, headers: &HeaderMap) -> bool {
+        if self.token.is_none() {
+            return true;
+        }
+        let header = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
+        self.admits(header)
+            || subprotocol_token(headers).is_some_and(|token| self.admits_token(Some(token)))
     }
 
     fn admits(&self, header: Option<&str>) -> bool {
@@ -80,31 +81,6 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-pub async fn require(State(auth): State<Auth>, request: Request, next: Next) -> Response {
-    let headers = request.headers();
-    let header = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
-    let admitted = request.extensions().get::<Authenticated>().is_some()
-        || auth.admits(header)
-        || subprotocol_token(headers).is_some_and(|token| auth.admits_token(Some(token)));
-    if !admitted {
-        return ApiError::unauthorized().into_response();
-    }
-    let answer_protocol = offered_protocols(headers).any(|p| p == WS_PROTOCOL);
-    let mut response = next.run(request).await;
-    // A browser drops a WebSocket whose handshake names none of the
-    // subprotocols it offered.
-    if answer_protocol
-        && response.status() == StatusCode::SWITCHING_PROTOCOLS
-        && !response.headers().contains_key(SEC_WEBSOCKET_PROTOCOL)
-    {
-        response.headers_mut().insert(
-            SEC_WEBSOCKET_PROTOCOL,
-            HeaderValue::from_static(WS_PROTOCOL),
-        );
-    }
-    response
-}
-
 /// Reads the token at `path`, creating a fresh random one (mode 0600) if absent.
 pub fn load_or_create_token(path: &Path) -> std::io::Result<String> {
     match std::fs::read_to_string(path) {
@@ -137,6 +113,7 @@ pub fn load_or_create_token(path: &Path) -> std::io::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::HeaderValue;
 
     #[test]
     fn token_file_is_private_and_stable() {
@@ -169,8 +146,10 @@ mod tests {
             HeaderValue::from_static("digios, digios.bearer.s3cret"),
         );
         assert_eq!(subprotocol_token(&headers), Some("s3cret"));
-        assert!(auth.admits_token(subprotocol_token(&headers)));
+        assert!(auth.admits_request(&headers));
         headers.insert(SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static("digios"));
-        assert!(!auth.admits_token(subprotocol_token(&headers)));
+        assert!(!auth.admits_request(&headers));
+        headers.insert(AUTHORIZATION, HeaderValue::from_static("Bearer s3cret"));
+        assert!(auth.admits_request(&headers));
     }
 }

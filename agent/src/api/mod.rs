@@ -4,6 +4,7 @@
 
 mod action;
 pub mod auth;
+mod door;
 pub mod error;
 pub mod events;
 mod improve;
@@ -30,7 +31,6 @@ use std::time::Instant;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, Method, StatusCode};
-use axum::middleware::from_fn_with_state;
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -40,7 +40,7 @@ use utoipa_axum::router::OpenApiRouter;
 use self::auth::Auth;
 use self::error::ApiError;
 use self::events::EventBus;
-use self::rate_limit::RateLimiter;
+use self::rate_limit::RateLimit;
 use self::services::{ServiceState, Services};
 use crate::actions::{Action, ActionOutcome, ActionsConfig, Risk};
 use crate::desktop::Desktop;
@@ -410,10 +410,19 @@ impl AppState {
 )]
 struct ApiDoc;
 
-/// Builds the whole API: routes, OpenAPI document, auth, limits and CORS.
+/// The whole API: its routes behind the per-connection door (auth and rate
+/// limit) and, when configured, CORS.
+pub struct Api {
+    router: Router,
+    auth: Auth,
+    limit: RateLimit,
+    cors: Option<CorsLayer>,
+}
+
+/// Builds the whole API: routes, OpenAPI document, body limit and CORS.
 /// `extra` holds routes outside `/api` (the OpenAI-compatible `/v1`), put
 /// behind the same auth and limits.
-pub fn router(state: AppState, auth: Auth, extra: Router) -> Router {
+pub fn router(state: AppState, auth: Auth, extra: Router) -> Api {
     let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(system::routes())
         .merge(action::routes())
@@ -429,11 +438,7 @@ pub fn router(state: AppState, auth: Auth, extra: Router) -> Router {
         .merge(skills::routes())
         .split_for_parts();
     let openapi = Arc::new(openapi_json(&openapi));
-    let limiter = RateLimiter::new(
-        state.config.rate_limit_per_second,
-        state.config.rate_limit_burst,
-    );
-    let mut app = api
+    let router = api
         .route(
             "/api/openapi.json",
             axum::routing::get(move || {
@@ -454,14 +459,19 @@ pub fn router(state: AppState, auth: Auth, extra: Router) -> Router {
         .with_state(state.clone())
         .merge(extra)
         .layer(DefaultBodyLimit::max(state.config.body_limit_bytes))
-        .layer(from_fn_with_state(auth, auth::require))
-        .layer(from_fn_with_state(limiter, rate_limit::limit))
         .merge(web::routes());
-    if let Some(cors) = cors_layer(&state.config.cors_origins) {
-        app = app.layer(cors);
+    // WebSocket commands are dispatched past the door: their connection
+    // passed it at the handshake and draws on the same bucket.
+    let _ = state.router.set(router.clone());
+    Api {
+        router,
+        auth,
+        limit: RateLimit::new(
+            state.config.rate_limit_per_second,
+            state.config.rate_limit_burst,
+        ),
+        cors: cors_layer(&state.config.cors_origins),
     }
-    let _ = state.router.set(app.clone());
-    app
 }
 
 /// The OpenAPI document as JSON. utoipa writes link objects' fields in
@@ -519,16 +529,14 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
     )
 }
 
-/// Serves `app` on `listener` until `shutdown` resolves, then drains.
+/// Serves `api` on `listener` until `shutdown` resolves, then drains.
 pub async fn serve(
     listener: tokio::net::TcpListener,
-    app: Router,
+    api: Api,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    let doors = door::Doors::new(api.router, api.auth, api.limit, api.cors);
+    axum::serve(listener, doors)
+        .with_graceful_shutdown(shutdown)
+        .await
 }

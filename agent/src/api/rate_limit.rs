@@ -1,79 +1,65 @@
-//! A token bucket per connection, so one runaway client cannot starve the rest.
+//! A token bucket per connection, so one runaway client cannot starve the
+//! rest. Each accepted connection owns its bucket; HTTP requests and
+//! WebSocket commands on that connection draw from it.
 
-use std::collections::HashMap;
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Instant;
 
-use axum::extract::{ConnectInfo, Request, State};
-use axum::http::StatusCode;
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-
-use super::error::ApiError;
-
-#[derive(Clone)]
-pub struct RateLimiter {
-    inner: Arc<Mutex<HashMap<SocketAddr, Bucket>>>,
+/// The configured rate: tokens per second and the bucket's size.
+#[derive(Debug, Clone, Copy)]
+pub struct RateLimit {
     per_second: f64,
     burst: f64,
 }
 
-struct Bucket {
-    tokens: f64,
-    last: Instant,
-}
-
-/// Past this many tracked connections, idle buckets are dropped.
-const MAX_TRACKED: usize = 4096;
-
-impl RateLimiter {
+impl RateLimit {
     pub fn new(per_second: u32, burst: u32) -> Self {
         Self {
-            inner: Arc::default(),
             per_second: f64::from(per_second),
             burst: f64::from(burst.max(1)),
         }
     }
 
-    fn admit(&self, peer: SocketAddr) -> bool {
-        let now = Instant::now();
-        let mut buckets = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        if buckets.len() > MAX_TRACKED {
-            let burst = self.burst;
-            let rate = self.per_second;
-            buckets
-                .retain(|_, b| b.tokens + now.duration_since(b.last).as_secs_f64() * rate < burst);
-        }
-        let bucket = buckets.entry(peer).or_insert(Bucket {
-            tokens: self.burst,
-            last: now,
-        });
-        let refill = now.duration_since(bucket.last).as_secs_f64() * self.per_second;
-        bucket.tokens = (bucket.tokens + refill).min(self.burst);
-        bucket.last = now;
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
-            true
-        } else {
-            false
+    /// A full bucket for a new connection.
+    pub fn bucket(self) -> Bucket {
+        Bucket {
+            limit: self,
+            state: Mutex::new(Tokens {
+                tokens: self.burst,
+                last: Instant::now(),
+            }),
         }
     }
 }
 
-pub async fn limit(State(limiter): State<RateLimiter>, request: Request, next: Next) -> Response {
-    let peer = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| *addr);
-    match peer {
-        Some(peer) if !limiter.admit(peer) => ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            "too many requests on this connection; slow down",
-        )
-        .into_response(),
-        _ => next.run(request).await,
+/// One connection's bucket. Only its own connection touches it, so its lock
+/// is never contended.
+#[derive(Debug)]
+pub struct Bucket {
+    limit: RateLimit,
+    state: Mutex<Tokens>,
+}
+
+#[derive(Debug)]
+struct Tokens {
+    tokens: f64,
+    last: Instant,
+}
+
+impl Bucket {
+    /// Takes a token if there is one.
+    pub fn admit(&self) -> bool {
+        let now = Instant::now();
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let refill = now.duration_since(state.last).as_secs_f64() * self.limit.per_second;
+        state.tokens = (state.tokens + refill).min(self.limit.burst);
+        state.last = now;
+        if state.tokens >= 1.0 {
+            state.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
     }
 }
 
@@ -83,11 +69,11 @@ mod tests {
 
     #[test]
     fn a_burst_is_admitted_then_refused() {
-        let limiter = RateLimiter::new(1, 3);
-        let peer: SocketAddr = "127.0.0.1:4000".parse().unwrap();
-        assert!((0..3).all(|_| limiter.admit(peer)));
-        assert!(!limiter.admit(peer));
-        let other: SocketAddr = "127.0.0.1:4001".parse().unwrap();
-        assert!(limiter.admit(other));
+        let limit = RateLimit::new(1, 3);
+        let bucket = limit.bucket();
+        assert!((0..3).all(|_| bucket.admit()));
+        assert!(!bucket.admit());
+        let other = limit.bucket();
+        assert!(other.admit());
     }
 }

@@ -65,6 +65,12 @@ fn content_type(name: &str) -> &'static str {
     }
 }
 
+/// The console's page and assets, served to anyone who can reach the port:
+/// they hold no data, and the page asks for the token before it calls the API.
+pub fn is_public(path: &str) -> bool {
+    path == "/" || path.starts_with("/web/")
+}
+
 pub fn routes() -> Router {
     Router::new()
         .route("/", get(index))

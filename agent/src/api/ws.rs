@@ -3,14 +3,13 @@
 //! and WebSocket share one message schema and one set of handlers.
 
 use std::collections::HashSet;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
-use axum::extract::{ConnectInfo, Extension, State, WebSocketUpgrade};
+use axum::extract::{Extension, State, WebSocketUpgrade};
 use axum::http::{Method, Request};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -18,7 +17,8 @@ use tokio::sync::{Semaphore, broadcast, mpsc};
 use tower::ServiceExt;
 
 use super::AppState;
-use super::auth::Authenticated;
+use super::auth::WS_PROTOCOL;
+use super::door::Connection;
 use super::events::Topic;
 
 #[derive(Debug, Deserialize)]
@@ -43,14 +43,15 @@ enum ClientMessage {
 
 pub async fn upgrade(
     State(state): State<AppState>,
-    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    connection: Option<Extension<Arc<Connection>>>,
     ws: WebSocketUpgrade,
 ) -> Response {
     let limit = state.config.ws_message_limit_bytes;
-    let peer = peer.map(|Extension(info)| info);
-    ws.max_message_size(limit)
+    let connection = connection.map(|Extension(connection)| connection);
+    ws.protocols([WS_PROTOCOL])
+        .max_message_size(limit)
         .max_frame_size(limit)
-        .on_upgrade(move |socket| session(socket, state, peer))
+        .on_upgrade(move |socket| session(socket, state, connection))
 }
 
 /// Commands of one connection carried out at once; past this, a command is
@@ -59,7 +60,7 @@ const IN_FLIGHT: usize = 32;
 /// Replies waiting to be written; one per command in flight at most.
 const OUTBOX: usize = IN_FLIGHT;
 
-async fn session(socket: WebSocket, state: AppState, peer: Option<ConnectInfo<SocketAddr>>) {
+async fn session(socket: WebSocket, state: AppState, connection: Option<Arc<Connection>>) {
     let (mut sink, mut stream) = socket.split();
     let (outbox, mut outbox_rx) = mpsc::channel::<Value>(OUTBOX);
     let in_flight = Arc::new(Semaphore::new(IN_FLIGHT));
@@ -107,8 +108,9 @@ async fn session(socket: WebSocket, state: AppState, peer: Option<ConnectInfo<So
                             Ok(permit) => {
                                 let state = state.clone();
                                 let outbox = outbox.clone();
+                                let connection = connection.clone();
                                 tokio::spawn(async move {
-                                    let reply = dispatch(&state, peer, id, &method, &path, body).await;
+                                    let reply = dispatch(&state, connection.as_deref(), id, &method, &path, body).await;
                                     let _ = outbox.send(reply).await;
                                     drop(permit);
                                 });
@@ -153,11 +155,11 @@ async fn send(
     sink.send(Message::Text(value.to_string().into())).await
 }
 
-/// Runs one command through the router as the connection's own request, so
-/// its rate limit is the connection's.
+/// Runs one command through the router as the connection's own request,
+/// drawing on the connection's rate limit.
 async fn dispatch(
     state: &AppState,
-    peer: Option<ConnectInfo<SocketAddr>>,
+    connection: Option<&Connection>,
     id: Value,
     method: &str,
     path: &str,
@@ -183,13 +185,18 @@ async fn dispatch(
     let Ok(mut request) = builder.body(body) else {
         return protocol_error(Some(id), "malformed path");
     };
-    request.extensions_mut().insert(Authenticated);
-    if let Some(peer) = peer {
-        request.extensions_mut().insert(peer);
+    if let Some(connection) = connection {
+        request
+            .extensions_mut()
+            .insert(axum::extract::ConnectInfo(connection.peer));
     }
-    let response = match router.oneshot(request).await {
-        Ok(response) => response,
-        Err(never) => match never {},
+    let response = if connection.is_some_and(|c| !c.bucket.admit()) {
+        super::door::rate_limited().into_response()
+    } else {
+        match router.oneshot(request).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        }
     };
     let status = response.status();
     let is_json = response
