@@ -145,9 +145,43 @@ impl From<axum::extract::rejection::PathRejection> for ApiError {
 }
 
 /// `Json` whose rejections use the API's error shape.
-#[derive(axum::extract::FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
 pub struct ApiJson<T>(pub T);
+
+impl<T, S> axum::extract::FromRequest<S> for ApiJson<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    /// Decodes a plain `application/json` body directly; only a body that
+    /// fails, or another JSON media type, goes through axum's `Json`, whose
+    /// rejection names the path of the offending field. Tracking that path
+    /// on every request cost more than the decoding itself.
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        let plain_json = request
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+        if !plain_json {
+            let Json(value) = Json::<T>::from_request(request, state).await?;
+            return Ok(Self(value));
+        }
+        let bytes = axum::body::Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                from_rejection(axum::extract::rejection::JsonRejection::from(rejection))
+            })?;
+        match serde_json::from_slice(&bytes) {
+            Ok(value) => Ok(Self(value)),
+            Err(_) => Json::<T>::from_bytes(&bytes)
+                .map(|Json(value)| Self(value))
+                .map_err(from_rejection),
+        }
+    }
+}
 
 /// `Query` whose rejections use the API's error shape.
 #[derive(axum::extract::FromRequestParts)]
