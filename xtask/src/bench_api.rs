@@ -53,6 +53,11 @@ wrk.headers["Content-Type"] = "application/json"
 
 /// wrk settings shared by both servers.
 const CONNECTIONS: u32 = 32;
+/// With two cores or more, each server runs on this core alone and wrk on
+/// the next, so the load generator does not take the servers' CPU; both
+/// servers get the same single core.
+const SERVER_CPU: usize = 0;
+const WRK_CPU: usize = 1;
 const SECONDS: u64 = 5;
 /// Alternating wrk runs per route and server.
 const ROUNDS: usize = 3;
@@ -113,6 +118,8 @@ struct Figures {
     p99_ms: f64,
     /// CPU time the server's processes spent per request, in microseconds.
     cpu_us_per_request: f64,
+    /// The same for wrk itself.
+    wrk_cpu_us_per_request: f64,
 }
 
 /// CPU seconds used so far by every process in the process groups `groups`.
@@ -159,6 +166,22 @@ fn groups_cpu_seconds(groups: &[u32]) -> f64 {
     ticks as f64 / ticks_per_second
 }
 
+/// CPU seconds of this process's children that have been waited for: the
+/// servers are reaped only at the end, so across one wrk run it grows by
+/// wrk's own time.
+fn reaped_children_cpu_seconds() -> f64 {
+    // SAFETY: getrusage only writes the struct it is given.
+    let usage = unsafe {
+        let mut usage = std::mem::zeroed::<libc::rusage>();
+        if libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) != 0 {
+            return 0.0;
+        }
+        usage
+    };
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    seconds(usage.ru_utime) + seconds(usage.ru_stime)
+}
+
 /// Measures `digios` (the release build, what ships) against FastAPI.
 pub fn run(digios: &Path, venv: &Path) -> Result<(), String> {
     let work = std::env::temp_dir().join(format!("digios-bench-api-{}", std::process::id()));
@@ -200,19 +223,24 @@ fn measure(digios: &Path, venv: &Path, work: &Path) -> Result<(), String> {
     }
 
     println!(
-        "API benchmark: release digiOS vs FastAPI/uvicorn ({} workers), wrk -t1 -c{CONNECTIONS} -d{SECONDS}s, \
+        "API benchmark: release digiOS vs FastAPI/uvicorn ({} worker(s)), wrk -t1 -c{CONNECTIONS} -d{SECONDS}s, \
          {ROUNDS} alternating runs each (median, [min-max]); loopback, same machine and run",
-        cores()
+        uvicorn_workers()
     );
+    if pinned() {
+        println!(
+            "  cores: each server (digiOS's compositor and agent; uvicorn) confined to core {SERVER_CPU}, wrk to core {WRK_CPU}"
+        );
+    }
     println!(
         "  note: the FastAPI anchor does what the seed's Python did: /api/action answers without acting. \
          digiOS checks the kill switch and the safety policy and moves the compositor's pointer on every request \
          (concurrent moves reach the compositor in batches, each carried out)."
     );
     println!(
-        "  note: wrk and the server share the machine's {} cores (and other load), so throughput is capped by \
-         the box; server CPU per request (all its processes) shows the cost without that cap.",
-        cores()
+        "  note: loopback TCP costs both servers several microseconds of kernel time per request, and wrk's own \
+         CPU per request caps what one wrk thread can drive; server CPU per request (all its processes) shows each \
+         server's cost without that cap."
     );
     for (index, (label, _, _)) in routes.iter().enumerate() {
         let [ours, theirs] = &figures[index];
@@ -221,10 +249,11 @@ fn measure(digios: &Path, venv: &Path, work: &Path) -> Result<(), String> {
         let ours_rps = median(ours.iter().map(|f| f.requests_per_second));
         let theirs_rps = median(theirs.iter().map(|f| f.requests_per_second));
         println!(
-            "  {label}: digiOS {} req/s, p99 {} ms, {ours_cpu:.1} CPU-us/req | FastAPI {} req/s, p99 {} ms, \
+            "  {label}: digiOS {} req/s, p99 {} ms, {ours_cpu:.1} CPU-us/req (wrk {:.1}) | FastAPI {} req/s, p99 {} ms, \
              {theirs_cpu:.1} CPU-us/req | throughput {:.1}x (target >= 10x): {}; CPU per request {:.1}x less",
             spread(ours.iter().map(|f| f.requests_per_second), 0),
             spread(ours.iter().map(|f| f.p99_ms), 2),
+            median(ours.iter().map(|f| f.wrk_cpu_us_per_request)),
             spread(theirs.iter().map(|f| f.requests_per_second), 0),
             spread(theirs.iter().map(|f| f.p99_ms), 2),
             ours_rps / theirs_rps,
@@ -268,7 +297,7 @@ fn start_digios(digios: &Path, work: &Path) -> Result<(String, Group, Group), St
         ),
     )
     .map_err(|e| e.to_string())?;
-    let mut command = Command::new(digios);
+    let mut command = server_command(digios);
     command
         .arg("--config")
         .arg(&config)
@@ -296,7 +325,7 @@ fn start_digios(digios: &Path, work: &Path) -> Result<(String, Group, Group), St
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    let mut command = Command::new(digios);
+    let mut command = server_command(digios);
     command
         .arg("--config")
         .arg(&config)
@@ -335,7 +364,7 @@ fn start_fastapi(venv: &Path, work: &Path) -> Result<(String, Group), String> {
         .and_then(|l| l.local_addr())
         .map_err(|e| e.to_string())?
         .port();
-    let mut command = Command::new(venv.join("bin/uvicorn"));
+    let mut command = server_command(&venv.join("bin/uvicorn"));
     command
         .args([
             "seed_api:app",
@@ -344,10 +373,10 @@ fn start_fastapi(venv: &Path, work: &Path) -> Result<(String, Group), String> {
             "--port",
             &port.to_string(),
         ])
-        // As many processes as the machine has cores, as one would deploy it.
+        // One process per core it may use, as one would deploy it.
         .args([
             "--workers",
-            &cores().to_string(),
+            &uvicorn_workers().to_string(),
             "--no-access-log",
             "--log-level",
             "warning",
@@ -362,6 +391,30 @@ fn start_fastapi(venv: &Path, work: &Path) -> Result<(String, Group), String> {
 
 fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// The servers' core is the lower one.
+fn pinned() -> bool {
+    cores() > WRK_CPU
+}
+
+fn uvicorn_workers() -> usize {
+    if pinned() { 1 } else { cores() }
+}
+
+/// `program`, confined to the servers' core when there are cores to spare
+/// (taskset, util-linux). A confined tokio runtime sizes itself to that core.
+fn server_command(program: &Path) -> Command {
+    pinned_command(program.as_os_str(), SERVER_CPU)
+}
+
+fn pinned_command(program: &std::ffi::OsStr, cpu: usize) -> Command {
+    if !pinned() {
+        return Command::new(program);
+    }
+    let mut command = Command::new("taskset");
+    command.arg("--cpu-list").arg(cpu.to_string()).arg(program);
+    command
 }
 
 fn wait_ready(url: &str) -> Result<(), String> {
@@ -381,7 +434,7 @@ fn wait_ready(url: &str) -> Result<(), String> {
 
 /// Runs wrk, killed if it outlives `limit`; its stdout.
 fn run_wrk(args: &[&str], limit: Duration) -> Result<String, String> {
-    let mut command = Command::new("wrk");
+    let mut command = pinned_command("wrk".as_ref(), WRK_CPU);
     command
         .args(args)
         .stdout(Stdio::piped())
@@ -422,8 +475,10 @@ fn wrk(url: &str, script: Option<&PathBuf>, server: &[u32]) -> Result<Figures, S
     }
     args.push(url);
     let cpu_before = groups_cpu_seconds(server);
+    let wrk_before = reaped_children_cpu_seconds();
     let text = run_wrk(&args, Duration::from_secs(SECONDS + 30))?;
     let cpu = groups_cpu_seconds(server) - cpu_before;
+    let wrk_cpu = reaped_children_cpu_seconds() - wrk_before;
     if text.contains("Non-2xx") {
         return Err(format!("{url} answered errors under load:\n{text}"));
     }
@@ -446,6 +501,7 @@ fn wrk(url: &str, script: Option<&PathBuf>, server: &[u32]) -> Result<Figures, S
         requests_per_second,
         p99_ms,
         cpu_us_per_request: cpu * 1e6 / requests.max(1.0),
+        wrk_cpu_us_per_request: wrk_cpu * 1e6 / requests.max(1.0),
     })
 }
 
