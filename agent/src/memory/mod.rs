@@ -207,13 +207,22 @@ impl Memory {
     /// back when the transaction drops, so its connection goes back to the
     /// pool clean (a bare failed statement can leave one holding a snapshot,
     /// which makes its next write fail with SQLITE_BUSY_SNAPSHOT).
+    ///
+    /// The `BEGIN` runs on its own task: a caller dropped while it waits for
+    /// the lock (a cancelled task, a timeout) would otherwise leave the
+    /// statement to finish unseen on its connection, which then goes back to
+    /// the pool holding the write lock and stalls every later write. On its
+    /// own task the transaction is always handed over, and rolled back when
+    /// nobody is left to take it.
     pub(crate) async fn begin_write(
         &self,
     ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, MemoryError> {
-        self.pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(|err| self.error(err))
+        let pool = self.pool.clone();
+        let begun = tokio::spawn(async move { pool.begin_with("BEGIN IMMEDIATE").await });
+        match begun.await {
+            Ok(result) => result.map_err(|err| self.error(err)),
+            Err(_) => Err(self.error(sqlx::Error::PoolClosed)),
+        }
     }
 
     /// Commits a write; once this returns, the write is acknowledged.
@@ -332,3 +341,30 @@ macro_rules! stored_enum {
     };
 }
 pub(crate) use stored_enum;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A write whose caller is dropped while it waits for the lock must not
+    /// leave its connection holding the lock for everyone after it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_write_dropped_while_waiting_leaves_no_lock_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let memory = Memory::open(dir.path().join("memory.db")).await.unwrap();
+        let holder = memory.begin_write().await.unwrap();
+        // Waits on the lock the holder has; given up on after a moment.
+        let waiting = tokio::time::timeout(Duration::from_millis(200), memory.begin_write()).await;
+        assert!(waiting.is_err(), "the second write waited for the first");
+        memory.commit(holder).await.unwrap();
+        // Well inside the busy timeout: a leaked lock would hold this up
+        // for all of it and then fail.
+        let task = tokio::time::timeout(
+            BUSY_TIMEOUT / 2,
+            memory.create_task("after a dropped write", None),
+        )
+        .await
+        .expect("the write went through without waiting out the busy timeout");
+        assert!(task.is_ok(), "{task:?}");
+    }
+}
