@@ -560,17 +560,28 @@ impl Parser<'_> {
     }
 
     fn launch(&mut self, rest: &[Token]) -> Option<()> {
+        let (count, rest) = quantity(rest)?;
         let phrase = object_phrase(rest);
         let definite = rest
             .first()
             .is_some_and(|w| w.norm == "the" || w.norm == "my");
-        let app = self.app_named(&phrase)?;
+        let app = match self.app_named(&phrase) {
+            Some(app) => app,
+            // "two terminals": the app by its singular.
+            None if count > 1 => singulars(&phrase).find_map(|one| self.app_named(&one))?,
+            None => return None,
+        };
         let kind = self.kind_of_app(&app);
         // "open the terminal" when one is open means that one.
-        if definite && let Some(id) = self.open_window_of(&app) {
+        if count == 1
+            && definite
+            && let Some(id) = self.open_window_of(&app)
+        {
             return self.push_op(WindowOp::Focus, WindowRef::Window(id));
         }
-        self.intents.push(Intent::Launch { app });
+        for _ in 0..count {
+            self.intents.push(Intent::Launch { app: app.clone() });
+        }
         self.launched_kind = Some(kind);
         self.last_target = Some(WindowRef::Launched);
         Some(())
@@ -942,6 +953,54 @@ fn object_phrase(words: &[Token]) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// Most windows one goal may open at once; a larger number is more likely
+/// a misheard word than a wish, and goes to the model.
+const MAX_LAUNCHES: usize = 5;
+
+/// How many of something a launch asks for ("two", "3", "a couple of"), and
+/// the words after the number. One when no number leads; `None` past
+/// [`MAX_LAUNCHES`].
+fn quantity(words: &[Token]) -> Option<(usize, &[Token])> {
+    let norms: Vec<&str> = words.iter().map(|w| w.norm.as_str()).collect();
+    for (phrase, count) in [
+        (&["a", "couple", "of"][..], 2),
+        (&["couple", "of"][..], 2),
+        (&["a", "pair", "of"][..], 2),
+    ] {
+        if norms.starts_with(phrase) {
+            return Some((count, &words[phrase.len()..]));
+        }
+    }
+    const NUMBERS: &[&str] = &[
+        "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+    ];
+    let Some(first) = norms.first() else {
+        return Some((1, words));
+    };
+    let count = first
+        .parse::<usize>()
+        .ok()
+        .or_else(|| NUMBERS.iter().position(|n| n == first));
+    match count {
+        // "one" alone is a window word ("open another one").
+        Some(1) if words.len() == 1 => Some((1, words)),
+        Some(count @ 1..=MAX_LAUNCHES) => Some((count, &words[1..])),
+        Some(_) => None,
+        None => Some((1, words)),
+    }
+}
+
+/// The singulars a plural phrase may stand for: "terminals" → "terminal",
+/// "command lines" → "command line", "boxes" → "box".
+fn singulars(phrase: &str) -> impl Iterator<Item = String> + '_ {
+    ["s", "es"].into_iter().filter_map(move |ending| {
+        phrase
+            .strip_suffix(ending)
+            .filter(|one| !one.is_empty())
+            .map(str::to_string)
+    })
 }
 
 /// The words as written, a quoted span without its quotes.

@@ -403,3 +403,30 @@ fn what_is_understood_first_runs_and_the_rest_goes_to_the_model() {
     let (intents, rest) = parse_prefix("open a terminal", &apps(), &[]);
     assert_eq!((intents, rest), (vec![launch_terminal()], None));
 }
+
+#[test]
+fn a_number_of_windows_opens_that_many() {
+    for (goal, count) in [
+        ("open two terminals", 2),
+        ("Open 3 terminals please", 3),
+        ("launch a couple of terminals", 2),
+        ("start two new terminal windows", 2),
+        ("open up a pair of consoles", 2),
+        ("open one terminal", 1),
+    ] {
+        assert_eq!(
+            parse(goal, &[]),
+            Some(vec![launch_terminal(); count]),
+            "{goal}"
+        );
+    }
+    // Even with one open, "two terminals" means two more.
+    let windows = [window(4, "foot", true)];
+    assert_eq!(
+        parse("open two terminals", &windows),
+        Some(vec![launch_terminal(); 2])
+    );
+    // More than a desktop plausibly wants goes to the model.
+    assert_eq!(parse("open nine terminals", &[]), None);
+    assert_eq!(parse("open 40 terminals", &[]), None);
+}
