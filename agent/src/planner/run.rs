@@ -323,10 +323,21 @@ async fn finish(ctx: &TaskCtx, end: End) {
         End::Stopped(reason) => (TaskState::Stopped, reason),
     };
     let memory = &ctx.parts().memory;
-    match memory
+    // A task's end is the one write that must land: a task left "running"
+    // would stay so. A busy or failing database gets a few more tries.
+    let mut recorded = memory
         .set_task_state(ctx.task_id, state, Some(result.as_str()))
-        .await
-    {
+        .await;
+    for pause in [100, 500, 2_000] {
+        if !matches!(recorded, Err(crate::memory::MemoryError::Database(_))) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(pause)).await;
+        recorded = memory
+            .set_task_state(ctx.task_id, state, Some(result.as_str()))
+            .await;
+    }
+    match recorded {
         Ok(task) => {
             ctx.publish("task_state", task_state_event(&task, None));
             let steps = memory.list_steps(ctx.task_id).await.unwrap_or_default();
