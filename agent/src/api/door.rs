@@ -4,12 +4,11 @@
 //! that would box a future and clone the route for every request.
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::Router;
-use axum::extract::{ConnectInfo, Request};
+use axum::extract::Request;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::future::RouteFuture;
@@ -26,7 +25,6 @@ use super::rate_limit::{Bucket, RateLimit};
 /// What a handler may know of the connection its request came on.
 #[derive(Debug)]
 pub struct Connection {
-    pub peer: SocketAddr,
     /// Requests and WebSocket commands of this connection draw from it.
     pub bucket: Bucket,
 }
@@ -61,12 +59,11 @@ impl Service<IncomingStream<'_, TcpListener>> for Doors {
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, stream: IncomingStream<'_, TcpListener>) -> Self::Future {
+    fn call(&mut self, _: IncomingStream<'_, TcpListener>) -> Self::Future {
         let door = Door {
             router: self.router.clone(),
             auth: self.auth.clone(),
             connection: Arc::new(Connection {
-                peer: *stream.remote_addr(),
                 bucket: self.limit.bucket(),
             }),
         };
@@ -105,9 +102,7 @@ impl Service<Request> for Door {
                 return Either::Left(ready(Ok(rate_limited().into_response())));
             }
         }
-        let extensions = request.extensions_mut();
-        extensions.insert(ConnectInfo(self.connection.peer));
-        extensions.insert(self.connection.clone());
+        request.extensions_mut().insert(self.connection.clone());
         Either::Right(self.router.call(request))
     }
 }

@@ -182,14 +182,9 @@ async fn dispatch(
         }
         None => Body::empty(),
     };
-    let Ok(mut request) = builder.body(body) else {
+    let Ok(request) = builder.body(body) else {
         return protocol_error(Some(id), "malformed path");
     };
-    if let Some(connection) = connection {
-        request
-            .extensions_mut()
-            .insert(axum::extract::ConnectInfo(connection.peer));
-    }
     let response = if connection.is_some_and(|c| !c.bucket.admit()) {
         super::door::rate_limited().into_response()
     } else {
