@@ -7,7 +7,7 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use digios_tests::api_client::http_client;
-use digios_tests::digios::{command, model_cache_dir, start_agent_with_config};
+use digios_tests::digios::{ctl, ctl_ok, model_cache_dir, start_agent_with_config};
 use digios_tests::model_fixtures::{EntrySpec, FileSpec, manifest_toml, random_bytes};
 use digios_tests::websocket::{Socket, connect, next_json, subscribe};
 use serde_json::{Value, json};
@@ -184,21 +184,9 @@ fn a_selected_model_is_served_by_v1_and_refusals_are_typed() {
     assert_eq!(active[0]["id"], "smollm2-local");
 
     // The same through the CLI.
-    let home = tempfile::tempdir().unwrap();
-    let output = command(home.path())
-        .args(["ctl", "--url", &url, "model", "select", "smollm2-local"])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(String::from_utf8_lossy(&output.stdout).contains("smollm2-local loaded"));
-    let output = command(home.path())
-        .args(["ctl", "--url", &url, "model", "select", "speech"])
-        .output()
-        .unwrap();
+    let printed = ctl_ok(&url, &["model", "select", "smollm2-local"]);
+    assert!(printed.contains("smollm2-local loaded"), "{printed}");
+    let output = ctl(&url, &["model", "select", "speech"]);
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("not_a_language_model"));
 }

@@ -3,28 +3,17 @@
 
 use std::process::Output;
 
-use digios_tests::digios::{Desktop, command, start_desktop};
+use digios_tests::digios::{self, Desktop, command, start_desktop};
 use serde_json::Value;
 
 fn ctl(desktop: &Desktop, args: &[&str]) -> Output {
-    let home = tempfile::tempdir().unwrap();
-    command(home.path())
-        .args(["ctl", "--url", &desktop.url])
-        .args(args)
-        .output()
-        .expect("run digios ctl")
+    digios::ctl(&desktop.url, args)
 }
 
 fn ctl_json(desktop: &Desktop, args: &[&str]) -> Value {
     let mut all = vec!["--json"];
     all.extend_from_slice(args);
-    let output = ctl(desktop, &all);
-    assert!(
-        output.status.success(),
-        "digios ctl {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
+    serde_json::from_str(&digios::ctl_ok(&desktop.url, &all)).unwrap()
 }
 
 #[test]

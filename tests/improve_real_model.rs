@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use digios_tests::api_client::ApiClient;
-use digios_tests::digios::{Desktop, command, start_desktop_with_config};
+use digios_tests::digios::{self, Desktop, start_desktop_with_config};
 use serde_json::Value;
 
 /// A cycle bounded for CI: three tasks (two the fast paths pass, one the
@@ -23,18 +23,7 @@ max_tokens = 1600
 "#;
 
 fn ctl(desktop: &Desktop, args: &[&str]) -> String {
-    let home = tempfile::tempdir().unwrap();
-    let output = command(home.path())
-        .args(["ctl", "--url", &desktop.url])
-        .args(args)
-        .output()
-        .expect("run digios ctl");
-    assert!(
-        output.status.success(),
-        "digios ctl {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
+    digios::ctl_ok(&desktop.url, args)
 }
 
 #[test]

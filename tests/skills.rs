@@ -22,7 +22,7 @@ use digios_agent::skills::{
 };
 use digios_agent::vision::Vision;
 use digios_tests::api_client::ApiClient;
-use digios_tests::digios::{Compositor, command, start_compositor, start_desktop};
+use digios_tests::digios::{self, Compositor, start_compositor, start_desktop};
 use digios_tests::scripted_model;
 use serde_json::{Value, json};
 
@@ -614,20 +614,7 @@ fn the_api_and_ctl_manage_skills() {
         assert!(openapi["paths"][path].is_object(), "{path} is documented");
     }
 
-    let ctl = |args: &[&str]| {
-        let home = tempfile::tempdir().unwrap();
-        let output = command(home.path())
-            .args(["ctl", "--url", &desktop.url])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "digios ctl {args:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8_lossy(&output.stdout).to_string()
-    };
+    let ctl = |args: &[&str]| digios::ctl_ok(&desktop.url, args);
     assert!(ctl(&["skills", "list"]).contains("double v2"));
     assert!(ctl(&["skills", "call", "double", r#"{"n": 5}"#]).contains("-> 10"));
     let rolled: Value =

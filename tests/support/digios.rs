@@ -3,7 +3,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -70,6 +70,27 @@ pub fn command(home: &Path) -> Command {
         .env_remove("DIGIOS_CONFIG")
         .env_remove("DIGIOS_DATA_DIR");
     command
+}
+
+/// Runs `digios ctl --url <url> <args>` from a fresh home.
+pub fn ctl(url: &str, args: &[&str]) -> Output {
+    let home = tempfile::tempdir().expect("temp home");
+    command(home.path())
+        .args(["ctl", "--url", url])
+        .args(args)
+        .output()
+        .expect("run digios ctl")
+}
+
+/// Like [`ctl`], asserting it succeeded; what it printed.
+pub fn ctl_ok(url: &str, args: &[&str]) -> String {
+    let output = ctl(url, args);
+    assert!(
+        output.status.success(),
+        "digios ctl {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 /// Starts `digios agent` with `args` and waits for its "listening" line;
