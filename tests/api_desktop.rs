@@ -3,43 +3,17 @@
 
 use std::time::{Duration, Instant};
 
-use digios_tests::digios::{Desktop, start_desktop};
+use digios_tests::api_client::ApiClient;
+use digios_tests::digios::start_desktop;
 use serde_json::{Value, json};
 
-struct Api {
-    http: reqwest::blocking::Client,
-    url: String,
+/// What these tests ask of the API beyond the shared client.
+trait DesktopApi {
+    fn action(&self, action_type: &str, params: Value) -> Value;
+    fn wait_until(&self, what: &str, pred: impl Fn(&ApiClient) -> bool);
 }
 
-impl Api {
-    fn new(desktop: &Desktop) -> Self {
-        let http = reqwest::blocking::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .unwrap();
-        Self {
-            http,
-            url: desktop.url.clone(),
-        }
-    }
-
-    fn get(&self, path: &str) -> (u16, Value) {
-        let response = self.http.get(format!("{}{path}", self.url)).send().unwrap();
-        let status = response.status().as_u16();
-        (status, response.json().unwrap_or(Value::Null))
-    }
-
-    fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        let response = self
-            .http
-            .post(format!("{}{path}", self.url))
-            .json(&body)
-            .send()
-            .unwrap();
-        let status = response.status().as_u16();
-        (status, response.json().unwrap_or(Value::Null))
-    }
-
+impl DesktopApi for ApiClient {
     fn action(&self, action_type: &str, params: Value) -> Value {
         let (status, body) = self.post(
             "/api/action",
@@ -49,57 +23,13 @@ impl Api {
         body
     }
 
-    fn windows(&self) -> Vec<Value> {
-        let (status, body) = self.get("/api/windows");
-        assert_eq!(status, 200, "{body}");
-        body.as_array().unwrap().clone()
-    }
-
-    /// Polls the window list until `pred` holds for some window.
-    fn wait_window(&self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(window) = self.windows().into_iter().find(|w| pred(w)) {
-                return window;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}: {:?}",
-                self.windows()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn wait_until(&self, what: &str, pred: impl Fn(&Api) -> bool) {
+    fn wait_until(&self, what: &str, pred: impl Fn(&ApiClient) -> bool) {
         let deadline = Instant::now() + Duration::from_secs(60);
         while !pred(self) {
             assert!(Instant::now() < deadline, "timed out waiting for {what}");
             std::thread::sleep(Duration::from_millis(100));
         }
     }
-
-    fn screenshot(&self, query: &str) -> (u32, u32, Vec<u8>) {
-        let response = self
-            .http
-            .get(format!("{}/api/vision/screenshot?{query}", self.url))
-            .send()
-            .unwrap();
-        assert_eq!(response.status(), 200);
-        assert_eq!(response.headers()["content-type"], "image/png");
-        decode_png(&response.bytes().unwrap())
-    }
-}
-
-fn decode_png(bytes: &[u8]) -> (u32, u32, Vec<u8>) {
-    let mut decoder = png::Decoder::new(std::io::Cursor::new(bytes));
-    decoder.set_transformations(png::Transformations::normalize_to_color8());
-    let mut reader = decoder.read_info().unwrap();
-    let mut buffer = vec![0; reader.output_buffer_size()];
-    let info = reader.next_frame(&mut buffer).unwrap();
-    buffer.truncate(info.buffer_size());
-    assert_eq!(info.color_type, png::ColorType::Rgba);
-    (info.width, info.height, buffer)
 }
 
 fn rect(window: &Value) -> (i64, i64, i64, i64) {
@@ -115,7 +45,7 @@ fn rect(window: &Value) -> (i64, i64, i64, i64) {
 #[test]
 fn a_terminal_is_launched_typed_into_and_closed() {
     let desktop = start_desktop();
-    let api = Api::new(&desktop);
+    let api = ApiClient::new(&desktop.url);
     let out = desktop.runtime_dir.path().join("typed.txt");
     let script = format!("read line; echo \"$line\" > {}", out.display());
     let launched = api.action(
@@ -150,7 +80,7 @@ fn a_terminal_is_launched_typed_into_and_closed() {
 #[test]
 fn window_operations_show_in_the_list_and_the_pixels() {
     let desktop = start_desktop();
-    let api = Api::new(&desktop);
+    let api = ApiClient::new(&desktop.url);
     api.action(
         "launch_app",
         json!({"command": ["foot", "--app-id", "ops-test"]}),
@@ -199,7 +129,7 @@ fn window_operations_show_in_the_list_and_the_pixels() {
 #[test]
 fn the_screenshot_reticle_grid_marks_and_scale() {
     let desktop = start_desktop();
-    let api = Api::new(&desktop);
+    let api = ApiClient::new(&desktop.url);
     api.action("move_pointer", json!({"x": 640, "y": 400}));
     let (w, h, plain) = api.screenshot("");
     assert_eq!((w, h), (1280, 800));
@@ -239,7 +169,7 @@ fn the_screenshot_reticle_grid_marks_and_scale() {
 #[test]
 fn bad_requests_get_typed_errors() {
     let desktop = start_desktop();
-    let api = Api::new(&desktop);
+    let api = ApiClient::new(&desktop.url);
 
     let (status, body) = api.post(
         "/api/action",
@@ -339,7 +269,7 @@ fn bad_requests_get_typed_errors() {
 #[test]
 fn window_events_arrive_in_order_on_the_websocket() {
     let desktop = start_desktop();
-    let api = Api::new(&desktop);
+    let api = ApiClient::new(&desktop.url);
     let ws_url = format!("{}/api/ws", api.url.replace("http://", "ws://"));
     let (mut socket, _) = tungstenite::connect(ws_url).unwrap();
     if let tungstenite::stream::MaybeTlsStream::Plain(stream) = socket.get_ref() {
@@ -400,7 +330,7 @@ fn window_events_arrive_in_order_on_the_websocket() {
 #[test]
 fn concurrent_pointer_moves_are_each_carried_out_or_refused() {
     let desktop = start_desktop();
-    let api = std::sync::Arc::new(Api::new(&desktop));
+    let api = std::sync::Arc::new(ApiClient::new(&desktop.url));
     let barrier = std::sync::Arc::new(std::sync::Barrier::new(48));
     let movers: Vec<_> = (0..48)
         .map(|i| {

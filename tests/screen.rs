@@ -7,7 +7,7 @@ use digios_ipc::Rect;
 use digios_tests::api_client::ApiClient;
 use digios_tests::browser::Browser;
 use digios_tests::digios::{start_desktop, start_desktop_with_config};
-use digios_tests::screen::{Frame, Incoming, ScreenClient, decode_png, rss_kib};
+use digios_tests::screen::{Frame, Incoming, ScreenClient, rss_kib};
 use serde_json::{Value, json};
 
 fn launch_simple_shm(api: &ApiClient) -> Rect {
@@ -30,16 +30,6 @@ fn launch_simple_shm(api: &ApiClient) -> Rect {
         assert!(Instant::now() < deadline, "weston-simple-shm never mapped");
         std::thread::sleep(Duration::from_millis(100));
     }
-}
-
-fn screenshot(api: &ApiClient) -> (u32, u32, Vec<u8>) {
-    let response = api
-        .http
-        .get(format!("{}/api/vision/screenshot", api.url))
-        .send()
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    decode_png(&response.bytes().unwrap())
 }
 
 /// Reads frames, acknowledging each, until one satisfies `pred`.
@@ -69,7 +59,7 @@ fn the_first_frame_is_the_screenshot_and_a_new_window_arrives_as_damage() {
     assert_eq!(client.hello["in_flight"], 2);
 
     let first = client.next_frame();
-    let (width, height, pixels) = screenshot(&api);
+    let (width, height, pixels) = api.screenshot("");
     assert!(first.full, "the first frame is full");
     assert_eq!(first.number, 1);
     assert_eq!(
@@ -308,7 +298,7 @@ const SAMPLE_CANVAS: &str = "const canvas = window.screenCanvas;
 /// Points where the canvas differs from the screenshot.
 fn canvas_mismatches(browser: &Browser, api: &ApiClient) -> Vec<Value> {
     let sampled = browser.eval(SAMPLE_CANVAS, json!([]));
-    let (width, height, pixels) = screenshot(api);
+    let (width, height, pixels) = api.screenshot("");
     assert_eq!(sampled["width"], width);
     assert_eq!(sampled["height"], height);
     sampled["points"]

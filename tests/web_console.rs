@@ -108,21 +108,6 @@ fn on_canvas(browser: &Browser, x: i64, y: i64) -> (i64, i64) {
     (point[0].as_i64().unwrap(), point[1].as_i64().unwrap())
 }
 
-fn wait_window(api: &ApiClient, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if let Some(window) = api.windows().into_iter().find(|w| pred(w)) {
-            return window;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}: {:?}",
-            api.windows()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 /// Submits `goal` through the page's chat box.
 fn ask(browser: &Browser, goal: &str) {
     browser.type_into("#goal", &format!("{goal}{ENTER}"));
@@ -174,7 +159,7 @@ fn the_console_shows_and_drives_the_desktop_and_survives_an_agent_restart() {
     ask(&browser, "open a terminal");
     let card = wait_task(&browser, "open a terminal", "succeeded");
     assert!(card.contains("launch_app {\"app\":\"terminal\"}"), "{card}");
-    let terminal = wait_window(&api, "the terminal", |w| w["app_id"] == "foot");
+    let terminal = api.wait_window("the terminal", |w| w["app_id"] == "foot");
 
     // A second window takes the focus; both are moved apart so a click on
     // the terminal lands on nothing else.
@@ -183,7 +168,7 @@ fn the_console_shows_and_drives_the_desktop_and_survives_an_agent_restart() {
         json!({"action_type": "launch_app", "params": {"command": ["foot", "--app-id", "web-other"]}}),
     );
     assert_eq!(status, 200, "{body}");
-    let other = wait_window(&api, "the other window", |w| {
+    let other = api.wait_window("the other window", |w| {
         w["app_id"] == "web-other" && w["focused"] == true
     });
     let (status, body) = api.post(
@@ -197,7 +182,7 @@ fn the_console_shows_and_drives_the_desktop_and_survives_an_agent_restart() {
         json!({"x": 20 + tw + 40, "y": 40}),
     );
     assert_eq!(status, 200, "{body}");
-    let terminal = wait_window(&api, "the terminal moved", |w| {
+    let terminal = api.wait_window("the terminal moved", |w| {
         w["id"] == terminal["id"] && w["geometry"]["x"] == 20
     });
 
@@ -210,7 +195,7 @@ fn the_console_shows_and_drives_the_desktop_and_survives_an_agent_restart() {
     wait_canvas_like_screenshot(&browser, &api, "");
 
     // A drag in the page moves the other window by its title bar.
-    let placed = wait_window(&api, "the other window moved", |w| {
+    let placed = api.wait_window("the other window moved", |w| {
         w["id"] == other["id"] && w["geometry"]["x"] == 20 + tw + 40
     });
     let (ox, oy, _, _) = rect(&placed);
@@ -246,7 +231,7 @@ fn the_console_shows_and_drives_the_desktop_and_survives_an_agent_restart() {
     let (tx, ty, _, _) = rect(&terminal);
     let (px, py) = on_canvas(&browser, tx + tw / 2, ty + th / 2);
     browser.click_at(px, py);
-    wait_window(&api, "the terminal focused by the page's click", |w| {
+    api.wait_window("the terminal focused by the page's click", |w| {
         w["id"] == terminal["id"] && w["focused"] == true
     });
     browser.press_keys("not this");
@@ -552,7 +537,7 @@ fn push_to_talk_in_the_page_becomes_a_goal_and_the_reply_is_spoken() {
                  && c.dataset.state === 'succeeded')",
         WAIT,
     );
-    wait_window(&api, "the terminal", |w| w["app_id"] == "foot");
+    api.wait_window("the terminal", |w| w["app_id"] == "foot");
     let spoken = browser.wait_for("the reply spoken", "return digiosConsole.talk.spoken", WAIT);
     assert!(spoken["bytes"].as_u64().unwrap() > 1000, "{spoken}");
 }

@@ -1,6 +1,6 @@
 //! A blocking JSON client of a running agent's API, for end-to-end tests.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -54,5 +54,34 @@ impl ApiClient {
         let (status, body) = self.get("/api/windows");
         assert_eq!(status, 200, "{body}");
         body.as_array().cloned().unwrap_or_default()
+    }
+
+    /// Polls the window list until `pred` holds for some window; that window.
+    pub fn wait_window(&self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            if let Some(window) = self.windows().into_iter().find(|w| pred(w)) {
+                return window;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}: {:?}",
+                self.windows()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// `/api/vision/screenshot` with `query` (e.g. `reticle=true`), decoded
+    /// to straight RGBA: width, height, pixels.
+    pub fn screenshot(&self, query: &str) -> (u32, u32, Vec<u8>) {
+        let response = self
+            .http
+            .get(format!("{}/api/vision/screenshot?{query}", self.url))
+            .send()
+            .expect("GET reaches the agent");
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["content-type"], "image/png");
+        crate::screen::decode_png(&response.bytes().expect("the PNG's bytes"))
     }
 }
