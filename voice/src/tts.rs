@@ -62,6 +62,10 @@ pub struct TextToSpeech {
 }
 
 /// ONNX Runtime can be initialised once per process, from one library.
+/// espeak-ng, which phonemizes inside piper, keeps process-wide state and is
+/// not thread-safe: voices loading or speaking in one process take turns.
+static ESPEAK: Mutex<()> = Mutex::new(());
+
 static RUNTIME: OnceLock<Result<PathBuf, String>> = OnceLock::new();
 
 fn init_runtime(library: &Path) -> Result<(), TtsError> {
@@ -120,6 +124,7 @@ impl TextToSpeech {
         }
         point_espeak_at(&paths.espeak_data_parent)?;
         init_runtime(&paths.onnxruntime)?;
+        let _espeak = ESPEAK.lock().unwrap_or_else(|e| e.into_inner());
         let piper =
             piper_rs::Piper::new(&paths.voice, &config).map_err(|err| TtsError::VoiceLoad {
                 path: paths.voice.clone(),
@@ -149,6 +154,7 @@ impl TextToSpeech {
             )));
         }
         let started = Instant::now();
+        let _espeak = ESPEAK.lock().unwrap_or_else(|e| e.into_inner());
         let mut piper = self
             .piper
             .lock()
