@@ -171,15 +171,17 @@ impl SpeechToText {
             attempts.push((FULL_AUDIO_CTX, 0.0));
         }
         attempts.push((FULL_AUDIO_CTX, 0.5));
+        // The first reading that does not run away is taken as it is; when
+        // all do, the shortest.
         let mut text = String::new();
         for (i, (audio_ctx, temperature)) in attempts.into_iter().enumerate() {
             let reading = self.decode(&mut state, samples, secs, audio_ctx, temperature)?;
-            let runaway = is_runaway(&reading, secs);
+            if !is_runaway(&reading, secs) {
+                text = reading;
+                break;
+            }
             if i == 0 || reading.split_whitespace().count() < text.split_whitespace().count() {
                 text = reading;
-            }
-            if !runaway {
-                break;
             }
             tracing::debug!("runaway transcript of a {secs:.1} s clip; decoding again");
         }
@@ -238,7 +240,9 @@ impl SpeechToText {
 }
 
 /// Fast speech runs near five words a second; a transcript well past that,
-/// or one that keeps repeating the same three words, is Whisper looping.
+/// one that keeps repeating the same three words, or one that says a phrase
+/// twice in a row, is Whisper looping (or, rarely, the speaker repeating
+/// themself, which the wider decode then confirms).
 fn is_runaway(text: &str, secs: f32) -> bool {
     let words: Vec<String> = text
         .split_whitespace()
@@ -247,7 +251,7 @@ fn is_runaway(text: &str, secs: f32) -> bool {
                 .to_lowercase()
         })
         .collect();
-    if words.len() as f32 > 8.0 + 5.0 * secs {
+    if words.len() as f32 > 8.0 + 5.0 * secs || repeats_a_phrase(&words) {
         return true;
     }
     let trigrams: Vec<&[String]> = words.windows(3).collect();
@@ -256,6 +260,14 @@ fn is_runaway(text: &str, secs: f32) -> bool {
     }
     let distinct: std::collections::HashSet<&[String]> = trigrams.iter().copied().collect();
     distinct.len() * 2 < trigrams.len()
+}
+
+/// Whether some phrase of two or more words comes twice back to back.
+fn repeats_a_phrase(words: &[String]) -> bool {
+    (2..=words.len() / 2).any(|n| {
+        (0..=words.len() - 2 * n)
+            .any(|start| words[start..start + n] == words[start + n..start + 2 * n])
+    })
 }
 
 #[cfg(test)]
@@ -276,6 +288,12 @@ mod tests {
              file manager Mark the file file editor. Open the filematically Open the file Open the file",
             1.2
         ));
+        // A sentence said twice, within the word budget of its clip.
+        assert!(is_runaway(
+            "Open the file manager. Open the file manager.",
+            1.2
+        ));
+        assert!(!is_runaway("Scroll down, then down again.", 1.5));
         // Within the word budget of a long clip, but the same words over and over.
         assert!(is_runaway(
             "scroll down scroll down scroll down scroll down scroll down scroll down scroll down",
