@@ -466,6 +466,143 @@ async fn a_rising_live_failure_rate_rolls_a_version_back() {
     );
 }
 
+/// A planner on the rig's parts with its skills, deciding by `model` alone.
+fn planner(rig: &Rig, model: Arc<Scripted>, config: PlannerConfig) -> Planner {
+    let planner = Planner::new(PlannerParts {
+        config: PlannerConfig {
+            fast_paths: false,
+            ..config
+        },
+        memory: rig.memory.clone(),
+        desktop: rig.desktop.clone(),
+        actions: rig.actions.clone(),
+        events: Arc::new(EventBus::default()),
+        policy: rig.policy.clone(),
+        kill_switch: rig.kill_switch.clone(),
+        model: ModelSlot::new(model),
+        vision: Vision::new(rig.desktop.clone()),
+    });
+    planner.use_skills(rig.skills.clone());
+    planner
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_confirm_tier_action_inside_a_skill_pauses_the_task_for_the_user() {
+    // Short limits, so a wait for the user that counted against them would show.
+    let rig = rig(SkillLimits {
+        wall_ms: 1_500,
+        ..fast_limits()
+    })
+    .await;
+    rig.skills
+        .install(draft(
+            "nudge",
+            r#"function run() { return digios.act("move_pointer", { x: 30, y: 40 }); }"#,
+        ))
+        .await
+        .unwrap();
+    let skill_call = json!({"action": "skill", "params": {"name": "nudge", "args": {}}});
+    let finish = json!({"action": "finish", "params": {"summary": "nudged"}});
+    let model = Arc::new(Scripted {
+        replies: Mutex::new(
+            vec![
+                skill_call.to_string(),
+                finish.to_string(),
+                skill_call.to_string(),
+                finish.to_string(),
+            ]
+            .into(),
+        ),
+        requests: Mutex::new(Vec::new()),
+    });
+    let planner = planner(
+        &rig,
+        model,
+        PlannerConfig {
+            step_timeout_secs: 1,
+            ..PlannerConfig::default()
+        },
+    );
+    let awaiting = |id: i64| {
+        let planner = planner.clone();
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            loop {
+                let view = planner.view(id).await.unwrap();
+                if view.task.state == TaskState::AwaitingConfirmation {
+                    return view;
+                }
+                assert!(
+                    !view.task.state.is_finished() && Instant::now() < deadline,
+                    "never asked: {view:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+
+    // Approved after longer than the skill's wall time and the step's limit.
+    let id = planner
+        .submit("nudge the pointer", None)
+        .await
+        .unwrap()
+        .task
+        .id;
+    let pending = awaiting(id).await.pending_confirmation.expect("pending");
+    assert_eq!(pending.action_type, "move_pointer");
+    assert_eq!(pending.params, json!({"x": 30, "y": 40}));
+    assert!(
+        pending.reason.contains("asked by skill nudge"),
+        "{pending:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(2_000)).await;
+    planner.confirm(id, true).await.unwrap();
+    let view = tokio::time::timeout(Duration::from_secs(60), planner.wait(id))
+        .await
+        .expect("the task finishes")
+        .unwrap();
+    assert_eq!(view.task.state, TaskState::Succeeded, "{view:?}");
+    let step = &view.steps.unwrap()[0];
+    assert_eq!(step.outcome, StepOutcome::Ok, "{step:?}");
+    let audit = rig.memory.list_audit(Some(id), 10).await.unwrap();
+    let moved = audit
+        .iter()
+        .find(|a| a.action == "move_pointer")
+        .expect("audited");
+    assert_eq!(moved.decision, Decision::Confirmed);
+    assert_eq!(moved.params["skill"], "nudge");
+    assert_eq!(
+        moved.outcome.as_ref().unwrap().outcome,
+        digios_agent::memory::ActionOutcome::Succeeded
+    );
+
+    // Declined: the action never runs and the task ends cancelled.
+    let id = planner
+        .submit("nudge the pointer", None)
+        .await
+        .unwrap()
+        .task
+        .id;
+    awaiting(id).await;
+    planner.confirm(id, false).await.unwrap();
+    let view = tokio::time::timeout(Duration::from_secs(60), planner.wait(id))
+        .await
+        .expect("the task finishes")
+        .unwrap();
+    assert_eq!(view.task.state, TaskState::Cancelled, "{view:?}");
+    assert!(
+        view.task.result.as_deref().unwrap().contains("declined"),
+        "{view:?}"
+    );
+    let audit = rig.memory.list_audit(Some(id), 10).await.unwrap();
+    assert_eq!(audit.len(), 1, "{audit:?}");
+    assert_eq!(audit[0].decision, Decision::Denied);
+    assert_eq!(
+        audit[0].outcome.as_ref().unwrap().outcome,
+        digios_agent::memory::ActionOutcome::NotRun
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_skill_hot_loads_and_the_planner_calls_it_on_the_desktop() {
     let rig = rig(SkillLimits::default()).await;
@@ -481,21 +618,7 @@ async fn a_skill_hot_loads_and_the_planner_calls_it_on_the_desktop() {
         ),
         requests: Mutex::new(Vec::new()),
     });
-    let planner = Planner::new(PlannerParts {
-        config: PlannerConfig {
-            fast_paths: false,
-            ..PlannerConfig::default()
-        },
-        memory: rig.memory.clone(),
-        desktop: rig.desktop.clone(),
-        actions: rig.actions.clone(),
-        events: Arc::new(EventBus::default()),
-        policy: rig.policy.clone(),
-        kill_switch: rig.kill_switch.clone(),
-        model: ModelSlot::new(model.clone()),
-        vision: Vision::new(rig.desktop.clone()),
-    });
-    planner.use_skills(rig.skills.clone());
+    let planner = planner(&rig, model.clone(), PlannerConfig::default());
 
     // Installed after the planner started: no restart.
     let mut open_demo = draft(

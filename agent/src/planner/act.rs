@@ -158,7 +158,7 @@ pub async fn act(ctx: &TaskCtx, action: Action, params: Value, step_index: i64) 
 }
 
 /// Pauses the task until the user answers; `Err` says why it may not go on.
-async fn ask(ctx: &TaskCtx, pending: PendingConfirmation) -> Result<(), String> {
+pub(super) async fn ask(ctx: &TaskCtx, pending: PendingConfirmation) -> Result<(), String> {
     let (reply, answer) = oneshot::channel();
     let description = format!("{} {}", pending.action_type, pending.params);
     ctx.set_pending(Some((pending.clone(), reply)));

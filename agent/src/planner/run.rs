@@ -424,8 +424,9 @@ async fn active_skills(ctx: &TaskCtx) -> Vec<crate::skills::SkillVersion> {
 }
 
 /// One step that calls a skill: its actions pass the policy and the audit
-/// log under this task and step (confirm-tier ones are refused, since nobody
-/// pre-approved them); the step is stored and published like an action's.
+/// log under this task and step, and a confirm-tier one pauses the task for
+/// the user's answer as the planner's own actions do (the wait does not count
+/// against the step); the step is stored and published like an action's.
 async fn perform_skill_step(
     ctx: &TaskCtx,
     name: String,
@@ -438,14 +439,31 @@ async fn perform_skill_step(
     let result = match ctx.planner.skills() {
         None => ActResult::Failed("this agent has no skill library".into()),
         Some(skills) => {
+            let (confirm, mut asked) = tokio::sync::mpsc::channel(1);
             let options = CallOptions {
                 approve_confirm: false,
                 task: Some((ctx.task_id, index)),
+                confirm: Some(confirm),
                 cancel: Some(ctx.control.cancel.child_token()),
                 live: true,
             };
             let limit = ctx.step_timeout();
-            match tokio::time::timeout(limit, skills.call_with(&name, args, options)).await {
+            let call = skills.call_with(&name, args, options);
+            tokio::pin!(call);
+            let mut deadline = tokio::time::Instant::now() + limit;
+            let finished = loop {
+                tokio::select! {
+                    finished = &mut call => break Ok(finished),
+                    Some(ask) = asked.recv() => {
+                        let waited = Instant::now();
+                        let answer = super::act::ask(ctx, ask.pending).await;
+                        deadline += waited.elapsed();
+                        let _ = ask.answer.send(answer);
+                    }
+                    _ = tokio::time::sleep_until(deadline) => break Err(()),
+                }
+            };
+            match finished {
                 // The skill ran to its end without throwing: its own checks
                 // (a window it waited for) held. Nothing more to verify here.
                 Ok(Ok(done)) => ActResult::Done {
@@ -466,6 +484,11 @@ async fn perform_skill_step(
                         }),
                     },
                 },
+                Ok(Err(SkillError::Refused {
+                    code: "declined",
+                    reason,
+                    ..
+                })) => ActResult::Declined(reason),
                 Ok(Err(err @ SkillError::Refused { .. })) => ActResult::Denied(err.to_string()),
                 Ok(Err(err)) => ActResult::Failed(err.to_string()),
                 Err(_) => ActResult::Failed(format!(

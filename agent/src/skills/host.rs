@@ -10,8 +10,9 @@
 //! call is cut short by the call's wall-time deadline and its cancellation.
 //!
 //! Actions take the same path as `/api/action`: the kill switch, the safety
-//! policy's verdict (deny refused; confirm refused unless the caller
-//! pre-approved it), an audit row before the action and its outcome after.
+//! policy's verdict (deny refused; confirm put to the user when the call
+//! runs in a planner task, otherwise refused unless the caller pre-approved
+//! it), an audit row before the action and its outcome after.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -22,7 +23,7 @@ use tokio::runtime::Handle;
 use tokio_util::sync::CancellationToken;
 
 use super::sandbox::{Meter, thread_cpu};
-use super::{SkillHost, SkillLimits};
+use super::{ConfirmAsk, Confirmer, SkillHost, SkillLimits};
 use crate::actions::{self, ActionRequest, Risk};
 use crate::memory::{ActionOutcome as AuditResult, Decision, FactKind, NewAuditEntry};
 use crate::policy::Verdict;
@@ -63,6 +64,7 @@ struct Inner {
     handle: Option<Handle>,
     approve_confirm: bool,
     task: Option<(i64, i64)>,
+    confirm: Option<Confirmer>,
     cancel: CancellationToken,
     skill: String,
     limits: SkillLimits,
@@ -85,6 +87,7 @@ impl HostCalls {
         handle: Handle,
         approve_confirm: bool,
         task: Option<(i64, i64)>,
+        confirm: Option<Confirmer>,
         cancel: CancellationToken,
         skill: String,
         limits: SkillLimits,
@@ -95,6 +98,7 @@ impl HostCalls {
                 handle: Some(handle),
                 approve_confirm,
                 task,
+                confirm,
                 meter: Arc::new(Meter::new(limits, cancel.clone())),
                 cancel,
                 skill,
@@ -116,6 +120,7 @@ impl HostCalls {
                 handle: None,
                 approve_confirm: false,
                 task: None,
+                confirm: None,
                 meter: Arc::new(Meter::new(limits, cancel.clone())),
                 cancel,
                 skill: String::new(),
@@ -199,7 +204,7 @@ impl HostCalls {
         }
         // Host work is not the skill's CPU time.
         let cpu_before = thread_cpu();
-        let remaining = inner.meter.wall_remaining();
+        let meter = inner.meter.clone();
         let cancel = inner.cancel.clone();
         let work = async {
             match op {
@@ -247,9 +252,10 @@ impl HostCalls {
         };
         let result = handle.block_on(async {
             tokio::select! {
-                result = tokio::time::timeout(remaining, work) => result.unwrap_or_else(|_| {
+                result = work => result,
+                _ = meter.wall_expired() => {
                     Err(HostError::new("time_limit", "the skill's wall-time limit ran out during a host call"))
-                }),
+                }
                 _ = cancel.cancelled() => Err(HostError::new("cancelled", "the call was cancelled")),
             }
         });
@@ -257,6 +263,26 @@ impl HostCalls {
             .meter
             .add_host_cpu(thread_cpu().saturating_sub(cpu_before));
         result
+    }
+
+    /// Puts a confirm-tier action to the user and waits, off the skill's
+    /// wall-time clock, for the answer; `Err` says why it may not run.
+    async fn ask_user(
+        &self,
+        confirm: &Confirmer,
+        pending: crate::planner::PendingConfirmation,
+    ) -> Result<(), String> {
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let ended = || "the task that ran this skill has ended".to_string();
+        confirm
+            .send(ConfirmAsk { pending, answer })
+            .await
+            .map_err(|_| ended())?;
+        self.inner
+            .meter
+            .off_the_clock(answered)
+            .await
+            .map_err(|_| ended())?
     }
 
     /// One action under the safety policy, audited like `/api/action`'s.
@@ -305,23 +331,33 @@ impl HostCalls {
                 "denied",
                 format!("the safety policy denies this: {}", decision.reason),
             )),
-            Verdict::Confirm if !self.inner.approve_confirm => Some((
-                "confirmation_required",
-                match self.inner.task {
-                    // The planner asks the user about an action it takes itself.
-                    Some(_) => format!(
-                        "the safety policy asks the user first ({}); a skill cannot ask, so \
-                         take {action_type} as its own step instead",
-                        decision.reason
-                    ),
-                    None => format!(
+            Verdict::Confirm if self.inner.approve_confirm => None,
+            Verdict::Confirm => match &self.inner.confirm {
+                Some(confirm) => {
+                    let pending = crate::planner::PendingConfirmation {
+                        action_type: action_type.to_string(),
+                        params: params.clone(),
+                        risk: risk_name(risk),
+                        reason: format!(
+                            "{} (asked by skill {})",
+                            decision.reason, self.inner.skill
+                        ),
+                    };
+                    self.ask_user(confirm, pending)
+                        .await
+                        .err()
+                        .map(|why| ("declined", why))
+                }
+                None => Some((
+                    "confirmation_required",
+                    format!(
                         "the safety policy asks the user first ({}); a skill may take this \
                          action only when its caller pre-approved confirmations (?confirm=true)",
                         decision.reason
                     ),
-                },
-            )),
-            _ => None,
+                )),
+            },
+            Verdict::Allow => None,
         };
         if let Some((code, message)) = refusal {
             if let Err(err) = host

@@ -319,6 +319,18 @@ impl Default for SkillLimits {
     }
 }
 
+/// Where a skill's confirm-tier action is put to the user: the planner
+/// pauses the task on it and sends the answer back.
+pub type Confirmer = tokio::sync::mpsc::Sender<ConfirmAsk>;
+
+/// One confirm-tier action a running skill waits on.
+#[derive(Debug)]
+pub struct ConfirmAsk {
+    pub pending: crate::planner::PendingConfirmation,
+    /// `Err` says why the action may not run (declined, no answer in time).
+    pub answer: tokio::sync::oneshot::Sender<Result<(), String>>,
+}
+
 /// Who is calling, which decides what the policy lets through.
 #[derive(Debug, Clone, Default)]
 pub struct CallOptions {
@@ -327,6 +339,9 @@ pub struct CallOptions {
     pub approve_confirm: bool,
     /// The planner task and step the call belongs to, for the audit log.
     pub task: Option<(i64, i64)>,
+    /// Asks the user about a confirm-tier action while the call waits; with
+    /// neither this nor `approve_confirm`, such actions are refused.
+    pub confirm: Option<Confirmer>,
     /// Stops the call (its JavaScript and any host call under way).
     pub cancel: Option<CancellationToken>,
     /// Tests run on the same host but are not live calls.
@@ -357,7 +372,7 @@ pub enum SkillError {
     #[error("the safety policy refused {action}: {reason}")]
     Refused {
         action: String,
-        /// `denied` or `confirmation_required`.
+        /// `denied`, `confirmation_required` or `declined` (the user said no).
         code: &'static str,
         reason: String,
     },
@@ -695,6 +710,7 @@ impl Skills {
                 tokio::runtime::Handle::current(),
                 options.approve_confirm,
                 options.task,
+                options.confirm,
                 cancel,
                 name.to_string(),
                 self.inner.limits,

@@ -23,8 +23,9 @@ calls. Going over a limit stops the skill with a clear error.
 - `digios.act(actionType, params)` -> the action's result object.
   Carries out one action of the catalogue below, under the safety policy: an action
   the policy denies throws an Error with `code = "denied"`; one it asks the user
-  about throws `code = "confirmation_required"` unless the caller pre-approved
-  confirmations. Every action is written to the audit log. Other failures throw
+  about waits for the user's answer when the skill runs inside a task (throwing
+  `code = "declined"` if they say no), and otherwise throws
+  `code = "confirmation_required"` unless the caller pre-approved confirmations. Every action is written to the audit log. Other failures throw
   with the action engine's code (`not_found`, `invalid_params`, `unknown_window`,
   `unavailable`, ...).
 - `digios.windows()` -> array of windows: `{id, app_id, title, geometry: {x, y,

@@ -61,6 +61,8 @@ pub struct Meter {
     cancel: CancellationToken,
     /// Set on the JS thread when the run starts.
     start: Mutex<Option<(Instant, Duration)>>,
+    /// Time spent waiting for the user, which the wall-time limit does not count.
+    paused: Mutex<(Duration, Option<Instant>)>,
     host_cpu_ns: AtomicU64,
     stop_requested: AtomicBool,
     reason: Mutex<Option<SkillError>>,
@@ -72,6 +74,7 @@ impl Meter {
             limits,
             cancel,
             start: Mutex::new(None),
+            paused: Mutex::new((Duration::ZERO, None)),
             host_cpu_ns: AtomicU64::new(0),
             stop_requested: AtomicBool::new(false),
             reason: Mutex::new(None),
@@ -101,7 +104,37 @@ impl Meter {
 
     pub fn wall_remaining(&self) -> Duration {
         let (started, _) = self.started();
-        Duration::from_millis(self.limits.wall_ms).saturating_sub(started.elapsed())
+        let (paused, since) = *self.paused.lock().unwrap_or_else(|e| e.into_inner());
+        let paused = paused + since.map(|s| s.elapsed()).unwrap_or_default();
+        (Duration::from_millis(self.limits.wall_ms) + paused).saturating_sub(started.elapsed())
+    }
+
+    /// Resolves once the wall-time limit has run out (waits for the user not counted).
+    pub async fn wall_expired(&self) {
+        loop {
+            let remaining = self.wall_remaining();
+            if remaining.is_zero() {
+                return;
+            }
+            tokio::time::sleep(remaining).await;
+        }
+    }
+
+    /// Awaits `wait` (the user's answer) off the wall-time clock.
+    pub async fn off_the_clock<F: std::future::Future>(&self, wait: F) -> F::Output {
+        /// Restarts the clock however the wait ends, dropped included.
+        struct Resume<'a>(&'a Meter);
+        impl Drop for Resume<'_> {
+            fn drop(&mut self) {
+                let mut paused = self.0.paused.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(from) = paused.1.take() {
+                    paused.0 += from.elapsed();
+                }
+            }
+        }
+        self.paused.lock().unwrap_or_else(|e| e.into_inner()).1 = Some(Instant::now());
+        let _resume = Resume(self);
+        wait.await
     }
 
     fn js_cpu(&self) -> Duration {
@@ -338,10 +371,14 @@ fn failure(err: &CaughtError<'_>, host: &HostCalls, limits: SkillLimits) -> Skil
                     reason: message,
                 };
             }
-            Some("confirmation_required") => {
+            Some(code @ ("confirmation_required" | "declined")) => {
                 return SkillError::Refused {
                     action: action.unwrap_or_default(),
-                    code: "confirmation_required",
+                    code: if code == "declined" {
+                        "declined"
+                    } else {
+                        "confirmation_required"
+                    },
                     reason: message,
                 };
             }
