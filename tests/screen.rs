@@ -359,9 +359,20 @@ fn screen_js_draws_the_live_desktop_in_chromium_and_reconnects() {
         json!({"action_type": "launch_app", "params": {"command": ["foot", "--app-id", "screen-js"]}}),
     );
     assert_eq!(status, 200, "{body}");
-    browser.wait_for(
+    browser.wait_for_or_explain(
         "damage frames",
         "return frames.some((f) => !f.full) && frames.length >= 3",
+        || {
+            let page = browser.eval(
+                "return {frames: frames.map((f) => [f.number, f.full, f.rects.length, f.bytes]), \
+                 errors, state: stream.state, drawn: stream.framesDrawn, \
+                 socket: stream.socket && stream.socket.readyState}",
+                json!([]),
+            );
+            let (_, windows) = api.get("/api/windows");
+            let (_, status) = api.get("/api/status");
+            format!("page: {page}; windows: {windows}; status: {status}")
+        },
         wait,
     );
     // foot settles; then the canvas matches the screenshot again.

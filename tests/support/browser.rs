@@ -142,6 +142,18 @@ impl Browser {
 
     /// Polls `script` until it returns a truthy value; returns it.
     pub fn wait_for(&self, what: &str, script: &str, timeout: Duration) -> Value {
+        self.wait_for_or_explain(what, script, String::new, timeout)
+    }
+
+    /// As [`Browser::wait_for`]; on timeout the failure carries what
+    /// `explain` returns (the page's and the desktop's state, to tell why).
+    pub fn wait_for_or_explain(
+        &self,
+        what: &str,
+        script: &str,
+        explain: impl Fn() -> String,
+        timeout: Duration,
+    ) -> Value {
         let deadline = Instant::now() + timeout;
         loop {
             let value = self.eval(script, json!([]));
@@ -151,7 +163,9 @@ impl Browser {
             if truthy {
                 return value;
             }
-            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            if Instant::now() >= deadline {
+                panic!("timed out waiting for {what}; {}", explain());
+            }
             std::thread::sleep(Duration::from_millis(150));
         }
     }
