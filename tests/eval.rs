@@ -70,7 +70,14 @@ async fn the_suite_runs_headless_and_reports_every_task() {
     assert_eq!(run.tasks.len(), tasks.len());
     assert_eq!(run.model, "SmolLM2-135M-Instruct.Q4_1");
     // The fast paths take these without the model; they are the suite's floor.
-    for floor in ["open-terminal", "maximize-terminal", "close-terminal"] {
+    for floor in [
+        "open-terminal",
+        "maximize-terminal",
+        "close-terminal",
+        "write-note",
+        "rename-file",
+        "delete-file",
+    ] {
         assert!(run.passed(floor), "{floor} failed: {:?}", run.tasks);
     }
     // A task the planner cannot finish fails with a reason, never silently.

@@ -27,7 +27,7 @@ use digios_tests::scripted_model;
 use serde_json::{Value, json};
 
 /// Plans like a tiny model that knows one trick: for a goal naming
-/// `notes.txt` it calls the `write_note` skill once, then finishes; any
+/// `count.txt` it calls the `count_lines` skill once, then finishes; any
 /// other goal it gives up on. Asked for a skill, it answers from a script.
 struct Scripted {
     skills: Mutex<VecDeque<String>>,
@@ -45,43 +45,54 @@ impl LanguageModel for Scripted {
             return Completion::ready(reply.expect("the script has a skill left"));
         }
         let goal = &request.messages[1].content;
-        let note = goal
-            .split_whitespace()
-            .find(|word| word.ends_with("/notes.txt"))
-            .map(|path| path.trim_matches(|c: char| c == '"' || c == '\''));
-        let reply = match (note, request.messages.len()) {
-            (Some(path), 2) => json!({"action": "skill",
-                "params": {"name": "write_note", "args": {"path": path, "text": "buy milk"}}}),
+        let path = |name: &str| {
+            goal.split_whitespace()
+                .find(|word| word.ends_with(name))
+                .map(|path| {
+                    path.trim_matches(|c: char| c == '"' || c == '\'')
+                        .to_string()
+                })
+        };
+        let reply = match (
+            path("/list.txt"),
+            path("/count.txt"),
+            request.messages.len(),
+        ) {
+            (Some(path), Some(into), 2) => json!({"action": "skill",
+                "params": {"name": "count_lines", "args": {"path": path, "into": into}}}),
             _ => json!({"action": "finish", "params": {"summary": "done"}}),
         };
         Completion::ready(reply.to_string())
     }
 }
 
-/// A `write_note` skill as the model would reply: `text` written by `code`.
+/// A `count_lines` skill as the model would reply: its work done by `code`.
 fn skill_reply(code: &str) -> String {
     json!({
-        "name": "write_note",
-        "description": "write text into a file, replacing what it held",
+        "name": "count_lines",
+        "description": "count the lines of a file and write the number into another",
         "params": [
-            {"name": "path", "type": "string", "description": "absolute path of the file"},
-            {"name": "text", "type": "string", "description": "what to write"}
+            {"name": "path", "type": "string", "description": "absolute path of the file to count"},
+            {"name": "into", "type": "string", "description": "absolute path of the file to write the count into"}
         ],
         "code": code,
-        "tests": [{"name": "a path is needed", "params": [{"name": "text", "value": "x"}],
+        "tests": [{"name": "a path is needed", "params": [{"name": "into", "value": "/x"}],
             "throws": "path"}]
     })
     .to_string()
 }
 
-const GOOD: &str = "function run(params) {\n  digios.act('write_file', { path: params.path, \
-                    content: params.text + '\\n' });\n  return { written: params.path };\n}";
-/// Compiles and passes its own test, but writes the wrong thing.
-const BAD: &str = "function run(params) {\n  digios.act('write_file', { path: params.path, \
-                   content: params.text.toUpperCase() });\n  return { written: params.path };\n}";
+const GOOD: &str = "function run(params) {\n  const file = digios.act('read_file', { path: params.path });\n  \
+                    const lines = file.content.split('\\n').filter((l) => l.length > 0).length;\n  \
+                    digios.act('write_file', { path: params.into, content: lines + '\\n' });\n  \
+                    return { lines };\n}";
+/// Compiles and passes its own test, but counts the wrong thing.
+const BAD: &str = "function run(params) {\n  const file = digios.act('read_file', { path: params.path });\n  \
+                   digios.act('write_file', { path: params.into, content: file.content.length + '\\n' });\n  \
+                   return {};\n}";
 /// The version a person installed before any cycle: it writes nothing useful.
-const FIRST: &str = "function run(params) {\n  digios.act('write_file', { path: params.path, \
-                     content: '' });\n  return {};\n}";
+const FIRST: &str = "function run(params) {\n  if (!params.path) throw new Error('a path is needed');\n  \
+                     digios.act('write_file', { path: params.into, content: '' });\n  return {};\n}";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_good_skill_is_integrated_a_bad_one_rejected_and_rollback_restores() {
@@ -106,16 +117,16 @@ async fn a_good_skill_is_integrated_a_bad_one_rejected_and_rollback_restores() {
     );
     let first = skills
         .install(SkillDraft {
-            name: "write_note".into(),
-            description: "write text into a file".into(),
+            name: "count_lines".into(),
+            description: "count the lines of a file".into(),
             params: json!({"type": "object", "properties": {
-                "path": {"type": "string"}, "text": {"type": "string"}}, "required": ["path"]}),
+                "path": {"type": "string"}, "into": {"type": "string"}}, "required": ["into"]}),
             code: FIRST.into(),
             author_model: None,
             parent_version: None,
             tests: vec![SkillTest {
                 name: "a path is needed".into(),
-                params: json!({}),
+                params: json!({"into": "/x"}),
                 expect: digios_agent::skills::Expectation::Throws("path".into()),
             }],
         })
@@ -151,12 +162,12 @@ async fn a_good_skill_is_integrated_a_bad_one_rejected_and_rollback_restores() {
     assert_eq!(good.state, CycleState::Integrated, "{good:#?}");
     assert_eq!(good.targets.len(), 1, "{:?}", good.targets);
     let reason = good.reason.clone().unwrap_or_default();
-    assert!(reason.contains("write-note now passes"), "{reason}");
-    assert_eq!(good.skill_name.as_deref(), Some("write_note"));
+    assert!(reason.contains("count-lines now passes"), "{reason}");
+    assert_eq!(good.skill_name.as_deref(), Some("count_lines"));
     assert_eq!(good.skill_version, Some(2));
     let (before, after) = (good.score_before.unwrap(), good.score_after.unwrap());
     assert!(after > before, "the score rose: {before} → {after}");
-    let active = skills.active("write_note").await.unwrap();
+    let active = skills.active("count_lines").await.unwrap();
     assert_eq!((active.version, active.code.as_str()), (2, GOOD));
     assert_eq!(active.author_model.as_deref(), Some("scripted"));
     assert_eq!(active.parent_version, Some(1));
@@ -164,8 +175,8 @@ async fn a_good_skill_is_integrated_a_bad_one_rejected_and_rollback_restores() {
         .await
         .unwrap()
         .unwrap();
-    assert!(candidate.passed("write-note"), "{:?}", candidate.tasks);
-    assert_eq!(candidate.skills_version, "write_note@candidate");
+    assert!(candidate.passed("count-lines"), "{:?}", candidate.tasks);
+    assert_eq!(candidate.skills_version, "count_lines@candidate");
     assert_eq!(candidate.success_rate, Some(after));
     assert!(
         good.test_report
@@ -188,19 +199,31 @@ async fn a_good_skill_is_integrated_a_bad_one_rejected_and_rollback_restores() {
     report(&improver, bad.id).await;
     assert_eq!(bad.state, CycleState::Rejected, "{bad:#?}");
     let reason = bad.reason.clone().unwrap_or_default();
-    assert!(reason.starts_with("regression: write-note"), "{reason}");
+    assert!(reason.starts_with("regression: count-lines"), "{reason}");
     assert!(bad.score_after.unwrap() < bad.score_before.unwrap());
     let baseline = digios_agent::eval::get_run(&memory, bad.baseline_run_id.unwrap())
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(baseline.skills_version, "write_note@2");
-    assert_eq!(skills.active("write_note").await.unwrap().version, 2);
+    assert_eq!(baseline.skills_version, "count_lines@2");
+    assert_eq!(skills.active("count_lines").await.unwrap().version, 2);
     assert!(
-        bad.attempts[0].prompt[1].content.contains("write_note"),
+        bad.attempts[0].prompt[1].content.contains("count_lines"),
         "the prompt names the installed skills"
     );
-    assert_ne!(bad.targets, good.targets, "failing tasks take turns");
+    // With nothing failing after the first cycle, the slowest task is the target.
+    let failing: Vec<&str> = baseline
+        .tasks
+        .iter()
+        .filter(|t| !t.success)
+        .map(|t| t.task.as_str())
+        .collect();
+    let slowest = baseline.tasks.iter().max_by_key(|t| t.duration_ms).unwrap();
+    if failing.is_empty() {
+        assert_eq!(bad.targets, std::slice::from_ref(&slowest.task));
+    } else {
+        assert!(failing.contains(&bad.targets[0].as_str()), "{failing:?}");
+    }
 
     // The history is complete and in order, newest first.
     let history = digios_agent::improve::list(&memory, 10).await.unwrap();
@@ -209,15 +232,15 @@ async fn a_good_skill_is_integrated_a_bad_one_rejected_and_rollback_restores() {
     assert_eq!(history[1].attempts[0].reply, skill_reply(GOOD));
     assert_eq!(history[0].attempts[0].draft.as_ref().unwrap().code, BAD);
 
-    let restored = skills.rollback("write_note").await.unwrap();
+    let restored = skills.rollback("count_lines").await.unwrap();
     assert_eq!((restored.version, restored.code.as_str()), (1, FIRST));
     let again = evaluator_run(&improver).await;
     assert!(
-        !again.passed("write-note"),
+        !again.passed("count-lines"),
         "version 1 is back: {:?}",
         again.tasks
     );
-    assert_eq!(again.skills_version, "write_note@1");
+    assert_eq!(again.skills_version, "count_lines@1");
     assert_eq!(again.score(), before, "the score before the cycles");
 
     let mut kinds = Vec::new();

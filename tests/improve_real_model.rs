@@ -15,7 +15,7 @@ use serde_json::Value;
 /// model must do), short task budgets, one repair.
 const CONFIG: &str = r#"
 [improve]
-tasks = ["open-terminal", "close-terminal", "write-note"]
+tasks = ["open-terminal", "close-terminal", "count-lines"]
 eval_max_steps = 3
 eval_task_timeout_secs = 90
 repairs = 1
@@ -60,7 +60,7 @@ fn a_cycle_with_the_real_model_runs_end_to_end_and_is_recorded() {
     );
     assert_eq!(cycle["model"], "SmolLM2-135M-Instruct.Q4_1");
     assert!(cycle["reason"].as_str().is_some_and(|r| !r.is_empty()));
-    assert_eq!(cycle["targets"], serde_json::json!(["write-note"]));
+    assert_eq!(cycle["targets"], serde_json::json!(["count-lines"]));
     let attempts = cycle["attempts"].as_array().unwrap();
     assert!(!attempts.is_empty() && attempts.len() <= 2, "{attempts:?}");
     for attempt in attempts {
@@ -72,7 +72,7 @@ fn a_cycle_with_the_real_model_runs_end_to_end_and_is_recorded() {
         first_prompt[1]["content"]
             .as_str()
             .unwrap()
-            .contains("notes.txt")
+            .contains("count.txt")
     );
     let baseline = cycle["baseline_run_id"].as_i64().unwrap();
     assert!(cycle["score_before"].is_f64());
@@ -135,5 +135,5 @@ fn a_cycle_with_the_real_model_runs_end_to_end_and_is_recorded() {
         "{history}"
     );
     let runs = ctl(&desktop, &["eval", "runs", "--limit", "5"]);
-    assert!(runs.contains("write-note"), "{runs}");
+    assert!(runs.contains("count-lines"), "{runs}");
 }

@@ -3,10 +3,16 @@
 //! list my files"), strips politeness, knows verbs by their synonyms and apps
 //! by what they are ("the terminal", "a console", "foot"), and grounds every
 //! window it names in the compositor's window list ("this window", "it",
-//! "the terminal"). Anything it cannot map with confidence returns `None`,
-//! and the model takes the goal instead.
+//! "the terminal"). File requests with a plain path ("write buy milk into
+//! ~/notes.txt", "rename draft.txt to final.txt") map onto file actions.
+//! Anything it cannot map with confidence returns `None`, and the model
+//! takes the goal instead.
+
+mod files;
 
 use digios_ipc::Window;
+
+pub use files::WriteMode;
 
 use crate::actions::ActionsConfig;
 
@@ -49,6 +55,20 @@ pub enum Intent {
     Key {
         keys: String,
         target: Option<WindowRef>,
+    },
+    /// Put `text` into a file (a path under `~/` or absolute).
+    WriteFile {
+        path: String,
+        text: String,
+        mode: WriteMode,
+    },
+    /// Rename or move a file.
+    MoveFile {
+        from: String,
+        to: String,
+    },
+    DeleteFile {
+        path: String,
     },
 }
 
@@ -477,6 +497,10 @@ impl Parser<'_> {
             (&["full", "screen"], WindowOp::Fullscreen(true)),
         ];
 
+        if let Some(intent) = files::file_intent(words) {
+            self.intents.push(intent);
+            return Some(());
+        }
         let (head, target) = self.split_target_words(words);
         if let Some(command) = terminal_command(&joined(head)) {
             return self.command_into(command, target);
@@ -547,6 +571,15 @@ impl Parser<'_> {
                         "a" | "an" | "the" | "some" | "something" | "me" | "my" | "about"
                     )
             }) {
+                return None;
+            }
+            // "write buy milk into my notes": a destination that is no
+            // window is for the model to find.
+            if target.is_none()
+                && text
+                    .iter()
+                    .any(|w| !w.quoted && matches!(w.norm.as_str(), "into" | "onto" | "inside"))
+            {
                 return None;
             }
             let text = original(text)?;

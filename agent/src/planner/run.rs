@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use super::act::{self, ActResult};
-use super::intent::{Intent, WindowOp, WindowRef, parse_prefix};
+use super::intent::{Intent, WindowOp, WindowRef, WriteMode, parse_prefix};
 use super::observe::{self, Observation};
 use super::tools::{self, ToolCall};
 use super::{PendingConfirmation, Planner, PlannerParts, TaskControl, TaskView, prompt};
@@ -599,6 +599,34 @@ async fn run_plan(ctx: &TaskCtx, intents: Vec<Intent>) -> End {
                     format!("press {keys}"),
                 ));
             }
+            Intent::WriteFile { path, text, mode } => {
+                // A text file's lines end in a newline, the last one too.
+                let content = if text.is_empty() || text.ends_with('\n') {
+                    text.clone()
+                } else {
+                    format!("{text}\n")
+                };
+                let (if_exists, what) = match mode {
+                    WriteMode::Replace => ("overwrite", format!("write {text:?} into {path}")),
+                    WriteMode::Append => ("append", format!("add {text:?} to {path}")),
+                    WriteMode::Create => ("fail", format!("create {path}")),
+                };
+                calls.push((
+                    request(
+                        "write_file",
+                        json!({"path": path, "content": content, "if_exists": if_exists}),
+                    ),
+                    what,
+                ));
+            }
+            Intent::MoveFile { from, to } => calls.push((
+                request("move_file", json!({"from": from, "to": to})),
+                format!("move {from} to {to}"),
+            )),
+            Intent::DeleteFile { path } => calls.push((
+                request("delete_file", json!({"path": path})),
+                format!("delete {path}"),
+            )),
         }
         for (request, what) in calls {
             if let Err(engaged) = ctx.parts().kill_switch.check_task() {

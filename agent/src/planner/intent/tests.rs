@@ -319,6 +319,9 @@ fn describe(intents: &[Intent]) -> String {
                     .map(|t| format!(" > {}", target(t)))
                     .unwrap_or_default()
             ),
+            Intent::WriteFile { path, text, mode } => format!("{mode:?} {text:?} > {path}"),
+            Intent::MoveFile { from, to } => format!("move {from} > {to}"),
+            Intent::DeleteFile { path } => format!("delete {path}"),
         })
         .collect::<Vec<_>>()
         .join("; ")
@@ -373,6 +376,15 @@ open the pod bay doors                            | -
 close the calculator                              | -
 what time is it in Tokyo                          | type \"date\" > 4 +Return
 tidy up my desktop                                | -
+write buy milk into notes.txt                     | Replace \"buy milk\" > ~/notes.txt
+jot down 'call mum' in ~/todo.txt                 | -
+save the text hello to /tmp/x/hello.txt           | Replace \"hello\" > /tmp/x/hello.txt
+add eggs to shopping.txt and open a terminal      | Append \"eggs\" > ~/shopping.txt; launch terminal
+rename draft.txt to final.txt                     | move ~/draft.txt > ~/final.txt
+move ~/a.txt to the backup folder                 | move ~/a.txt > ~/backup/a.txt
+delete the file ~/old.txt                         | delete ~/old.txt
+remove the terminal                               | -
+write hello into the terminal                     | type \"hello\" > 4
 ";
 
 #[test]
@@ -429,4 +441,152 @@ fn a_number_of_windows_opens_that_many() {
     // More than a desktop plausibly wants goes to the model.
     assert_eq!(parse("open nine terminals", &[]), None);
     assert_eq!(parse("open 40 terminals", &[]), None);
+}
+
+fn write(path: &str, text: &str, mode: WriteMode) -> Vec<Intent> {
+    vec![Intent::WriteFile {
+        path: path.into(),
+        text: text.into(),
+        mode,
+    }]
+}
+
+#[test]
+fn ways_to_write_text_into_a_file() {
+    for (goal, path, text) in [
+        (
+            "write the text buy milk into the file /tmp/h/notes.txt",
+            "/tmp/h/notes.txt",
+            "buy milk",
+        ),
+        ("write buy milk into notes.txt", "~/notes.txt", "buy milk"),
+        ("Write 'Buy milk!' to ~/todo.md.", "~/todo.md", "Buy milk!"),
+        (
+            "please save \"call Sam at 5\" in the file ~/reminders.txt",
+            "~/reminders.txt",
+            "call Sam at 5",
+        ),
+        (
+            "put hello world into ./greeting.txt",
+            "~/greeting.txt",
+            "hello world",
+        ),
+        (
+            "write go to the store to list.txt",
+            "~/list.txt",
+            "go to the store",
+        ),
+        (
+            "Could you write the line 42 into the file 'answer'?",
+            "~/answer",
+            "42",
+        ),
+    ] {
+        assert_eq!(
+            parse(goal, &[]),
+            Some(write(path, text, WriteMode::Replace)),
+            "{goal}"
+        );
+    }
+    assert_eq!(
+        parse("add eggs to ~/shopping.txt", &[]),
+        Some(write("~/shopping.txt", "eggs", WriteMode::Append))
+    );
+    assert_eq!(
+        parse("append 'one more line' to /var/tmp/log.txt", &[]),
+        Some(write(
+            "/var/tmp/log.txt",
+            "one more line",
+            WriteMode::Append
+        ))
+    );
+    assert_eq!(
+        parse("create a file called plan.md containing step one", &[]),
+        Some(write("~/plan.md", "step one", WriteMode::Create))
+    );
+    assert_eq!(
+        parse("create an empty file ~/empty.txt", &[]),
+        Some(write("~/empty.txt", "", WriteMode::Create))
+    );
+}
+
+#[test]
+fn ways_to_rename_move_and_delete_a_file() {
+    let moved = |from: &str, to: &str| {
+        Some(vec![Intent::MoveFile {
+            from: from.into(),
+            to: to.into(),
+        }])
+    };
+    assert_eq!(
+        parse("rename the file /tmp/h/draft.txt to /tmp/h/final.txt", &[]),
+        moved("/tmp/h/draft.txt", "/tmp/h/final.txt")
+    );
+    // A bare new name stays beside the old one.
+    assert_eq!(
+        parse("rename ~/docs/draft.txt to final.txt", &[]),
+        moved("~/docs/draft.txt", "~/docs/final.txt")
+    );
+    assert_eq!(
+        parse("move notes.txt to the archive folder", &[]),
+        moved("~/notes.txt", "~/archive/notes.txt")
+    );
+    assert_eq!(
+        parse("move /tmp/a.log into ~/logs/", &[]),
+        moved("/tmp/a.log", "~/logs/a.log")
+    );
+    for goal in [
+        "delete the file ~/old.txt",
+        "remove old.txt",
+        "please get rid of ~/old.txt",
+        "trash the file 'old.txt'",
+    ] {
+        assert_eq!(
+            parse(goal, &[]),
+            Some(vec![Intent::DeleteFile {
+                path: "~/old.txt".into()
+            }]),
+            "{goal}"
+        );
+    }
+    // With window commands in one goal.
+    let goal = "delete ~/old.txt and open a terminal";
+    assert_eq!(
+        parse(goal, &[]),
+        Some(vec![
+            Intent::DeleteFile {
+                path: "~/old.txt".into()
+            },
+            launch_terminal()
+        ])
+    );
+}
+
+#[test]
+fn vague_file_requests_and_window_phrases_are_not_file_intents() {
+    // Text to compose, a file not named as a path, an edit inside a file.
+    for goal in [
+        "write a poem about cats into poem.txt",
+        "write buy milk into my notes",
+        "remove the last line from notes.txt",
+        "delete everything in my downloads",
+        "rename the report",
+        "count the lines of ~/list.txt and write the number into ~/count.txt",
+    ] {
+        assert_eq!(parse(goal, &[]), None, "{goal}");
+    }
+    let terminal = [window(7, "foot", true)];
+    // Window requests that share the verbs stay window requests.
+    assert!(matches!(
+        parse("type hello into the terminal", &terminal).as_deref(),
+        Some([Intent::Type { .. }])
+    ));
+    assert!(matches!(
+        parse("make the terminal fullscreen", &terminal).as_deref(),
+        Some([Intent::Window { .. }])
+    ));
+    assert!(matches!(
+        parse("move the terminal to the left", &terminal).as_deref(),
+        None | Some([Intent::Window { .. }])
+    ));
 }
