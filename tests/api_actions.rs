@@ -137,6 +137,29 @@ fn files_stay_under_their_roots_and_ask_before_changing() {
         "héllo\nworld\nmore\n"
     );
 
+    // A copy leaves the original; an existing copy is replaced only on request.
+    let copy = root.path().join("copy.txt");
+    let copied = agent.ok("copy_file", json!({"from": other, "to": copy}));
+    assert_eq!(copied["bytes"], 18);
+    assert_eq!(
+        std::fs::read_to_string(&copy).unwrap(),
+        std::fs::read_to_string(&other).unwrap()
+    );
+    std::fs::write(&other, "newer\n").unwrap();
+    let (status, code) = agent.error("copy_file", json!({"from": other, "to": copy}), true);
+    assert_eq!((status, code.as_str()), (409, "conflict"));
+    agent.ok(
+        "copy_file",
+        json!({"from": other, "to": copy, "overwrite": true}),
+    );
+    assert_eq!(std::fs::read_to_string(&copy).unwrap(), "newer\n");
+    let (status, code) = agent.error(
+        "copy_file",
+        json!({"from": root.path().join("notes"), "to": root.path().join("notes2")}),
+        true,
+    );
+    assert_eq!((status, code.as_str()), (409, "conflict"));
+
     // A directory that is not empty is deleted only recursively.
     let notes = root.path().join("notes");
     std::fs::write(notes.join("keep.txt"), "k").unwrap();

@@ -76,6 +76,7 @@ async fn the_suite_runs_headless_and_reports_every_task() {
         "close-terminal",
         "write-note",
         "rename-file",
+        "copy-file",
         "delete-file",
     ] {
         assert!(run.passed(floor), "{floor} failed: {:?}", run.tasks);

@@ -5,7 +5,8 @@ use serde_json::Value;
 use utoipa::PartialSchema;
 
 use super::files::{
-    DeleteFileParams, ListFilesParams, MoveFileParams, ReadFileParams, WriteFileParams,
+    CopyFileParams, DeleteFileParams, ListFilesParams, MoveFileParams, ReadFileParams,
+    WriteFileParams,
 };
 use super::processes::{ListProcessesParams, SignalProcessParams, SpawnProcessParams};
 use super::shell::RunShellParams;
@@ -37,6 +38,7 @@ pub enum Action {
     ReadFile(ReadFileParams),
     WriteFile(WriteFileParams),
     MoveFile(MoveFileParams),
+    CopyFile(CopyFileParams),
     DeleteFile(DeleteFileParams),
     ListProcesses(ListProcessesParams),
     SpawnProcess(SpawnProcessParams),
@@ -109,6 +111,7 @@ action_table! {
     "read_file" => ReadFile(ReadFileParams), Low, "Read a text file, from offset, up to max_bytes.";
     "write_file" => WriteFile(WriteFileParams), High, "Write text to a file; if_exists is fail, overwrite or append.";
     "move_file" => MoveFile(MoveFileParams), High, "Move or rename a file or directory from one path to another.";
+    "copy_file" => CopyFile(CopyFileParams), High, "Copy a file to another path (overwrite=true replaces an existing one).";
     "delete_file" => DeleteFile(DeleteFileParams), High, "Delete a file, or a directory with recursive=true.";
     "list_processes" => ListProcesses(ListProcessesParams), Low, "List running processes, optionally those whose name contains a word.";
     "spawn_process" => SpawnProcess(SpawnProcessParams), High, "Start a program (argv list) in the background; returns its pid.";

@@ -78,6 +78,16 @@ pub struct MoveFileParams {
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+pub struct CopyFileParams {
+    pub from: String,
+    pub to: String,
+    /// Replace an existing file at `to`.
+    #[serde(default)]
+    pub overwrite: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct DeleteFileParams {
     pub path: String,
     /// Delete a directory and everything in it.
@@ -321,6 +331,59 @@ pub async fn rename(config: &ActionsConfig, p: MoveFileParams) -> Result<Value, 
             Err(err) => return Err(ActionError::io(&from, err)),
         }
         Ok(json!({"from": from, "to": to}))
+    })
+    .await
+}
+
+/// Copies one plain file. The copy is written beside `to` and renamed into
+/// place (linked, when not overwriting), so `to` is never left half written.
+pub async fn copy(config: &ActionsConfig, p: CopyFileParams) -> Result<Value, ActionError> {
+    let from = confine(config, "copy_file", &p.from, false)?;
+    let to = confine(config, "copy_file", &p.to, false)?;
+    blocking(move || {
+        let meta = std::fs::metadata(&from).map_err(|err| ActionError::io(&from, err))?;
+        if !meta.is_file() {
+            return Err(ActionError::Conflict(format!(
+                "{} is not a plain file; only files are copied",
+                from.display()
+            )));
+        }
+        if let Ok(existing) = std::fs::symlink_metadata(&to) {
+            if existing.is_dir() {
+                return Err(ActionError::Conflict(format!(
+                    "{} is a directory; name the copy's file",
+                    to.display()
+                )));
+            }
+            if !p.overwrite {
+                return Err(ActionError::Conflict(format!(
+                    "{} already exists; pass overwrite=true to replace it",
+                    to.display()
+                )));
+            }
+        }
+        let parent = to
+            .parent()
+            .ok_or_else(|| invalid("copy_file", "cannot copy to /"))?;
+        let name = to.file_name().map(|n| n.to_string_lossy().into_owned());
+        let temp = parent.join(format!(
+            ".{}.digios-{}.tmp",
+            name.unwrap_or_default(),
+            std::process::id()
+        ));
+        let result = (|| {
+            let bytes = std::fs::copy(&from, &temp)?;
+            std::fs::File::open(&temp)?.sync_all()?;
+            if p.overwrite {
+                std::fs::rename(&temp, &to)?;
+            } else {
+                std::fs::hard_link(&temp, &to)?;
+            }
+            Ok::<u64, std::io::Error>(bytes)
+        })();
+        let _ = std::fs::remove_file(&temp);
+        let bytes = result.map_err(|err| ActionError::io(&to, err))?;
+        Ok(json!({"from": from, "to": to, "bytes": bytes}))
     })
     .await
 }

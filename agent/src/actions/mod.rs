@@ -20,7 +20,8 @@ use utoipa::ToSchema;
 pub use catalogue::{Action, catalogue, specs};
 pub use desktop::*;
 pub use files::{
-    DeleteFileParams, IfExists, ListFilesParams, MoveFileParams, ReadFileParams, WriteFileParams,
+    CopyFileParams, DeleteFileParams, IfExists, ListFilesParams, MoveFileParams, ReadFileParams,
+    WriteFileParams,
 };
 pub use processes::{ListProcessesParams, SignalProcessParams, SpawnProcessParams};
 pub use shell::RunShellParams;
@@ -231,6 +232,7 @@ pub async fn perform(
         Action::ReadFile(p) => files::read(config, p).await?,
         Action::WriteFile(p) => files::write(config, p).await?,
         Action::MoveFile(p) => files::rename(config, p).await?,
+        Action::CopyFile(p) => files::copy(config, p).await?,
         Action::DeleteFile(p) => files::delete(config, p).await?,
         Action::ListProcesses(p) => processes::list(p).await?,
         Action::SpawnProcess(p) => processes::spawn(config, p).await?,
@@ -256,6 +258,7 @@ impl Action {
             Action::ReadFile(p) => vec![real(&p.path)],
             Action::WriteFile(p) => vec![real(&p.path)],
             Action::MoveFile(p) => vec![real(&p.from), real(&p.to)],
+            Action::CopyFile(p) => vec![real(&p.from), real(&p.to)],
             Action::DeleteFile(p) => vec![real(&p.path)],
             Action::SpawnProcess(p) => {
                 vec![real(p.cwd.as_deref().unwrap_or(&default_cwd(config)))]

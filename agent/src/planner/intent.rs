@@ -67,6 +67,10 @@ pub enum Intent {
         from: String,
         to: String,
     },
+    CopyFile {
+        from: String,
+        to: String,
+    },
     DeleteFile {
         path: String,
     },

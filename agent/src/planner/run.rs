@@ -623,6 +623,10 @@ async fn run_plan(ctx: &TaskCtx, intents: Vec<Intent>) -> End {
                 request("move_file", json!({"from": from, "to": to})),
                 format!("move {from} to {to}"),
             )),
+            Intent::CopyFile { from, to } => calls.push((
+                request("copy_file", json!({"from": from, "to": to})),
+                format!("copy {from} to {to}"),
+            )),
             Intent::DeleteFile { path } => calls.push((
                 request("delete_file", json!({"path": path})),
                 format!("delete {path}"),

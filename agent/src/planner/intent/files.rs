@@ -31,6 +31,13 @@ const WRITE: &[(&[&str], WriteMode)] = &[
 const CREATE: &[&[&str]] = &[&["create"], &["make"], &["touch"], &["new"]];
 const RENAME: &[&[&str]] = &[&["rename"]];
 const MOVE: &[&[&str]] = &[&["move"], &["mv"]];
+const COPY: &[&[&str]] = &[
+    &["make", "a", "copy", "of"],
+    &["copy"],
+    &["cp"],
+    &["duplicate"],
+    &["back", "up"],
+];
 const DELETE: &[&[&str]] = &[
     &["delete"],
     &["remove"],
@@ -87,13 +94,12 @@ pub(super) fn file_intent(words: &[Token]) -> Option<Intent> {
         return Some(Intent::MoveFile { from, to });
     }
     if let Some(verb) = MOVE.iter().find(|v| starts_with(words, v)) {
-        let (from, to) = split_at_last(&words[verb.len()..], &["to", "into", "in"])?;
-        let from = file_phrase(from)?.path;
-        let to = match folder_phrase(to) {
-            Some(folder) => format!("{}/{}", folder.trim_end_matches('/'), file_name(&from)),
-            None => file_phrase(to)?.path,
-        };
+        let (from, to) = from_and_to(&words[verb.len()..], false)?;
         return Some(Intent::MoveFile { from, to });
+    }
+    if let Some(verb) = COPY.iter().find(|v| starts_with(words, v)) {
+        let (from, to) = from_and_to(&words[verb.len()..], true)?;
+        return Some(Intent::CopyFile { from, to });
     }
     if let Some(verb) = CREATE.iter().find(|v| starts_with(words, v)) {
         let rest = &words[verb.len()..];
@@ -133,6 +139,25 @@ pub(super) fn file_intent(words: &[Token]) -> Option<Intent> {
         text,
         mode: *mode,
     })
+}
+
+/// "a.txt to the backup folder", "a.txt into ~/logs/", "a.txt to b.txt":
+/// the file and where it goes. For a copy, a bare new name stays beside the
+/// original ("copy ~/docs/a.txt as b.txt").
+fn from_and_to(words: &[Token], copy: bool) -> Option<(String, String)> {
+    let (from, to) = split_at_last(words, &["to", "into", "in", "as"])?;
+    let from = file_phrase(from)?.path;
+    let to = match folder_phrase(to) {
+        Some(folder) => format!("{}/{}", folder.trim_end_matches('/'), file_name(&from)),
+        None => {
+            let to = file_phrase(to)?;
+            match (copy && to.bare, from.rsplit_once('/')) {
+                (true, Some((folder, _))) => format!("{folder}/{}", file_name(&to.path)),
+                _ => to.path,
+            }
+        }
+    };
+    Some((from, to))
 }
 
 /// What to write, as the user wrote it; `None` for a description of text

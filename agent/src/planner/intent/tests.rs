@@ -321,6 +321,7 @@ fn describe(intents: &[Intent]) -> String {
             ),
             Intent::WriteFile { path, text, mode } => format!("{mode:?} {text:?} > {path}"),
             Intent::MoveFile { from, to } => format!("move {from} > {to}"),
+            Intent::CopyFile { from, to } => format!("copy {from} > {to}"),
             Intent::DeleteFile { path } => format!("delete {path}"),
         })
         .collect::<Vec<_>>()
@@ -383,6 +384,9 @@ add eggs to shopping.txt and open a terminal      | Append \"eggs\" > ~/shopping
 rename draft.txt to final.txt                     | move ~/draft.txt > ~/final.txt
 move ~/a.txt to the backup folder                 | move ~/a.txt > ~/backup/a.txt
 delete the file ~/old.txt                         | delete ~/old.txt
+copy notes.txt to backup.txt                      | copy ~/notes.txt > ~/backup.txt
+make a copy of ~/docs/plan.md as plan-v2.md       | copy ~/docs/plan.md > ~/docs/plan-v2.md
+back up ~/thesis.tex to the archive folder        | copy ~/thesis.tex > ~/archive/thesis.tex
 remove the terminal                               | -
 write hello into the terminal                     | type \"hello\" > 4
 ";
