@@ -181,6 +181,14 @@ impl Desktop {
         }
     }
 
+    /// How long since input (a person's, or injected) last reached the desktop.
+    pub async fn input_idle(&self) -> Result<Duration, DesktopError> {
+        match self.request(Request::Activity).await? {
+            Response::Activity { input_idle_ms } => Ok(Duration::from_millis(input_idle_ms)),
+            other => Err(unexpected(other)),
+        }
+    }
+
     pub async fn window(&self, id: digios_ipc::WindowId) -> Result<Window, DesktopError> {
         self.windows()
             .await?

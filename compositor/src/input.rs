@@ -2,6 +2,8 @@
 //! from the control socket both end here, so title-bar drags, click-to-focus
 //! and shortcuts behave the same for a human and for the agent.
 
+use std::time::Instant;
+
 use digios_ipc::{Button, Error, ErrorCode, KeyState as IpcKeyState};
 use smithay::backend::input::{Axis, AxisSource, ButtonState, KeyState};
 use smithay::input::keyboard::{FilterResult, Keycode, Keysym, ModifiersState};
@@ -68,6 +70,7 @@ impl State {
         let Some(pointer) = self.seat.get_pointer() else {
             return;
         };
+        self.last_input = Instant::now();
         self.continue_drag(location);
         let focus = match self.hit_test(location) {
             Some(Hit::Surface {
@@ -90,6 +93,7 @@ impl State {
         let Some(pointer) = self.seat.get_pointer() else {
             return;
         };
+        self.last_input = Instant::now();
         let location = pointer.current_location();
         if pressed {
             match self.hit_test(location) {
@@ -147,6 +151,7 @@ impl State {
         let Some(pointer) = self.seat.get_pointer() else {
             return;
         };
+        self.last_input = Instant::now();
         let mut frame = AxisFrame::new(self.now_ms()).source(AxisSource::Wheel);
         for (axis, amount) in [(Axis::Horizontal, dx), (Axis::Vertical, dy)] {
             if amount != 0.0 {
@@ -162,6 +167,7 @@ impl State {
         let Some(keyboard) = self.seat.get_keyboard() else {
             return;
         };
+        self.last_input = Instant::now();
         let state = if pressed {
             KeyState::Pressed
         } else {

@@ -168,6 +168,7 @@ pub fn run(config: CompositorConfig) -> anyhow::Result<()> {
         control: ControlState::new(control_path.clone()),
         frame_pending: false,
         last_commit: std::time::Instant::now(),
+        last_input: std::time::Instant::now(),
         damage: Default::default(),
     };
 

@@ -76,6 +76,8 @@ pub struct State {
     pub frame_pending: bool,
     /// When a surface last committed, for `wait_idle`.
     pub last_commit: Instant,
+    /// When input (from a device or injected) last arrived, for `activity`.
+    pub last_input: Instant,
     /// Where the screen changed, for clients that redo work only there.
     pub damage: crate::damage::DamageLog,
 }

@@ -268,3 +268,42 @@ fn wait_idle_lets_a_capture_show_the_result_of_typing() {
     compositor.simple_shm();
     assert!(!wait_idle(&compositor, 1000, 300));
 }
+
+fn input_idle_ms(compositor: &Compositor) -> u64 {
+    match compositor.request(Request::Activity) {
+        digios_ipc::Response::Activity { input_idle_ms } => input_idle_ms,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn activity_counts_from_the_latest_input() {
+    let compositor = Compositor::start();
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    let quiet = input_idle_ms(&compositor);
+    assert!(quiet >= 400, "{quiet}");
+    // Reading state is not input; moving, clicking and typing are.
+    compositor.request(Request::Windows);
+    assert!(input_idle_ms(&compositor) >= quiet);
+    for input in [
+        Request::PointerMove { x: 10.0, y: 10.0 },
+        Request::Scroll {
+            x: None,
+            y: None,
+            dx: 0.0,
+            dy: 15.0,
+        },
+        Request::KeyChord {
+            keys: "shift".into(),
+        },
+    ] {
+        std::thread::sleep(std::time::Duration::from_millis(700));
+        let before = input_idle_ms(&compositor);
+        compositor.request(input.clone());
+        let after = input_idle_ms(&compositor);
+        assert!(
+            after < before,
+            "{input:?}: {before} ms before, {after} ms after"
+        );
+    }
+}

@@ -14,7 +14,7 @@ mod author;
 mod judge;
 mod store;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -521,16 +521,18 @@ impl Improver {
             .collect()
     }
 
-    /// Starts cycles while the desktop is idle, within the daily bound, for
-    /// the life of the process. Off unless `[improve] schedule = true`.
-    pub fn spawn_schedule(&self, memory: Memory) {
+    /// Starts cycles while the desktop is idle (no task and no input on
+    /// `desktop` for `idle_minutes`), at most one per idle period and within
+    /// the daily bound, for the life of the process. Off unless
+    /// `[improve] schedule = true`.
+    pub fn spawn_schedule(&self, memory: Memory, desktop: crate::desktop::Desktop) {
         if !self.inner.parts.config.schedule {
             return;
         }
         let improver = self.clone();
         tokio::spawn(async move {
             let idle = Duration::from_secs(improver.inner.parts.config.idle_minutes * 60);
-            let last_cycle = Mutex::new(None::<Instant>);
+            let mut last_cycle = None::<Instant>;
             loop {
                 tokio::time::sleep(Duration::from_secs(60)).await;
                 let newest = memory
@@ -538,19 +540,18 @@ impl Improver {
                     .await
                     .ok()
                     .and_then(|t| t.first().cloned());
-                let quiet_ms = newest
-                    .map(|t| crate::memory::now_ms() - t.updated_at_ms)
-                    .unwrap_or(i64::MAX);
-                let recently = last_cycle
-                    .lock()
-                    .map(|l| l.is_some_and(|at| at.elapsed() < idle))
-                    .unwrap_or(false);
-                if quiet_ms < idle.as_millis() as i64 || recently {
+                let tasks_quiet = newest.map(|t| {
+                    Duration::from_millis((crate::memory::now_ms() - t.updated_at_ms).max(0) as u64)
+                });
+                let quiet = Quiet {
+                    tasks: tasks_quiet,
+                    input: desktop.input_idle().await.ok(),
+                    since_cycle: last_cycle.map(|at: Instant| at.elapsed()),
+                };
+                if !quiet.long_enough(idle) {
                     continue;
                 }
-                if let Ok(mut last) = last_cycle.lock() {
-                    *last = Some(Instant::now());
-                }
+                last_cycle = Some(Instant::now());
                 match improver.run("schedule").await {
                     Ok(cycle) => tracing::info!("scheduled cycle {}: {:?}", cycle.id, cycle.state),
                     Err(ImproveError::Busy) | Err(ImproveError::DailyLimit(_)) => {}
@@ -558,6 +559,27 @@ impl Improver {
                 }
             }
         });
+    }
+}
+
+/// How long the desktop has been left alone, each `None` when never (or
+/// unknown: a compositor that does not answer does not hold cycles back).
+#[derive(Debug, Clone, Copy, Default)]
+struct Quiet {
+    /// Since a task last changed.
+    tasks: Option<Duration>,
+    /// Since input last reached the desktop.
+    input: Option<Duration>,
+    /// Since the schedule last started a cycle.
+    since_cycle: Option<Duration>,
+}
+
+impl Quiet {
+    /// Whether everything has been quiet for `idle`.
+    fn long_enough(&self, idle: Duration) -> bool {
+        [self.tasks, self.input, self.since_cycle]
+            .into_iter()
+            .all(|quiet| quiet.is_none_or(|quiet| quiet >= idle))
     }
 }
 
@@ -641,4 +663,62 @@ pub async fn recover(memory: &Memory) -> Result<(), MemoryError> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Quiet;
+    use std::time::Duration;
+
+    #[test]
+    fn a_cycle_waits_until_tasks_input_and_the_last_cycle_are_all_long_past() {
+        let idle = Duration::from_secs(30 * 60);
+        let long = Some(Duration::from_secs(31 * 60));
+        let short = Some(Duration::from_secs(5 * 60));
+        // A fresh desktop: no task yet, no input, no cycle.
+        assert!(Quiet::default().long_enough(idle));
+        assert!(
+            Quiet {
+                tasks: long,
+                input: long,
+                since_cycle: long
+            }
+            .long_enough(idle)
+        );
+        // Someone typing in a terminal without the agent is not idle.
+        assert!(
+            !Quiet {
+                tasks: long,
+                input: short,
+                since_cycle: None
+            }
+            .long_enough(idle)
+        );
+        assert!(
+            !Quiet {
+                tasks: short,
+                input: long,
+                since_cycle: None
+            }
+            .long_enough(idle)
+        );
+        // One cycle per idle period.
+        assert!(
+            !Quiet {
+                tasks: long,
+                input: long,
+                since_cycle: short
+            }
+            .long_enough(idle)
+        );
+        // A compositor that does not answer does not hold cycles back.
+        assert!(
+            Quiet {
+                tasks: long,
+                input: None,
+                since_cycle: None
+            }
+            .long_enough(idle)
+        );
+    }
 }

@@ -103,7 +103,7 @@ pub fn run(args: AgentArgs, config: &Config) -> anyhow::Result<()> {
         }
         state.follow_compositor();
         if let Some(improver) = &state.improvement {
-            improver.spawn_schedule(state.memory.clone());
+            improver.spawn_schedule(state.memory.clone(), state.desktop.clone());
         }
         state.voice.set_socket(voice_socket);
         state.follow_voice();

@@ -33,6 +33,8 @@ enum MsgCommand {
     Windows,
     /// Where the pointer is.
     Pointer,
+    /// How long since input last arrived.
+    Activity,
     /// Focus and raise a window.
     Focus { id: u64 },
     /// Move a window's content to X Y.
@@ -237,6 +239,7 @@ fn to_request(command: MsgCommand) -> Request {
         MsgCommand::Outputs => Request::Outputs,
         MsgCommand::Windows => Request::Windows,
         MsgCommand::Pointer => Request::Pointer,
+        MsgCommand::Activity => Request::Activity,
         MsgCommand::Focus { id } => Request::Focus { id },
         MsgCommand::Move { id, x, y } => Request::Move { id, x, y },
         MsgCommand::Resize { id, width, height } => Request::Resize { id, width, height },
@@ -387,6 +390,7 @@ fn print_response(response: &Response, json: bool) -> anyhow::Result<()> {
             }
         }
         Response::Pointer { x, y } => println!("{x},{y}"),
+        Response::Activity { input_idle_ms } => println!("input idle for {input_idle_ms} ms"),
         Response::Batch { replies } => {
             for reply in replies {
                 println!("{}", serde_json::to_string(reply)?);

@@ -179,6 +179,9 @@ pub enum Request {
     Windows,
     /// The pointer's position.
     Pointer,
+    /// How long since input last arrived (a device's or injected), so a
+    /// client can tell whether someone is using the desktop.
+    Activity,
     /// Give a window keyboard focus and raise it (restoring it if minimized).
     Focus { id: WindowId },
     /// Move a window so its content's top-left corner is at `(x, y)`.
@@ -411,6 +414,9 @@ pub enum Response {
     Pointer {
         x: f64,
         y: f64,
+    },
+    Activity {
+        input_idle_ms: u64,
     },
     Spawned {
         pid: u32,

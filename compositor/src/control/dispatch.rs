@@ -31,6 +31,9 @@ pub fn dispatch(state: &mut State, request: Request) -> Result<Response, Error> 
                 y: location.y,
             })
         }
+        Request::Activity => Ok(Response::Activity {
+            input_idle_ms: state.last_input.elapsed().as_millis() as u64,
+        }),
         Request::Focus { id } => {
             state.windows.get(id)?;
             state.focus_window(Some(id));
