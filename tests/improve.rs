@@ -94,15 +94,26 @@ const BAD: &str = "function run(params) {\n  const file = digios.act('read_file'
 const FIRST: &str = "function run(params) {\n  if (!params.path) throw new Error('a path is needed');\n  \
                      digios.act('write_file', { path: params.into, content: '' });\n  return {};\n}";
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_good_skill_is_integrated_a_bad_one_rejected_and_rollback_restores() {
+/// An improver on real parts whose model answers `replies` when asked for
+/// a skill, with version 1 of `count_lines` ([`FIRST`]) installed.
+struct Rig {
+    improver: Improver,
+    memory: Memory,
+    skills: Skills,
+    events: Arc<EventBus>,
+    _data: tempfile::TempDir,
+}
+
+/// The tests here take turns: one counts the sandboxes under this process.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+async fn rig(replies: Vec<String>) -> Rig {
     let data = tempfile::tempdir().unwrap();
     let memory = Memory::open(data.path().join("memory.db")).await.unwrap();
     let model = Arc::new(Scripted {
-        skills: Mutex::new(VecDeque::from([skill_reply(GOOD), skill_reply(BAD)])),
+        skills: Mutex::new(VecDeque::from(replies)),
     });
     let events = Arc::new(EventBus::default());
-    let mut topics = events.subscribe();
     let kill_switch = KillSwitch::new();
     // The live library: its skills' tests never act on a desktop here.
     let skills = Skills::new(
@@ -150,9 +161,29 @@ async fn a_good_skill_is_integrated_a_bad_one_rejected_and_rollback_restores() {
         skills: skills.clone(),
         model: ModelSlot::new(model),
         memory: memory.clone(),
-        events,
+        events: events.clone(),
         config: ImproveConfig::default(),
     });
+    Rig {
+        improver,
+        memory,
+        skills,
+        events,
+        _data: data,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_good_skill_is_integrated_a_bad_one_rejected_and_rollback_restores() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let Rig {
+        improver,
+        memory,
+        skills,
+        events,
+        _data,
+    } = rig(vec![skill_reply(GOOD), skill_reply(BAD)]).await;
+    let mut topics = events.subscribe();
 
     let good = tokio::time::timeout(Duration::from_secs(600), improver.run("test"))
         .await
@@ -280,4 +311,112 @@ async fn report(improver: &Improver, id: i64) {
         "after": cycle.score_after, "reason": cycle.reason,
     });
     println!("cycle {line}");
+}
+
+/// The evaluator's sandbox compositors still running under this process.
+fn sandbox_compositors() -> usize {
+    let me = std::process::id().to_string();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|entry| {
+            let dir = entry.ok()?.path();
+            let stat = std::fs::read_to_string(dir.join("stat")).ok()?;
+            let parent = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .nth(1)?
+                .to_string();
+            let cmdline = std::fs::read(dir.join("cmdline")).ok()?;
+            let compositor = String::from_utf8_lossy(&cmdline).contains("compositor");
+            (parent == me && compositor).then_some(())
+        })
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cycle_steps_aside_or_is_cancelled_and_leaves_nothing_behind() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let rig = rig(vec![skill_reply(GOOD), skill_reply(GOOD)]).await;
+    assert!(!rig.improver.cancel(None, "nothing runs"));
+
+    // A scheduled cycle steps aside once a suite task's sandbox is up.
+    let mut topics = rig.events.subscribe();
+    let stop = async move {
+        while let Ok(event) = topics.recv().await {
+            if event.kind == "eval_task_started" {
+                break;
+            }
+        }
+        while sandbox_compositors() == 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        "someone is using the desktop".to_string()
+    };
+    let cycle = tokio::time::timeout(
+        Duration::from_secs(300),
+        rig.improver.run_unless("schedule", stop),
+    )
+    .await
+    .expect("the cycle stopped")
+    .unwrap();
+    assert_eq!(cycle.state, CycleState::Cancelled, "{cycle:#?}");
+    assert_eq!(
+        cycle.reason.as_deref(),
+        Some("stopped: someone is using the desktop")
+    );
+    assert!(cycle.finished_at_ms.is_some());
+    assert_eq!(sandbox_compositors(), 0, "the sandboxes are gone");
+    let runs = digios_agent::eval::list_runs(&rig.memory, 10)
+        .await
+        .unwrap();
+    let baseline = runs.first().expect("the baseline run");
+    assert_eq!(
+        baseline.state,
+        digios_agent::eval::RunState::Failed,
+        "{baseline:?}"
+    );
+    assert!(
+        baseline
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("someone is using the desktop")),
+        "{baseline:?}"
+    );
+    let stored = digios_agent::improve::get(&rig.memory, cycle.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.state, CycleState::Cancelled);
+    assert_eq!(rig.improver.running(), None);
+
+    // One started in the background is cancelled by id; the next may start.
+    let started = rig.improver.start("api").await.unwrap();
+    assert_eq!(rig.improver.running(), Some(started.id));
+    assert!(!rig.improver.cancel(Some(started.id + 1), "not this one"));
+    assert!(
+        rig.improver
+            .cancel(Some(started.id), "cancelled by the user")
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let cancelled = loop {
+        let cycle = digios_agent::improve::get(&rig.memory, started.id)
+            .await
+            .unwrap()
+            .unwrap();
+        if cycle.state != CycleState::Running {
+            break cycle;
+        }
+        assert!(std::time::Instant::now() < deadline, "{cycle:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(cancelled.state, CycleState::Cancelled);
+    assert_eq!(
+        cancelled.reason.as_deref(),
+        Some("stopped: cancelled by the user")
+    );
+    // Nothing was installed: version 1 is still the active one.
+    assert_eq!(rig.skills.active("count_lines").await.unwrap().version, 1);
+    let again = rig.improver.start("api").await.unwrap();
+    assert!(rig.improver.cancel(Some(again.id), "cancelled by the user"));
 }

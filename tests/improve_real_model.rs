@@ -136,4 +136,29 @@ fn a_cycle_with_the_real_model_runs_end_to_end_and_is_recorded() {
     );
     let runs = ctl(&desktop, &["eval", "runs", "--limit", "5"]);
     assert!(runs.contains("count-lines"), "{runs}");
+
+    // A cycle stopped on request ends cancelled; an ended one is a 409.
+    let (status, started) = api.post("/api/improve/cycles", serde_json::json!({}));
+    assert_eq!(status, 202, "{started}");
+    let id = started["id"].as_i64().unwrap();
+    let (status, stopped) = api.post(
+        &format!("/api/improve/cycles/{id}/cancel"),
+        serde_json::json!({}),
+    );
+    assert_eq!(status, 200, "{stopped}");
+    assert_eq!(stopped["state"], "cancelled", "{stopped}");
+    assert_eq!(stopped["reason"], "stopped: cancelled by the user");
+    let (status, again) = api.post(
+        &format!("/api/improve/cycles/{id}/cancel"),
+        serde_json::json!({}),
+    );
+    assert_eq!(status, 409, "{again}");
+    assert_eq!(again["error"]["code"], "conflict");
+    let (status, missing) = api.post("/api/improve/cycles/999999/cancel", serde_json::json!({}));
+    assert_eq!(status, 404, "{missing}");
+    let history = ctl(&desktop, &["improve", "history"]);
+    assert!(
+        history.contains(&format!("cycle {id} cancelled")),
+        "{history}"
+    );
 }

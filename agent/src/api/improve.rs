@@ -25,6 +25,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(get_eval_run))
         .routes(routes!(start_cycle, list_cycles))
         .routes(routes!(get_cycle))
+        .routes(routes!(cancel_cycle))
 }
 
 const DEFAULT_LIST: u32 = 20;
@@ -200,9 +201,47 @@ async fn get_cycle(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Cycle>, ApiError> {
-    crate::improve::get(&state.memory, id)
+    stored_cycle(&state.memory, id).await.map(Json)
+}
+
+async fn stored_cycle(memory: &crate::memory::Memory, id: i64) -> Result<Cycle, ApiError> {
+    crate::improve::get(memory, id)
         .await
         .map_err(|err| ApiError::internal(err.to_string()))?
-        .map(Json)
         .ok_or_else(|| ApiError::not_found(format!("improvement cycle {id} does not exist")))
+}
+
+/// Stop a running improvement cycle: it ends `cancelled`, nothing is
+/// installed, its sandboxes are torn down. Answers with the stopped cycle.
+#[utoipa::path(post, path = "/api/improve/cycles/{id}/cancel", tag = "improve",
+    params(("id" = i64, Path, description = "cycle id")),
+    responses(
+        (status = 200, body = Cycle),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "the cycle has already ended", body = ErrorBody),
+        (status = 503, description = "the improvement cycle is not configured", body = ErrorBody),
+    ))]
+async fn cancel_cycle(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Cycle>, ApiError> {
+    let improver = state.improver()?;
+    if !improver.cancel(Some(id), "cancelled by the user") {
+        let cycle = stored_cycle(&state.memory, id).await?;
+        return Err(ApiError::conflict(format!(
+            "improvement cycle {id} has already ended ({})",
+            cycle.state.as_str()
+        )));
+    }
+    // The cycle closes its record as it stops; wait for that.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let cycle = stored_cycle(&state.memory, id).await?;
+        if cycle.state != crate::improve::CycleState::Running
+            || tokio::time::Instant::now() >= deadline
+        {
+            return Ok(Json(cycle));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }

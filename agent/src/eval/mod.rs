@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
-pub use store::{get_run, list_runs, mark_interrupted};
+pub use store::{get_run, list_runs, mark_interrupted, stop_cycle_runs};
 pub use suite::{Check, EvalTask, SetupStep, suite};
 
 use crate::actions::ActionsConfig;

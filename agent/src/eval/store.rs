@@ -98,6 +98,25 @@ pub async fn mark_interrupted(memory: &Memory) -> Result<u64, MemoryError> {
     .await
 }
 
+/// Closes the suite runs an improvement cycle started at `since_ms` left
+/// running when it was stopped. Runs started on demand are not its own.
+pub async fn stop_cycle_runs(
+    memory: &Memory,
+    since_ms: i64,
+    note: &str,
+) -> Result<u64, MemoryError> {
+    let done = sqlx::query(
+        "UPDATE eval_runs SET state = 'failed', finished_at_ms = ?, error = ? \
+         WHERE state = 'running' AND purpose IN ('baseline', 'candidate') AND started_at_ms >= ?",
+    )
+    .bind(crate::memory::now_ms())
+    .bind(note)
+    .bind(since_ms)
+    .execute(memory.pool())
+    .await?;
+    Ok(done.rows_affected())
+}
+
 const RUN_COLUMNS: &str = "id, started_at_ms, finished_at_ms, state, purpose, model, \
      skills_version, success_rate, error";
 

@@ -105,6 +105,8 @@ pub enum CycleState {
     Rejected,
     /// The cycle itself broke (no model, the sandbox would not start).
     Failed,
+    /// Stopped before it decided: by the user, or stepping aside for them.
+    Cancelled,
 }
 
 impl CycleState {
@@ -114,6 +116,7 @@ impl CycleState {
             CycleState::Integrated => "integrated",
             CycleState::Rejected => "rejected",
             CycleState::Failed => "failed",
+            CycleState::Cancelled => "cancelled",
         }
     }
 
@@ -122,6 +125,7 @@ impl CycleState {
             "running" => CycleState::Running,
             "integrated" => CycleState::Integrated,
             "rejected" => CycleState::Rejected,
+            "cancelled" => CycleState::Cancelled,
             _ => CycleState::Failed,
         }
     }
@@ -201,6 +205,8 @@ pub struct Improver {
 struct Inner {
     parts: ImproveParts,
     busy: Arc<tokio::sync::Mutex<()>>,
+    /// The running cycle's id and what stops it, with why.
+    current: std::sync::Mutex<Option<(i64, CancellationToken, Option<String>)>>,
 }
 
 impl Improver {
@@ -209,6 +215,7 @@ impl Improver {
             inner: Arc::new(Inner {
                 parts,
                 busy: Arc::new(tokio::sync::Mutex::new(())),
+                current: std::sync::Mutex::new(None),
             }),
         }
     }
@@ -244,15 +251,112 @@ impl Improver {
         let started = cycle.clone();
         tokio::spawn(async move {
             let _guard = guard;
-            improver.execute(started).await;
+            improver
+                .execute_unless(started, std::future::pending())
+                .await;
         });
         Ok(cycle)
     }
 
-    /// Runs one cycle to its end.
+    /// Runs one cycle to its end (or until [`Improver::cancel`]).
     pub async fn run(&self, trigger: &str) -> Result<Cycle, ImproveError> {
+        self.run_unless(trigger, std::future::pending()).await
+    }
+
+    /// As [`Improver::run`], but the cycle steps aside when `stop` resolves
+    /// (with why): it ends `cancelled`, its sandboxes are torn down and its
+    /// unfinished suite runs are closed as failed.
+    pub async fn run_unless(
+        &self,
+        trigger: &str,
+        stop: impl std::future::Future<Output = String>,
+    ) -> Result<Cycle, ImproveError> {
         let (_guard, cycle) = self.begin(trigger).await?;
-        Ok(self.execute(cycle).await)
+        Ok(self.execute_unless(cycle, stop).await)
+    }
+
+    /// Stops the running cycle, if it is `id` (any, for `None`); whether one was.
+    pub fn cancel(&self, id: Option<i64>, why: &str) -> bool {
+        let mut current = self.inner.current.lock().unwrap_or_else(|e| e.into_inner());
+        match current.as_mut() {
+            Some((running, token, reason)) if id.is_none_or(|id| id == *running) => {
+                reason.get_or_insert_with(|| why.to_string());
+                token.cancel();
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The running cycle's id.
+    pub fn running(&self) -> Option<i64> {
+        let current = self.inner.current.lock().unwrap_or_else(|e| e.into_inner());
+        current.as_ref().map(|(id, _, _)| *id)
+    }
+
+    async fn execute_unless(
+        &self,
+        cycle: Cycle,
+        stop: impl std::future::Future<Output = String>,
+    ) -> Cycle {
+        let id = cycle.id;
+        let token = {
+            let mut current = self.inner.current.lock().unwrap_or_else(|e| e.into_inner());
+            match current.as_ref() {
+                Some((running, token, _)) if *running == id => token.clone(),
+                _ => {
+                    let token = CancellationToken::new();
+                    *current = Some((id, token.clone(), None));
+                    token
+                }
+            }
+        };
+        let began = cycle.clone();
+        let ended = tokio::select! {
+            done = self.execute(cycle) => Ok(done),
+            why = stop => Err(why),
+            _ = token.cancelled() => Err(String::new()),
+        };
+        let why = self
+            .inner
+            .current
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .and_then(|(_, _, why)| why);
+        match ended {
+            Ok(done) => done,
+            // Dropping the cycle's future has killed its sandboxes.
+            Err(stopped) => {
+                let why = why.filter(|w| !w.is_empty()).unwrap_or(stopped);
+                self.stepped_aside(began, &why).await
+            }
+        }
+    }
+
+    /// Records a stopped cycle (`started` as it began, should its latest
+    /// record be unreadable) and closes the suite runs it left open.
+    async fn stepped_aside(&self, started: Cycle, why: &str) -> Cycle {
+        let (id, started_at_ms) = (started.id, started.started_at_ms);
+        let memory = &self.inner.parts.memory;
+        let note = format!("the improvement cycle was stopped: {why}");
+        if let Err(err) = crate::eval::stop_cycle_runs(memory, started_at_ms, &note).await {
+            tracing::warn!("closing the suite runs of cycle {id}: {err}");
+        }
+        let mut cycle = match store::get(memory, id).await {
+            Ok(Some(cycle)) => cycle,
+            other => {
+                tracing::warn!("reading stopped cycle {id}: {other:?}");
+                started
+            }
+        };
+        cycle.state = CycleState::Cancelled;
+        cycle.reason = Some(format!("stopped: {why}"));
+        cycle.finished_at_ms = Some(crate::memory::now_ms());
+        tracing::info!("improvement cycle {id} stopped: {why}");
+        self.save(&cycle, "finished").await;
+        self.publish("cycle_finished", json!(cycle));
+        cycle
     }
 
     /// Takes the one-cycle-at-a-time lock, checks the daily bound and records
@@ -269,6 +373,9 @@ impl Improver {
             .map_err(|_| ImproveError::Busy)?;
         self.check_daily_limit().await?;
         let cycle = self.record_start(trigger).await?;
+        // Stoppable from the moment it is known.
+        *self.inner.current.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((cycle.id, CancellationToken::new(), None));
         Ok((guard, cycle))
     }
 
@@ -552,13 +659,39 @@ impl Improver {
                     continue;
                 }
                 last_cycle = Some(Instant::now());
-                match improver.run("schedule").await {
+                let stop = step_aside_when_used(memory.clone(), desktop.clone());
+                match improver.run_unless("schedule", stop).await {
                     Ok(cycle) => tracing::info!("scheduled cycle {}: {:?}", cycle.id, cycle.state),
                     Err(ImproveError::Busy) | Err(ImproveError::DailyLimit(_)) => {}
                     Err(err) => tracing::warn!("scheduled improvement cycle: {err}"),
                 }
             }
         });
+    }
+}
+
+/// Resolves, with why, once someone uses the desktop after this call: a
+/// task changes or input arrives. A scheduled cycle then steps aside.
+async fn step_aside_when_used(memory: Memory, desktop: crate::desktop::Desktop) -> String {
+    let since = Instant::now();
+    let since_ms = crate::memory::now_ms();
+    loop {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let newest = memory
+            .list_tasks(1)
+            .await
+            .ok()
+            .and_then(|t| t.first().cloned());
+        if newest.is_some_and(|task| task.updated_at_ms > since_ms) {
+            return "a task was given".into();
+        }
+        if desktop
+            .input_idle()
+            .await
+            .is_ok_and(|idle| idle < since.elapsed())
+        {
+            return "someone is using the desktop".into();
+        }
     }
 }
 

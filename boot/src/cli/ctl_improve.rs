@@ -44,6 +44,8 @@ pub enum ImproveCommand {
     },
     /// One cycle in full: prompts, replies, code, errors, scores, decision.
     Show { id: i64 },
+    /// Stop a running cycle; nothing it made is installed.
+    Cancel { id: i64 },
 }
 
 pub async fn eval(
@@ -105,6 +107,11 @@ pub async fn improve(
         ImproveCommand::Show { id } => (
             api.get(&format!("/api/improve/cycles/{id}")).await?,
             cycle_text,
+        ),
+        ImproveCommand::Cancel { id } => (
+            api.post(&format!("/api/improve/cycles/{id}/cancel"), json!({}))
+                .await?,
+            cycle_line,
         ),
     })
 }
