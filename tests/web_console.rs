@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use digios_tests::api_client::ApiClient;
 use digios_tests::browser::Browser;
-use digios_tests::digios::{start_agent, start_desktop, start_desktop_with_config};
+use digios_tests::digios::{
+    start_agent, start_agent_with_config, start_desktop, start_desktop_with_config,
+};
 use digios_tests::model_fixtures::agent_with_held_pull;
 use digios_tests::voice::{espeak, socket_in, start_voice};
 use serde_json::{Value, json};
@@ -589,6 +591,54 @@ fn the_evaluator_plot_follows_suite_runs() {
         json!([]),
     );
     assert!(caption.as_str().unwrap().contains("2 runs"), "{caption}");
+}
+
+#[test]
+fn a_running_improvement_cycle_is_shown_and_stopped_from_the_page() {
+    // One suite task the model must do, so the cycle's baseline takes a while.
+    let config = "[improve]\ntasks = [\"count-lines\"]\neval_task_timeout_secs = 120\n";
+    let (_agent, url) = start_agent_with_config(config, &["--bind", "127.0.0.1:0"]);
+    let api = ApiClient::new(&url);
+    let browser = Browser::start();
+    browser.goto(&format!("{url}/"));
+    browser.wait_for(
+        "no cycles yet",
+        "return document.getElementById('connection').dataset.state === 'online'
+             && document.getElementById('cycle').dataset.state === 'none'
+             && document.getElementById('cycle-stop').hidden",
+        WAIT,
+    );
+    let (status, cycle) = api.post("/api/improve/cycles", json!({}));
+    assert_eq!(status, 202, "{cycle}");
+    let id = cycle["id"].as_i64().unwrap();
+    browser.wait_for(
+        "the running cycle and its Stop button",
+        &format!(
+            "const line = document.getElementById('cycle');
+             return line.dataset.state === 'running' && line.dataset.cycle === '{id}'
+                 && !document.getElementById('cycle-stop').hidden"
+        ),
+        WAIT,
+    );
+    browser.click("#cycle-stop");
+    browser.wait_for(
+        "the cycle stopped",
+        "return document.getElementById('cycle').dataset.state === 'cancelled'
+             && document.getElementById('cycle-stop').hidden",
+        WAIT,
+    );
+    let text = browser.eval(
+        "return document.getElementById('cycle-text').textContent",
+        json!([]),
+    );
+    assert!(
+        text.as_str().unwrap().contains(&format!(
+            "cycle {id}: cancelled (stopped: cancelled by the user)"
+        )),
+        "{text}"
+    );
+    let (_, stored) = api.get(&format!("/api/improve/cycles/{id}"));
+    assert_eq!(stored["state"], "cancelled", "{stored}");
 }
 
 #[test]

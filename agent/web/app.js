@@ -104,6 +104,7 @@ function start() {
           break;
         case 'improve':
           status.refreshEval();
+          if (event.kind.startsWith('cycle_')) status.refreshCycle();
           break;
         default:
           break;
@@ -125,6 +126,7 @@ function start() {
   const status = new StatusPane({
     services: $('services'), model: $('model'), models: $('models'),
     plot: $('eval-plot'), caption: $('eval-caption'),
+    cycle: { node: $('cycle'), text: $('cycle-text'), stop: $('cycle-stop') },
     onStatus: (s) => {
       killEngaged = Boolean(s.kill_switch?.engaged);
       killButton.setAttribute('aria-pressed', String(killEngaged));

@@ -12,8 +12,10 @@ function svg(tag, attributes, text) {
 }
 
 export class StatusPane {
-  constructor({ services, model, models, plot, caption, onStatus }) {
+  constructor({ services, model, models, plot, caption, cycle, onStatus }) {
     this.servicesEl = services;
+    this.cycle = cycle;
+    this.cycle?.stop.addEventListener('click', () => this.stopCycle());
     this.modelEl = model;
     this.modelsEl = models;
     this.plot = plot;
@@ -24,7 +26,9 @@ export class StatusPane {
   }
 
   async refresh() {
-    await Promise.all([this.refreshStatus(), this.refreshModel(), this.refreshModels(), this.refreshEval()]);
+    await Promise.all([
+      this.refreshStatus(), this.refreshModel(), this.refreshModels(), this.refreshEval(), this.refreshCycle(),
+    ]);
   }
 
   async refreshStatus() {
@@ -67,6 +71,46 @@ export class StatusPane {
     }
     const finished = (runs ?? []).filter((r) => r.finished_at_ms != null && Number.isFinite(r.success_rate));
     this.renderEval(finished.reverse(), null);
+  }
+
+  // The latest improvement cycle; while one runs, a button stops it.
+  async refreshCycle() {
+    if (!this.cycle) return;
+    let cycles;
+    try {
+      cycles = await api('/api/improve/cycles?limit=1');
+    } catch (err) {
+      this.renderCycle(null, err.status === 503 ? 'this digiOS does not improve itself' : null);
+      return;
+    }
+    this.renderCycle(cycles?.[0] ?? null, null);
+  }
+
+  renderCycle(cycle, why) {
+    const { node, text, stop } = this.cycle;
+    node.dataset.state = cycle?.state ?? 'none';
+    node.dataset.cycle = cycle ? String(cycle.id) : '';
+    stop.hidden = cycle?.state !== 'running';
+    stop.disabled = false;
+    if (!cycle) {
+      text.textContent = why ?? 'no improvement cycles yet';
+    } else if (cycle.state === 'running') {
+      const targets = cycle.targets?.length ? ` on ${cycle.targets.join(', ')}` : '';
+      text.textContent = `improvement cycle ${cycle.id} running${targets}`;
+    } else {
+      text.textContent = `last improvement cycle ${cycle.id}: ${cycle.state}${cycle.reason ? ` (${cycle.reason})` : ''}`;
+    }
+  }
+
+  async stopCycle() {
+    const id = this.cycle.node.dataset.cycle;
+    if (!id) return;
+    this.cycle.stop.disabled = true;
+    try {
+      this.renderCycle(await api(`/api/improve/cycles/${id}/cancel`, { method: 'POST', body: {} }), null);
+    } catch {
+      await this.refreshCycle();
+    }
   }
 
   renderEval(runs, why) {
