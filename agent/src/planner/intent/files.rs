@@ -189,7 +189,7 @@ fn split_at_last<'w>(
     words: &'w [Token],
     prepositions: &[&str],
 ) -> Option<(&'w [Token], &'w [Token])> {
-    (1..words.len().saturating_sub(1) + 1)
+    (1..words.len())
         .rev()
         .filter(|&i| !words[i].quoted && prepositions.contains(&words[i].norm.as_str()))
         .find(|&i| {
