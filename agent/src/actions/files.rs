@@ -272,25 +272,41 @@ pub async fn write(config: &ActionsConfig, p: WriteFileParams) -> Result<Value, 
 /// Writes to a temporary file beside `path`, fsyncs, then renames over (or,
 /// for `Fail`, links so an existing file is never replaced).
 fn replace(path: &Path, parent: &Path, bytes: &[u8], mode: IfExists) -> Result<(), ActionError> {
+    place(path, parent, mode != IfExists::Fail, |temp| {
+        let mut file = std::fs::File::create(temp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        if let Ok(meta) = std::fs::metadata(path) {
+            // Keep the permissions of the file being replaced.
+            std::fs::set_permissions(temp, meta.permissions())?;
+        }
+        Ok(())
+    })
+}
+
+/// Has `fill` write a temporary file beside `path`, then moves it into
+/// place: renamed over an existing file when `overwrite`, else linked, so an
+/// existing file is never replaced. `path` is never left half written.
+fn place<T>(
+    path: &Path,
+    parent: &Path,
+    overwrite: bool,
+    fill: impl FnOnce(&Path) -> std::io::Result<T>,
+) -> Result<T, ActionError> {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
     let temp = parent.join(format!(
         ".{}.digios-{}.tmp",
         name.unwrap_or_default(),
         std::process::id()
     ));
-    let result = (|| {
-        let mut file = std::fs::File::create(&temp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        if let Ok(meta) = std::fs::metadata(path) {
-            // Keep the permissions of the file being replaced.
-            std::fs::set_permissions(&temp, meta.permissions())?;
+    let result = fill(&temp).and_then(|filled| {
+        if overwrite {
+            std::fs::rename(&temp, path)?;
+        } else {
+            std::fs::hard_link(&temp, path)?;
         }
-        match mode {
-            IfExists::Fail => std::fs::hard_link(&temp, path),
-            _ => std::fs::rename(&temp, path),
-        }
-    })();
+        Ok(filled)
+    });
     let _ = std::fs::remove_file(&temp);
     result.map_err(|err| ActionError::io(path, err))
 }
@@ -335,8 +351,7 @@ pub async fn rename(config: &ActionsConfig, p: MoveFileParams) -> Result<Value, 
     .await
 }
 
-/// Copies one plain file. The copy is written beside `to` and renamed into
-/// place (linked, when not overwriting), so `to` is never left half written.
+/// Copies one plain file, placed like a written file (see [`place`]).
 pub async fn copy(config: &ActionsConfig, p: CopyFileParams) -> Result<Value, ActionError> {
     let from = confine(config, "copy_file", &p.from, false)?;
     let to = confine(config, "copy_file", &p.to, false)?;
@@ -365,24 +380,11 @@ pub async fn copy(config: &ActionsConfig, p: CopyFileParams) -> Result<Value, Ac
         let parent = to
             .parent()
             .ok_or_else(|| invalid("copy_file", "cannot copy to /"))?;
-        let name = to.file_name().map(|n| n.to_string_lossy().into_owned());
-        let temp = parent.join(format!(
-            ".{}.digios-{}.tmp",
-            name.unwrap_or_default(),
-            std::process::id()
-        ));
-        let result = (|| {
-            let bytes = std::fs::copy(&from, &temp)?;
-            std::fs::File::open(&temp)?.sync_all()?;
-            if p.overwrite {
-                std::fs::rename(&temp, &to)?;
-            } else {
-                std::fs::hard_link(&temp, &to)?;
-            }
-            Ok::<u64, std::io::Error>(bytes)
-        })();
-        let _ = std::fs::remove_file(&temp);
-        let bytes = result.map_err(|err| ActionError::io(&to, err))?;
+        let bytes = place(&to, parent, p.overwrite, |temp| {
+            let bytes = std::fs::copy(&from, temp)?;
+            std::fs::File::open(temp)?.sync_all()?;
+            Ok(bytes)
+        })?;
         Ok(json!({"from": from, "to": to, "bytes": bytes}))
     })
     .await
