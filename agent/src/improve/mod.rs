@@ -246,13 +246,13 @@ impl Improver {
 
     /// Records a cycle and runs it in the background; returns it `running`.
     pub async fn start(&self, trigger: &str) -> Result<Cycle, ImproveError> {
-        let (guard, cycle) = self.begin(trigger).await?;
+        let (guard, cycle, stop) = self.begin(trigger).await?;
         let improver = self.clone();
         let started = cycle.clone();
         tokio::spawn(async move {
             let _guard = guard;
             improver
-                .execute_unless(started, std::future::pending())
+                .execute_unless(started, stop, std::future::pending())
                 .await;
         });
         Ok(cycle)
@@ -271,8 +271,8 @@ impl Improver {
         trigger: &str,
         stop: impl std::future::Future<Output = String>,
     ) -> Result<Cycle, ImproveError> {
-        let (_guard, cycle) = self.begin(trigger).await?;
-        Ok(self.execute_unless(cycle, stop).await)
+        let (_guard, cycle, token) = self.begin(trigger).await?;
+        Ok(self.execute_unless(cycle, token, stop).await)
     }
 
     /// Stops the running cycle, if it is `id` (any, for `None`); whether one was.
@@ -294,41 +294,32 @@ impl Improver {
         current.as_ref().map(|(id, _, _)| *id)
     }
 
+    /// Runs `cycle` until it ends, `stop` resolves or `token` (from
+    /// [`Improver::cancel`]) is cancelled.
     async fn execute_unless(
         &self,
         cycle: Cycle,
+        token: CancellationToken,
         stop: impl std::future::Future<Output = String>,
     ) -> Cycle {
-        let id = cycle.id;
-        let token = {
-            let mut current = self.inner.current.lock().unwrap_or_else(|e| e.into_inner());
-            match current.as_ref() {
-                Some((running, token, _)) if *running == id => token.clone(),
-                _ => {
-                    let token = CancellationToken::new();
-                    *current = Some((id, token.clone(), None));
-                    token
-                }
-            }
-        };
         let began = cycle.clone();
-        let ended = tokio::select! {
+        let finished = tokio::select! {
             done = self.execute(cycle) => Ok(done),
-            why = stop => Err(why),
-            _ = token.cancelled() => Err(String::new()),
+            why = stop => Err(Some(why)),
+            _ = token.cancelled() => Err(None),
         };
-        let why = self
+        let cancelled_for = self
             .inner
             .current
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take()
             .and_then(|(_, _, why)| why);
-        match ended {
+        match finished {
             Ok(done) => done,
             // Dropping the cycle's future has killed its sandboxes.
-            Err(stopped) => {
-                let why = why.filter(|w| !w.is_empty()).unwrap_or(stopped);
+            Err(why) => {
+                let why = why.or(cancelled_for).unwrap_or_else(|| "cancelled".into());
                 self.stepped_aside(began, &why).await
             }
         }
@@ -350,21 +341,34 @@ impl Improver {
                 started
             }
         };
-        cycle.state = CycleState::Cancelled;
-        cycle.reason = Some(format!("stopped: {why}"));
-        cycle.finished_at_ms = Some(crate::memory::now_ms());
-        tracing::info!("improvement cycle {id} stopped: {why}");
-        self.save(&cycle, "finished").await;
-        self.publish("cycle_finished", json!(cycle));
+        self.close(&mut cycle, CycleState::Cancelled, format!("stopped: {why}"))
+            .await;
         cycle
     }
 
+    /// Records how a cycle ended and announces it.
+    async fn close(&self, cycle: &mut Cycle, state: CycleState, reason: String) {
+        cycle.state = state;
+        cycle.reason = Some(reason);
+        cycle.finished_at_ms = Some(crate::memory::now_ms());
+        let took = (cycle.finished_at_ms.unwrap_or_default() - cycle.started_at_ms) as f64 / 1000.0;
+        tracing::info!(
+            "improvement cycle {} {} in {took:.1} s: {}",
+            cycle.id,
+            cycle.state.as_str(),
+            cycle.reason.as_deref().unwrap_or("")
+        );
+        self.save(cycle, "finished").await;
+        self.publish("cycle_finished", json!(cycle));
+    }
+
     /// Takes the one-cycle-at-a-time lock, checks the daily bound and records
-    /// the cycle; the cycle runs while the returned guard lives.
+    /// the cycle; the cycle runs while the returned guard lives, and stops
+    /// when the token (which [`Improver::cancel`] reaches) is cancelled.
     async fn begin(
         &self,
         trigger: &str,
-    ) -> Result<(tokio::sync::OwnedMutexGuard<()>, Cycle), ImproveError> {
+    ) -> Result<(tokio::sync::OwnedMutexGuard<()>, Cycle, CancellationToken), ImproveError> {
         let guard = self
             .inner
             .busy
@@ -374,9 +378,10 @@ impl Improver {
         self.check_daily_limit().await?;
         let cycle = self.record_start(trigger).await?;
         // Stoppable from the moment it is known.
+        let token = CancellationToken::new();
         *self.inner.current.lock().unwrap_or_else(|e| e.into_inner()) =
-            Some((cycle.id, CancellationToken::new(), None));
-        Ok((guard, cycle))
+            Some((cycle.id, token.clone(), None));
+        Ok((guard, cycle, token))
     }
 
     async fn check_daily_limit(&self) -> Result<(), ImproveError> {
@@ -416,23 +421,11 @@ impl Improver {
     }
 
     async fn execute(&self, mut cycle: Cycle) -> Cycle {
-        let started = Instant::now();
         let (state, reason) = match self.stages(&mut cycle).await {
             Ok(outcome) => outcome,
             Err(reason) => (CycleState::Failed, reason),
         };
-        cycle.state = state;
-        cycle.reason = Some(reason);
-        cycle.finished_at_ms = Some(crate::memory::now_ms());
-        tracing::info!(
-            "improvement cycle {} {} in {:.1} s: {}",
-            cycle.id,
-            cycle.state.as_str(),
-            started.elapsed().as_secs_f64(),
-            cycle.reason.as_deref().unwrap_or("")
-        );
-        self.save(&cycle, "finished").await;
-        self.publish("cycle_finished", json!(cycle));
+        self.close(&mut cycle, state, reason).await;
         cycle
     }
 
@@ -642,13 +635,8 @@ impl Improver {
             let mut last_cycle = None::<Instant>;
             loop {
                 tokio::time::sleep(Duration::from_secs(60)).await;
-                let newest = memory
-                    .list_tasks(1)
-                    .await
-                    .ok()
-                    .and_then(|t| t.first().cloned());
-                let tasks_quiet = newest.map(|t| {
-                    Duration::from_millis((crate::memory::now_ms() - t.updated_at_ms).max(0) as u64)
+                let tasks_quiet = last_task_change(&memory).await.map(|at_ms| {
+                    Duration::from_millis((crate::memory::now_ms() - at_ms).max(0) as u64)
                 });
                 let quiet = Quiet {
                     tasks: tasks_quiet,
@@ -670,6 +658,12 @@ impl Improver {
     }
 }
 
+/// When the newest task last changed (ms since the epoch), if there is one.
+async fn last_task_change(memory: &Memory) -> Option<i64> {
+    let newest = memory.list_tasks(1).await.ok()?;
+    newest.first().map(|task| task.updated_at_ms)
+}
+
 /// Resolves, with why, once someone uses the desktop after this call: a
 /// task changes or input arrives. A scheduled cycle then steps aside.
 async fn step_aside_when_used(memory: Memory, desktop: crate::desktop::Desktop) -> String {
@@ -677,12 +671,10 @@ async fn step_aside_when_used(memory: Memory, desktop: crate::desktop::Desktop) 
     let since_ms = crate::memory::now_ms();
     loop {
         tokio::time::sleep(Duration::from_secs(5)).await;
-        let newest = memory
-            .list_tasks(1)
+        if last_task_change(&memory)
             .await
-            .ok()
-            .and_then(|t| t.first().cloned());
-        if newest.is_some_and(|task| task.updated_at_ms > since_ms) {
+            .is_some_and(|at_ms| at_ms > since_ms)
+        {
             return "a task was given".into();
         }
         if desktop
