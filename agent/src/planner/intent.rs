@@ -568,13 +568,7 @@ impl Parser<'_> {
         if let Some(verb) = TYPE.iter().find(|v| starts_with(words, v)) {
             let (text, target) = self.split_target_words(&words[verb.len()..]);
             // "write an email to Sam" describes text to compose: the model's job.
-            if text.first().is_some_and(|w| {
-                !w.quoted
-                    && matches!(
-                        w.norm.as_str(),
-                        "a" | "an" | "the" | "some" | "something" | "me" | "my" | "about"
-                    )
-            }) {
+            if text.first().is_some_and(opens_a_description) {
                 return None;
             }
             // "write buy milk into my notes": a destination that is no
@@ -1038,6 +1032,16 @@ fn singulars(phrase: &str) -> impl Iterator<Item = String> + '_ {
             .filter(|one| !one.is_empty())
             .map(str::to_string)
     })
+}
+
+/// Whether text to type or write starts by describing what to compose
+/// ("an email to Sam", "something nice") rather than giving it.
+fn opens_a_description(word: &Token) -> bool {
+    !word.quoted
+        && matches!(
+            word.norm.as_str(),
+            "a" | "an" | "the" | "some" | "something" | "me" | "my" | "about"
+        )
 }
 
 /// The words as written, a quoted span without its quotes.

@@ -4,7 +4,7 @@
 //! "/tmp/a.log", "notes.txt", a quoted name after "file"); anything vaguer
 //! is left to the model.
 
-use super::{Intent, Token, original, starts_with};
+use super::{Intent, Token, opens_a_description, original, starts_with};
 
 /// How a write treats the file already there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,11 +168,7 @@ fn written_text(words: &[Token]) -> Option<String> {
         _ => words,
     };
     if words.first().is_some_and(|w| {
-        !w.quoted
-            && matches!(
-                w.norm.as_str(),
-                "a" | "an" | "the" | "some" | "something" | "me" | "my" | "about" | "it" | "this"
-            )
+        opens_a_description(w) || (!w.quoted && matches!(w.norm.as_str(), "it" | "this"))
     }) {
         return None;
     }
@@ -198,12 +194,16 @@ fn split_at_last<'w>(
         .map(|i| (&words[..i], &words[i + 1..]))
 }
 
+/// Words that call something a file.
+const FILE_WORDS: &[&str] = &["file", "document", "textfile"];
+
+fn is_file_word(word: &Token) -> bool {
+    !word.quoted && FILE_WORDS.contains(&word.norm.as_str())
+}
+
 /// Whether the phrase calls its object a file.
 fn mentions_file(words: &[Token]) -> bool {
-    words
-        .iter()
-        .any(|w| !w.quoted && matches!(w.norm.as_str(), "file" | "document" | "textfile"))
-        || words.last().is_some_and(|w| path_text(w).is_some())
+    words.iter().any(is_file_word) || words.last().is_some_and(|w| path_text(w).is_some())
 }
 
 /// A file the user named.
@@ -218,31 +218,27 @@ struct FilePath {
 fn file_phrase(words: &[Token]) -> Option<FilePath> {
     let (last, before) = words.split_last()?;
     let filler = |w: &Token| {
-        !w.quoted
-            && matches!(
-                w.norm.as_str(),
-                "the"
-                    | "a"
-                    | "an"
-                    | "my"
-                    | "new"
-                    | "empty"
-                    | "blank"
-                    | "text"
-                    | "file"
-                    | "document"
-                    | "called"
-                    | "named"
-                    | "at"
-                    | "textfile"
-            )
+        is_file_word(w)
+            || (!w.quoted
+                && matches!(
+                    w.norm.as_str(),
+                    "the"
+                        | "a"
+                        | "an"
+                        | "my"
+                        | "new"
+                        | "empty"
+                        | "blank"
+                        | "text"
+                        | "called"
+                        | "named"
+                        | "at"
+                ))
     };
     if !before.iter().all(filler) {
         return None;
     }
-    let says_file = before
-        .iter()
-        .any(|w| matches!(w.norm.as_str(), "file" | "document" | "textfile"));
+    let says_file = before.iter().any(is_file_word);
     match path_text(last) {
         Some(path) => Some(path),
         // A quoted name after "file": "the file 'shopping list'".
