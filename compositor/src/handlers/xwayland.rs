@@ -30,6 +30,10 @@ pub struct Xwayland {
 /// Starts Xwayland; X11 apps can connect once it reports ready. A missing
 /// `Xwayland` binary is logged and leaves a Wayland-only desktop.
 pub fn start(state: &State, event_loop: &LoopHandle<'static, State>) {
+    if let Err(err) = ensure_x11_socket_dir(std::path::Path::new(X11_SOCKET_DIR)) {
+        tracing::warn!("X11 apps unavailable: {X11_SOCKET_DIR}: {err}");
+        return;
+    }
     let spawned = XWayland::spawn(
         &state.display_handle,
         None,
@@ -64,6 +68,21 @@ pub fn start(state: &State, event_loop: &LoopHandle<'static, State>) {
     });
     if let Err(err) = inserted {
         tracing::warn!("X11 apps unavailable: {err}");
+    }
+}
+
+/// Where X servers put their sockets; a new machine may not have it yet.
+const X11_SOCKET_DIR: &str = "/tmp/.X11-unix";
+
+/// Creates the X11 socket directory as every X server expects it:
+/// world-writable and sticky, like `/tmp` itself. An existing one is left as
+/// it is, whoever made it.
+fn ensure_x11_socket_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    match std::fs::create_dir(dir) {
+        Ok(()) => std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o1777)),
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(err) => Err(err),
     }
 }
 
@@ -267,5 +286,21 @@ impl State {
             .iter()
             .find(|managed| managed.x11() == Some(window) && !managed.override_redirect)
             .map(|managed| managed.id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn the_x11_socket_dir_is_made_sticky_and_world_writable_when_missing() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join(".X11-unix");
+        super::ensure_x11_socket_dir(&dir).unwrap();
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode, 0o1777);
+        // A second start finds it and leaves it alone.
+        super::ensure_x11_socket_dir(&dir).unwrap();
     }
 }
