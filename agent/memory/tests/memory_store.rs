@@ -3,7 +3,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use digios_agent::memory::{
+use digios_memory::{
     ActionOutcome, Decision, FactKind, FactSource, HitKind, Memory, MemoryError, NewAuditEntry,
     NewStep, Provenance, Role, StepOutcome, TaskState,
 };

@@ -10,7 +10,7 @@ use llama_cpp_2::token::LlamaToken;
 use llama_cpp_2::token::data::LlamaTokenData;
 use llama_cpp_2::token::data_array::LlamaTokenDataArray;
 
-use crate::llm::{Constraint, GenerationOptions, LlmError};
+use crate::{Constraint, GenerationOptions, LlmError};
 
 pub(super) struct TokenSampler {
     grammar: Option<LlamaSampler>,

@@ -13,8 +13,8 @@ use super::wire::{
     self, ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ErrorBody, JsonSchemaFormat,
     ModelList, ResponseFormat, StopField, StreamOptions, WireMessage,
 };
-use crate::llm::completion::CompletionSender;
-use crate::llm::{
+use crate::completion::CompletionSender;
+use crate::{
     ChatRequest, Completion, CompletionOutcome, Constraint, LanguageModel, LlmError,
     ModelDescription, RemoteConfig, StopReason, Usage,
 };

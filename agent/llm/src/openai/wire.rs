@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::llm::{ChatMessage, Constraint, LlmError, Role, StopReason, Usage};
+use crate::{ChatMessage, Constraint, LlmError, Role, StopReason, Usage};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct ChatCompletionRequest {

@@ -21,7 +21,7 @@ use super::wire::{
     self, AssistantMessage, ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, Choice,
     ChunkChoice, Delta, ErrorBody, ErrorDetail, ModelEntry, ModelList, WireUsage,
 };
-use crate::llm::{
+use crate::{
     ChatRequest, Completion, CompletionEvent, CompletionOutcome, GenerationOptions, LanguageModel,
     LlmError, ModelSlot,
 };
@@ -158,7 +158,7 @@ fn chat_request(wire: ChatCompletionRequest) -> Result<ChatRequest, LlmError> {
                 "give either response_format or grammar, not both".into(),
             ));
         }
-        constraint = Some(crate::llm::Constraint::Grammar(grammar));
+        constraint = Some(crate::Constraint::Grammar(grammar));
     }
     Ok(ChatRequest {
         messages,

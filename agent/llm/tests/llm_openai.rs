@@ -11,7 +11,7 @@ use axum::Router;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::post;
-use digios_agent::llm::{
+use digios_llm::{
     CancellationToken, ChatMessage, ChatRequest, CompletionEvent, Constraint, GenerationOptions,
     LanguageModel, LlmError, OpenAiClient, RemoteSettings, StopReason, openai_router,
 };

@@ -5,7 +5,7 @@ use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
-use crate::llm::LlmError;
+use crate::LlmError;
 
 const MAGIC: &[u8; 4] = b"GGUF";
 /// Magic, version, tensor count and metadata count.

@@ -4,7 +4,7 @@ mod llm_support;
 
 use std::io::Write;
 
-use digios_agent::llm::{
+use digios_llm::{
     CancellationToken, ChatMessage, ChatRequest, CompletionEvent, Constraint, GenerationOptions,
     LanguageModel, LlmError, LocalModel, LocalModelSettings, StopReason,
 };

@@ -18,9 +18,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::LocalModelSettings;
 use super::token_sampler::TokenSampler;
-use crate::llm::completion::CompletionSender;
-use crate::llm::text_stream::{StopScanner, Utf8Assembler};
-use crate::llm::{
+use crate::completion::CompletionSender;
+use crate::text_stream::{StopScanner, Utf8Assembler};
+use crate::{
     ChatMessage, ChatRequest, CompletionOutcome, LlmError, ModelDescription, StopReason, Usage,
 };
 

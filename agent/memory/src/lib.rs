@@ -16,7 +16,7 @@ mod error;
 mod facts;
 mod observations;
 mod recovery;
-pub(crate) mod run_records;
+pub mod run_records;
 mod search;
 mod tasks;
 
@@ -214,7 +214,7 @@ impl Memory {
     /// the pool holding the write lock and stalls every later write. On its
     /// own task the transaction is always handed over, and rolled back when
     /// nobody is left to take it.
-    pub(crate) async fn begin_write(
+    pub async fn begin_write(
         &self,
     ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, MemoryError> {
         let pool = self.pool.clone();
@@ -226,7 +226,7 @@ impl Memory {
     }
 
     /// Commits a write; once this returns, the write is acknowledged.
-    pub(crate) async fn commit(
+    pub async fn commit(
         &self,
         tx: sqlx::Transaction<'static, sqlx::Sqlite>,
     ) -> Result<(), MemoryError> {
@@ -276,7 +276,7 @@ fn open_error(path: &Path, source: sqlx::Error) -> MemoryError {
 }
 
 /// Milliseconds since the Unix epoch, the unit of every stored time.
-pub(crate) fn now_ms() -> i64 {
+pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))

@@ -3,7 +3,7 @@
 
 mod llm_support;
 
-use digios_agent::llm::{
+use digios_llm::{
     CancellationToken, ChatMessage, ChatRequest, Constraint, GenerationOptions, LanguageModel,
     unbounded_strings,
 };

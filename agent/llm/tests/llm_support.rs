@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use digios_agent::llm::{LocalModel, LocalModelSettings};
+use digios_llm::{LocalModel, LocalModelSettings};
 
 pub const SMOLLM2_FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
 

@@ -7,7 +7,7 @@ use super::{Memory, MemoryError, now_ms};
 
 /// Rows still `running` when the agent starts can never finish: marks them
 /// failed, with `note` in `note_column`. Returns how many it marked.
-pub(crate) async fn fail_running(
+pub async fn fail_running(
     memory: &Memory,
     table: &str,
     note_column: &str,
@@ -24,7 +24,7 @@ pub(crate) async fn fail_running(
     Ok(done.rows_affected())
 }
 
-pub(crate) async fn row_by_id(
+pub async fn row_by_id(
     memory: &Memory,
     table: &str,
     columns: &str,
@@ -39,7 +39,7 @@ pub(crate) async fn row_by_id(
 }
 
 /// The newest `limit` rows first.
-pub(crate) async fn newest_rows(
+pub async fn newest_rows(
     memory: &Memory,
     table: &str,
     columns: &str,
