@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::setup;
+use crate::cargo;
 
 /// Alternating single runs per side.
 const ROUNDS: usize = 5;
@@ -106,7 +106,7 @@ fn spread(values: &[f64], decimals: usize) -> String {
 /// One run of our inference benchmark per thread count, read from its
 /// output, and the length of its prompt in tokens.
 fn our_figures() -> Result<(Figures, u32), String> {
-    let output = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+    let output = cargo::command()
         .args([
             "bench",
             "--quiet",
@@ -116,7 +116,6 @@ fn our_figures() -> Result<(Figures, u32), String> {
             "llm_throughput",
         ])
         .env("DIGIOS_BENCH_LLM_RUNS", "1")
-        .current_dir(setup::workspace_root())
         .stderr(std::process::Stdio::inherit())
         .output()
         .map_err(|e| format!("cargo bench: {e}"))?;

@@ -9,7 +9,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::setup;
+use crate::cargo;
+use crate::process;
 
 /// Packages unpacked into `<cache>/image/parts`, the image's ingredients.
 const IMAGE_PACKAGES: &[&str] = &["systemd-boot-efi", "busybox-static"];
@@ -46,7 +47,7 @@ pub fn prepare() -> Result<(), String> {
         eprintln!("xtask: depmod for {release}");
         let mut depmod = Command::new("depmod");
         depmod.arg("-b").arg(&parts).arg(release);
-        setup::status(depmod, "depmod")?;
+        process::status(depmod, "depmod")?;
     }
     unpack(&cache.join("qemu"), QEMU_PACKAGES)
 }
@@ -78,7 +79,7 @@ fn unpack(root: &Path, packages: &[&str]) -> Result<(), String> {
     eprintln!("xtask: downloading {}", packages.join(" "));
     let mut download = Command::new("apt-get");
     download.arg("download").args(packages).current_dir(&debs);
-    setup::status(download, "apt-get download")?;
+    process::status(download, "apt-get download")?;
     let _ = std::fs::remove_dir_all(root);
     std::fs::create_dir_all(root).map_err(|e| format!("{}: {e}", root.display()))?;
     for package in packages {
@@ -95,7 +96,7 @@ fn unpack(root: &Path, packages: &[&str]) -> Result<(), String> {
         eprintln!("xtask: unpacking {}", deb.display());
         let mut dpkg = Command::new("dpkg");
         dpkg.arg("-x").arg(&deb).arg(root);
-        setup::status(dpkg, "dpkg -x")?;
+        process::status(dpkg, "dpkg -x")?;
     }
     std::fs::write(&stamp, wanted).map_err(|e| e.to_string())
 }
@@ -103,7 +104,7 @@ fn unpack(root: &Path, packages: &[&str]) -> Result<(), String> {
 /// `cargo xtask image [--out PATH] [ARGS]`: builds `digios` and the image.
 pub fn image(args: &[String]) -> Result<(), String> {
     prepare()?;
-    let mut command = Command::new(setup::target_dir().join("debug/digios"));
+    let mut command = Command::new(cargo::target_dir().join("debug/digios"));
     command
         .arg("image")
         .arg("--parts")
@@ -111,10 +112,10 @@ pub fn image(args: &[String]) -> Result<(), String> {
     if !args.iter().any(|a| a == "--out") {
         command
             .arg("--out")
-            .arg(setup::target_dir().join("digios.img"));
+            .arg(cargo::target_dir().join("digios.img"));
     }
     command.args(args);
-    setup::status(command, "digios image")
+    process::status(command, "digios image")
 }
 
 /// `cargo xtask qemu [--image PATH]`: boots the image under OVMF (TCG;
@@ -126,18 +127,18 @@ pub fn qemu(args: &[String]) -> Result<(), String> {
         [] => {
             // Init and setup talk on the terminal QEMU was started from.
             image(&["--serial-console".to_string()])?;
-            setup::target_dir().join("digios.img")
+            cargo::target_dir().join("digios.img")
         }
         _ => return Err("usage: cargo xtask qemu [--image PATH]".into()),
     };
     prepare()?;
     let qemu_root = cache_dir().join("qemu");
-    let vars = setup::target_dir().join("digios-ovmf-vars.fd");
+    let vars = cargo::target_dir().join("digios-ovmf-vars.fd");
     if !vars.exists() {
         std::fs::copy("/usr/share/OVMF/OVMF_VARS_4M.fd", &vars)
             .map_err(|e| format!("OVMF variables (apt-get install ovmf): {e}"))?;
     }
-    let qmp = setup::target_dir().join("digios-qmp.sock");
+    let qmp = cargo::target_dir().join("digios-qmp.sock");
     let module_dir = qemu_root.join("usr/lib/x86_64-linux-gnu/qemu");
     let has_display =
         std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some();
@@ -181,7 +182,7 @@ pub fn qemu(args: &[String]) -> Result<(), String> {
     eprintln!(
         "xtask: the API will be on http://127.0.0.1:8765 (token: digios.api_token or the data partition's state/api-token)"
     );
-    setup::status(command, "qemu-system-x86_64")
+    process::status(command, "qemu-system-x86_64")
 }
 
 /// Whether a QEMU module's shared libraries are all present.

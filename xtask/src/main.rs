@@ -12,8 +12,10 @@
 
 mod bench_api;
 mod bench_llama;
+mod cargo;
 mod debian;
 mod image;
+mod process;
 mod python;
 mod setup;
 
@@ -45,18 +47,18 @@ fn main() -> ExitCode {
 }
 
 fn test(filter: &[String]) -> Result<(), String> {
-    setup::cargo(&["build", "--workspace", "--all-targets"])?;
+    cargo::run(&["build", "--workspace", "--all-targets"])?;
     let mut args = vec!["test", "--workspace", "--no-fail-fast"];
     if !filter.is_empty() {
         args.push("--");
         args.extend(filter.iter().map(String::as_str));
     }
-    setup::cargo(&args)
+    cargo::run(&args)
 }
 
 fn run(extra: &[String]) -> Result<(), String> {
     // `digios run` starts the shell from beside its own binary.
-    setup::cargo(&[
+    cargo::run(&[
         "build",
         "--package",
         "digios-shell",
@@ -73,7 +75,7 @@ fn run(extra: &[String]) -> Result<(), String> {
         "run",
     ];
     args.extend(extra.iter().map(String::as_str));
-    setup::cargo(&args)
+    cargo::run(&args)
 }
 
 /// Every benchmark by name, in the order `cargo xtask bench` runs them.
@@ -100,7 +102,7 @@ fn bench(only: &[String]) -> Result<(), String> {
     let wants = |name: &str| only.is_empty() || only.iter().any(|o| o == name);
     python::ensure(python::BENCH)?;
     let venv = python::venv_dir()?;
-    let target = setup::target_dir();
+    let target = cargo::target_dir();
     // The dev profile builds every dependency (hyper, tokio, llama.cpp)
     // optimised; only digiOS's own crates are not.
     if wants("compositor") {
@@ -120,7 +122,7 @@ fn bench(only: &[String]) -> Result<(), String> {
     }
     if wants("vision") {
         // OCR latency on real frames, from a compositor of this build.
-        setup::cargo(&["build", "--package", "digios-compositor"])?;
+        cargo::run(&["build", "--package", "digios-compositor"])?;
         cargo_bench(&[
             "--profile",
             "dev",
@@ -153,12 +155,12 @@ fn bench(only: &[String]) -> Result<(), String> {
     }
     if wants("web") {
         // The live screen stream against a full screenshot per change.
-        setup::cargo(&["build", "--package", "digios-boot"])?;
+        cargo::run(&["build", "--package", "digios-boot"])?;
         run_test_bench("screen-bench")?;
     }
     if wants("improve") {
         // Suite and cycle time; each suite task starts a compositor of this build.
-        setup::cargo(&["build", "--package", "digios-boot"])?;
+        cargo::run(&["build", "--package", "digios-boot"])?;
         cargo_bench(&[
             "--profile",
             "dev",
@@ -174,7 +176,7 @@ fn bench(only: &[String]) -> Result<(), String> {
 /// Builds `digios` in the release profile, as it ships; its path.
 fn release_digios(target: &std::path::Path) -> Result<std::path::PathBuf, String> {
     eprintln!("xtask: building the release digios");
-    setup::cargo(&[
+    cargo::run(&[
         "build",
         "--release",
         "--package",
@@ -188,11 +190,11 @@ fn release_digios(target: &std::path::Path) -> Result<std::path::PathBuf, String
 /// The benches that drive digiOS as the end-to-end tests do are binaries
 /// of the test crate.
 fn run_test_bench(bin: &str) -> Result<(), String> {
-    setup::cargo(&["run", "--quiet", "--package", "digios-tests", "--bin", bin])
+    cargo::run(&["run", "--quiet", "--package", "digios-tests", "--bin", bin])
 }
 
 fn cargo_bench(args: &[&str]) -> Result<(), String> {
     let mut all = vec!["bench"];
     all.extend_from_slice(args);
-    setup::cargo(&all)
+    cargo::run(&all)
 }

@@ -1,9 +1,10 @@
 //! Idempotent machine set-up: only what is missing is installed or fetched.
 
-use std::path::PathBuf;
 use std::process::Command;
 
+use crate::cargo;
 use crate::debian;
+use crate::process::status;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
@@ -43,12 +44,12 @@ pub fn run(purpose: Purpose) -> Result<(), String> {
         crate::image::prepare()?;
         crate::python::ensure(crate::python::TEST)?;
     }
-    cargo(&["build", "--package", "digios-boot", "--bin", "digios"])?;
+    cargo::run(&["build", "--package", "digios-boot", "--bin", "digios"])?;
     let models = match purpose {
         Purpose::Run => RUN_MODELS,
         Purpose::Test => TEST_MODELS,
     };
-    let digios = target_dir().join("debug/digios");
+    let digios = cargo::target_dir().join("debug/digios");
     let mut pull = Command::new(&digios);
     pull.args(["model", "pull"]).args(models);
     status(pull, "digios model pull")
@@ -96,32 +97,4 @@ fn is_root() -> bool {
         .output()
         .map(|out| out.stdout.trim_ascii() == b"0")
         .unwrap_or(false)
-}
-
-/// The workspace's target directory, honouring `CARGO_TARGET_DIR`.
-pub fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("target"))
-}
-
-pub fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask lives one level below the workspace root")
-        .to_path_buf()
-}
-
-pub fn cargo(args: &[&str]) -> Result<(), String> {
-    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    command.args(args).current_dir(workspace_root());
-    status(command, &format!("cargo {}", args.join(" ")))
-}
-
-pub fn status(mut command: Command, what: &str) -> Result<(), String> {
-    match command.status() {
-        Ok(s) if s.success() => Ok(()),
-        Ok(s) => Err(format!("{what} failed ({s})")),
-        Err(err) => Err(format!("{what} could not start: {err}")),
-    }
 }
