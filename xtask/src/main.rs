@@ -9,6 +9,7 @@
 //!   web), which print figures against anchors measured in the same run.
 //! - `image [ARGS]`: the bootable disk image (`digios image`).
 //! - `qemu [--image PATH]`: boot the image in QEMU.
+//! - `tidy`: check the architecture invariants (also a test of this crate).
 
 mod bench_api;
 mod bench_llama;
@@ -18,6 +19,7 @@ mod image;
 mod process;
 mod python;
 mod setup;
+mod tidy;
 
 use std::process::ExitCode;
 
@@ -30,9 +32,10 @@ fn main() -> ExitCode {
         Some("bench") => setup::run(setup::Purpose::Test).and_then(|()| bench(&args[1..])),
         Some("image") => setup::run(setup::Purpose::Test).and_then(|()| image::image(&args[1..])),
         Some("qemu") => setup::run(setup::Purpose::Test).and_then(|()| image::qemu(&args[1..])),
+        Some("tidy") => tidy::run(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <setup [--for run|test] | test [FILTER] | run [ARGS] | bench [NAME...] | image [ARGS] | qemu [--image PATH]>"
+                "usage: cargo xtask <setup [--for run|test] | test [FILTER] | run [ARGS] | bench [NAME...] | image [ARGS] | qemu [--image PATH] | tidy>"
             );
             return ExitCode::from(2);
         }
