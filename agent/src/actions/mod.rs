@@ -15,10 +15,11 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use utoipa::ToSchema;
 
 pub use catalogue::{Action, catalogue, specs};
+// The wire types live in `digios-api`, shared with every client.
 pub use desktop::*;
+pub use digios_api::{ActionOutcome, ActionRequest, ActionSpec, Risk};
 pub use files::{
     CopyFileParams, DeleteFileParams, IfExists, ListFilesParams, MoveFileParams, ReadFileParams,
     WriteFileParams,
@@ -27,29 +28,6 @@ pub use processes::{ListProcessesParams, SignalProcessParams, SpawnProcessParams
 pub use shell::RunShellParams;
 
 use crate::desktop::{Desktop, DesktopError};
-
-/// How much an action can change or lose; the safety policy decides per tier.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Risk {
-    /// Moves the pointer or reads state.
-    Low,
-    /// Changes what is on screen or typed into an application.
-    Medium,
-    /// Starts programs or closes windows (may lose unsaved work).
-    High,
-}
-
-/// One entry of the action catalogue.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct ActionSpec {
-    pub action_type: &'static str,
-    pub description: &'static str,
-    pub risk: Risk,
-    /// JSON Schema of `params`.
-    #[schema(value_type = Object)]
-    pub params_schema: Value,
-}
 
 /// The `[actions]` section of `digios.toml`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -121,25 +99,6 @@ impl ActionsConfig {
     pub fn roots(&self) -> Vec<PathBuf> {
         roots::expand_all(&self.file_roots)
     }
-}
-
-/// The seed's request shape: `{"action_type": "click", "params": {"x": 500, "y": 300}}`.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ActionRequest {
-    pub action_type: String,
-    #[serde(default)]
-    #[schema(value_type = Object)]
-    pub params: Value,
-}
-
-/// What an action did.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct ActionOutcome {
-    pub action_type: String,
-    /// Action-specific details, e.g. the launched pid or the window's new state.
-    #[schema(value_type = Object)]
-    pub result: Value,
 }
 
 #[derive(Debug, thiserror::Error)]

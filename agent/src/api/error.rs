@@ -4,42 +4,35 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
 use serde_json::Value;
-use utoipa::ToSchema;
 
 #[derive(Debug, Clone)]
 pub struct ApiError {
     pub status: StatusCode,
+    /// An [`ErrorCode`]'s wire string.
     pub code: &'static str,
     pub message: String,
     pub details: Option<Value>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ErrorBody {
-    pub error: ErrorDetail,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ErrorDetail {
-    /// Stable, machine-readable: `bad_request`, `unknown_action`, `invalid_params`,
-    /// `not_found`, `conflict`, `forbidden`, `denied`, `confirmation_required`,
-    /// `payload_too_large`, `unauthorized`, `rate_limited`, `unavailable`, `internal`.
-    pub code: String,
-    pub message: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub details: Option<Value>,
-}
+// The body's shape and codes are wire types, shared with every client.
+pub use digios_api::{ErrorBody, ErrorCode, ErrorDetail};
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    /// `code` is an [`ErrorCode`]; a `&'static str` names one by its wire string.
+    pub fn new(status: StatusCode, code: impl Into<ErrorCode>, message: impl Into<String>) -> Self {
+        let code = code.into();
         Self {
             status,
-            code,
+            // Only a code read off the wire owns its text; the agent's are all static.
+            code: code.as_static().unwrap_or("internal"),
             message: message.into(),
             details: None,
         }
+    }
+
+    pub fn error_code(&self) -> ErrorCode {
+        ErrorCode::from(self.code)
     }
 
     pub fn with_details(mut self, details: Value) -> Self {
@@ -48,45 +41,57 @@ impl ApiError {
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
+        Self::new(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, message)
     }
 
     pub fn invalid_params(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_params", message)
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::InvalidParams,
+            message,
+        )
     }
 
     pub fn not_found(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+        Self::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, message)
     }
 
     pub fn conflict(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::CONFLICT, "conflict", message)
+        Self::new(StatusCode::CONFLICT, ErrorCode::Conflict, message)
     }
 
     pub fn forbidden(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+        Self::new(StatusCode::FORBIDDEN, ErrorCode::Forbidden, message)
     }
 
     pub fn unavailable(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::Unavailable,
+            message,
+        )
     }
 
     pub fn unauthorized() -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
-            "unauthorized",
+            ErrorCode::Unauthorized,
             "a bearer token is required: send `Authorization: Bearer <token>`",
         )
     }
 
     pub fn internal(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::Internal,
+            message,
+        )
     }
 
     pub fn body(&self) -> ErrorBody {
         ErrorBody {
             error: ErrorDetail {
-                code: self.code.to_string(),
+                code: self.error_code(),
                 message: self.message.clone(),
                 details: self.details.clone(),
             },
@@ -116,10 +121,10 @@ impl IntoResponse for ApiError {
 pub fn from_rejection(rejection: axum::extract::rejection::JsonRejection) -> ApiError {
     let status = rejection.status();
     let code = match status {
-        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
-        StatusCode::UNPROCESSABLE_ENTITY => "invalid_params",
-        _ => "bad_request",
+        StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::PayloadTooLarge,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ErrorCode::UnsupportedMediaType,
+        StatusCode::UNPROCESSABLE_ENTITY => ErrorCode::InvalidParams,
+        _ => ErrorCode::BadRequest,
     };
     // axum reports malformed JSON syntax as 400 and well-formed JSON of the
     // wrong shape as 422; both keep their status.
@@ -200,20 +205,26 @@ impl From<crate::actions::ActionError> for ApiError {
         let message = err.to_string();
         match err {
             ActionError::UnknownAction { valid, .. } => {
-                ApiError::new(StatusCode::BAD_REQUEST, "unknown_action", message)
+                ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::UnknownAction, message)
                     .with_details(serde_json::json!({ "valid_action_types": valid }))
             }
             ActionError::InvalidParams { .. } => ApiError::invalid_params(message),
             ActionError::NotFound(_) => ApiError::not_found(message),
             ActionError::Forbidden(_) => ApiError::forbidden(message),
             ActionError::Conflict(_) => ApiError::conflict(message),
-            ActionError::SpawnFailed(_) => {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "spawn_failed", message)
-            }
+            ActionError::SpawnFailed(_) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::SpawnFailed,
+                message,
+            ),
             ActionError::Io { ref source, .. }
                 if source.kind() == std::io::ErrorKind::StorageFull =>
             {
-                ApiError::new(StatusCode::INSUFFICIENT_STORAGE, "storage_full", message)
+                ApiError::new(
+                    StatusCode::INSUFFICIENT_STORAGE,
+                    ErrorCode::StorageFull,
+                    message,
+                )
             }
             ActionError::Io { .. } => ApiError::internal(message),
             ActionError::Desktop(DesktopError::Unavailable(_)) => ApiError::unavailable(message),
@@ -232,16 +243,16 @@ impl From<crate::desktop::DesktopError> for ApiError {
 fn from_compositor(err: digios_ipc::Error) -> ApiError {
     use digios_ipc::ErrorCode as C;
     let (status, code) = match err.code {
-        C::UnknownWindow => (StatusCode::NOT_FOUND, "unknown_window"),
-        C::UnknownOutput => (StatusCode::NOT_FOUND, "unknown_output"),
-        C::OutOfBounds => (StatusCode::UNPROCESSABLE_ENTITY, "out_of_bounds"),
-        C::InvalidArgument => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_params"),
-        C::UnknownKeysym => (StatusCode::UNPROCESSABLE_ENTITY, "unknown_keysym"),
-        C::SpawnFailed => (StatusCode::UNPROCESSABLE_ENTITY, "spawn_failed"),
-        C::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
-        C::MalformedRequest => (StatusCode::BAD_REQUEST, "bad_request"),
-        C::Busy => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
-        C::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        C::UnknownWindow => (StatusCode::NOT_FOUND, ErrorCode::UnknownWindow),
+        C::UnknownOutput => (StatusCode::NOT_FOUND, ErrorCode::UnknownOutput),
+        C::OutOfBounds => (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::OutOfBounds),
+        C::InvalidArgument => (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::InvalidParams),
+        C::UnknownKeysym => (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::UnknownKeysym),
+        C::SpawnFailed => (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::SpawnFailed),
+        C::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge),
+        C::MalformedRequest => (StatusCode::BAD_REQUEST, ErrorCode::BadRequest),
+        C::Busy => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable),
+        C::Internal => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal),
     };
     ApiError::new(status, code, err.message)
 }
@@ -250,13 +261,17 @@ fn from_mark(err: crate::vision::MarkError) -> ApiError {
     use crate::vision::MarkError;
     let message = err.to_string();
     match err {
-        MarkError::NoAnalysis => ApiError::new(StatusCode::CONFLICT, "no_analysis", message),
+        MarkError::NoAnalysis => {
+            ApiError::new(StatusCode::CONFLICT, ErrorCode::NoAnalysis, message)
+        }
         MarkError::Unknown { mark, count } => {
-            ApiError::new(StatusCode::NOT_FOUND, "unknown_mark", message)
+            ApiError::new(StatusCode::NOT_FOUND, ErrorCode::UnknownMark, message)
                 .with_details(serde_json::json!({ "mark": mark, "marks": count }))
         }
-        MarkError::Stale { mark, .. } => ApiError::new(StatusCode::CONFLICT, "stale_mark", message)
-            .with_details(serde_json::json!({ "mark": mark })),
+        MarkError::Stale { mark, .. } => {
+            ApiError::new(StatusCode::CONFLICT, ErrorCode::StaleMark, message)
+                .with_details(serde_json::json!({ "mark": mark }))
+        }
         MarkError::Desktop(err) => err.into(),
     }
 }
@@ -267,13 +282,17 @@ impl From<crate::vision::VisionError> for ApiError {
         let message = err.to_string();
         match err {
             VisionError::Desktop(err) => err.into(),
-            VisionError::Ocr(OcrError::Unavailable(_)) => {
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "ocr_unavailable", message)
-            }
+            VisionError::Ocr(OcrError::Unavailable(_)) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::OcrUnavailable,
+                message,
+            ),
             VisionError::Ocr(OcrError::Failed(_)) => ApiError::internal(message),
-            VisionError::OutsideScreen(_) => {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "out_of_bounds", message)
-            }
+            VisionError::OutsideScreen(_) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::OutOfBounds,
+                message,
+            ),
             VisionError::EmptyRegion(_) => ApiError::invalid_params(message),
         }
     }

@@ -3,50 +3,11 @@
 
 use std::sync::Mutex;
 
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::sync::broadcast;
-use utoipa::ToSchema;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Topic {
-    Windows,
-    Tasks,
-    Tokens,
-    Voice,
-    Downloads,
-    Services,
-    /// `screen_changed` after an action, once the screen has been analyzed.
-    Vision,
-    /// Evaluation runs and improvement cycles: `eval_*` and `cycle_*` progress.
-    Improve,
-    /// The language model in use: `model_loading`, `model_selected`, `model_load_failed`.
-    Models,
-}
-
-impl Topic {
-    pub const ALL: [Topic; 9] = [
-        Topic::Windows,
-        Topic::Tasks,
-        Topic::Tokens,
-        Topic::Voice,
-        Topic::Downloads,
-        Topic::Services,
-        Topic::Vision,
-        Topic::Improve,
-        Topic::Models,
-    ];
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct Event {
-    pub seq: u64,
-    pub topic: Topic,
-    /// What happened, e.g. `window_opened`, `step_finished`, `progress`.
-    pub kind: String,
-    pub data: Value,
-}
+// The envelope and topics are wire types, shared with every client.
+pub use digios_api::{Event, Topic};
 
 /// How many events a slow subscriber may fall behind before it is told it lagged.
 const BACKLOG: usize = 1024;

@@ -4,8 +4,8 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde::Deserialize;
+use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -13,6 +13,7 @@ use super::AppState;
 use super::error::{ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody};
 use crate::memory::MemoryError;
 use crate::planner::{TaskError, TaskView};
+pub use digios_api::{ConfirmAnswer, KillSwitchState, NewTask};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -28,31 +29,11 @@ const MAX_GOAL_CHARS: usize = 4000;
 const DEFAULT_LIST: u32 = 20;
 const MAX_LIST: u32 = 200;
 
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewTask {
-    /// What to do, in words: `open a terminal and list my files`.
-    pub goal: String,
-    pub conversation_id: Option<i64>,
-}
-
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// How many tasks, newest first (default 20, at most 200).
     pub limit: Option<u32>,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ConfirmAnswer {
-    pub approve: bool,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct KillSwitchState {
-    pub engaged: bool,
 }
 
 impl From<TaskError> for ApiError {
@@ -75,7 +56,7 @@ impl From<crate::policy::KillSwitchEngaged> for ApiError {
     fn from(engaged: crate::policy::KillSwitchEngaged) -> Self {
         ApiError::new(
             StatusCode::LOCKED,
-            "kill_switch_engaged",
+            super::error::ErrorCode::KillSwitchEngaged,
             engaged.to_string(),
         )
     }
@@ -182,4 +163,62 @@ async fn kill_switch(
         serde_json::json!({ "engaged": engaged }),
     );
     Json(KillSwitchState { engaged })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::memory::{Step, StepOutcome, Task, TaskState};
+    use crate::planner::{PendingConfirmation, TaskView};
+
+    /// Clients read the agent's task view as `digios_api::TaskView`; both
+    /// must be the same JSON.
+    #[test]
+    fn the_task_view_is_the_wire_types_shape() {
+        let view = TaskView {
+            task: Task {
+                id: 3,
+                conversation_id: Some(1),
+                goal: "open a terminal".into(),
+                state: TaskState::AwaitingConfirmation,
+                result: None,
+                created_at_ms: 10,
+                updated_at_ms: 11,
+                finished_at_ms: None,
+            },
+            steps: Some(vec![Step {
+                id: 5,
+                task_id: 3,
+                index: 0,
+                thought: "launch it".into(),
+                tool_call: Some(
+                    serde_json::json!({"action": "launch_app", "params": {"app": "foot"}}),
+                ),
+                observation: Some("asked".into()),
+                outcome: StepOutcome::Denied,
+                duration_ms: 4,
+                created_at_ms: 12,
+            }]),
+            pending_confirmation: Some(PendingConfirmation {
+                action_type: "launch_app".into(),
+                params: serde_json::json!({"app": "foot"}),
+                risk: "high".into(),
+                reason: "launching asks first".into(),
+            }),
+        };
+        let sent = serde_json::to_value(&view).unwrap();
+        let read: digios_api::TaskView = serde_json::from_value(sent.clone()).unwrap();
+        assert_eq!(read.task.state, digios_api::TaskState::AwaitingConfirmation);
+        assert_eq!(serde_json::to_value(&read).unwrap(), sent);
+        for state in TaskState::ALL {
+            let wire = serde_json::to_value(state).unwrap();
+            let read: digios_api::TaskState = serde_json::from_value(wire.clone()).unwrap();
+            assert_eq!(serde_json::to_value(read).unwrap(), wire);
+            assert_eq!(read.is_finished(), state.is_finished());
+        }
+        for outcome in StepOutcome::ALL {
+            let wire = serde_json::to_value(outcome).unwrap();
+            let read: digios_api::StepOutcome = serde_json::from_value(wire.clone()).unwrap();
+            assert_eq!(serde_json::to_value(read).unwrap(), wire);
+        }
+    }
 }

@@ -29,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 use utoipa::ToSchema;
 
 pub use config::PlannerConfig;
+pub use digios_api::PendingConfirmation;
 pub use intent::{Intent, WindowOp, WindowRef, parse_goal, parse_prefix};
 pub use observe::{Observation, WindowSummary};
 pub use prompt::{system_prompt, system_prompt_with_skills};
@@ -42,6 +43,7 @@ use crate::memory::{Memory, MemoryError, Step, Task, TaskState};
 use crate::policy::{KillSwitch, Policy};
 
 /// A task as clients see it: memory's task, its steps, and what it waits for.
+/// Its wire shape is `digios_api::TaskView`, which clients read.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct TaskView {
     #[serde(flatten)]
@@ -52,18 +54,6 @@ pub struct TaskView {
     /// The action waiting for the user's yes or no, while the task is
     /// `awaiting_confirmation`.
     pub pending_confirmation: Option<PendingConfirmation>,
-}
-
-/// A confirm-tier action the task is paused on.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct PendingConfirmation {
-    pub action_type: String,
-    #[schema(value_type = Object)]
-    pub params: Value,
-    /// The action's risk tier: `low`, `medium` or `high`.
-    pub risk: String,
-    /// Why the policy asks.
-    pub reason: String,
 }
 
 /// Why a task request was refused.
