@@ -21,25 +21,6 @@ pub enum BackendKind {
 }
 
 impl BackendKind {
-    /// Resolves `Auto` from the environment: a graphical session
-    /// (`WAYLAND_DISPLAY` or `DISPLAY`) means nested, a `/dev/dri/card*`
-    /// node means DRM, anything else headless.
-    pub fn resolve(self) -> Self {
-        if self != Self::Auto {
-            return self;
-        }
-        let session = ["WAYLAND_DISPLAY", "DISPLAY"]
-            .iter()
-            .any(|name| std::env::var_os(name).is_some_and(|value| !value.is_empty()));
-        if session {
-            Self::Winit
-        } else if crate::backend::drm::has_card_node() {
-            Self::Drm
-        } else {
-            Self::Headless
-        }
-    }
-
     pub fn name(self) -> &'static str {
         match self {
             Self::Headless => "headless",
@@ -222,6 +203,5 @@ mod tests {
         assert!(!config.xwayland);
         assert_eq!(CompositorSection::default().backend, BackendKind::Auto);
         assert!(serde_json::from_str::<CompositorSection>(r#"{"backend":"fbdev"}"#).is_err());
-        assert_eq!(BackendKind::Winit.resolve(), BackendKind::Winit);
     }
 }

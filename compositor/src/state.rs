@@ -67,7 +67,7 @@ pub struct State {
     pub space: Space<Window>,
     pub windows: WindowList,
     pub keymap: KeymapIndex,
-    pub backend: Box<dyn Backend>,
+    pub backend: Backend,
     pub cursor_image: CursorImageStatus,
     /// A window being moved or resized with the pointer.
     pub pointer_drag: Option<PointerDrag>,

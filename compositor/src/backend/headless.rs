@@ -1,8 +1,6 @@
 //! Headless backend: no display hardware; frames are rendered offscreen with
 //! pixman when a capture asks for them.
 
-use std::any::Any;
-
 use anyhow::Context;
 use smithay::backend::renderer::pixman::PixmanRenderer;
 
@@ -22,21 +20,13 @@ pub fn start(config: &CompositorConfig) -> anyhow::Result<Started> {
         .map(|(index, spec)| output_from_spec("HEADLESS", index, spec))
         .collect();
     Ok(Started {
-        backend: Box::new(HeadlessBackend { renderer }),
+        backend: Backend::Headless(HeadlessBackend { renderer }),
         outputs,
     })
 }
 
-impl Backend for HeadlessBackend {
-    fn name(&self) -> &'static str {
-        "headless"
-    }
-
-    fn renderer(&mut self) -> &mut PixmanRenderer {
+impl HeadlessBackend {
+    pub fn renderer(&mut self) -> &mut PixmanRenderer {
         &mut self.renderer
-    }
-
-    fn as_any_mut(&mut self) -> &mut dyn Any {
-        self
     }
 }

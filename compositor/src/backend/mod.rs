@@ -8,8 +8,6 @@ mod evdev;
 pub mod headless;
 pub mod winit;
 
-use std::any::Any;
-
 use smithay::backend::renderer::pixman::PixmanRenderer;
 use smithay::desktop::{Space, Window};
 use smithay::input::pointer::CursorImageStatus;
@@ -17,24 +15,74 @@ use smithay::output::{Mode, Output, PhysicalProperties, Scale, Subpixel};
 use smithay::reexports::calloop::LoopHandle;
 use smithay::utils::{Logical, Point};
 
+use self::drm::DrmBackend;
+use self::headless::HeadlessBackend;
+use self::winit::WinitBackend;
 use crate::config::{BackendKind, CompositorConfig, OutputSpec};
 use crate::state::State;
 use crate::windows::WindowList;
 
-pub trait Backend {
+/// The backend driving the outputs. An enum rather than a trait object, so
+/// a backend's own event sources reach it by matching, not by downcasting.
+/// The presenting backends are boxed: they are large and made once.
+pub enum Backend {
+    Headless(HeadlessBackend),
+    Winit(Box<WinitBackend>),
+    Drm(Box<DrmBackend>),
+}
+
+impl Backend {
     /// A short name for logs.
-    fn name(&self) -> &'static str;
+    pub fn name(&self) -> &'static str {
+        match self {
+            Backend::Headless(_) => "headless",
+            Backend::Winit(_) => "winit",
+            Backend::Drm(_) => "drm",
+        }
+    }
+
     /// The renderer used for output frames and captures.
-    fn renderer(&mut self) -> &mut PixmanRenderer;
+    pub fn renderer(&mut self) -> &mut PixmanRenderer {
+        match self {
+            Backend::Headless(backend) => backend.renderer(),
+            Backend::Winit(backend) => backend.renderer(),
+            Backend::Drm(backend) => backend.renderer(),
+        }
+    }
+
     /// Something on screen changed: a presenting backend draws a new frame
     /// when its outputs can take one. Headless renders only on capture.
-    fn schedule_render(&mut self) {}
+    pub fn schedule_render(&mut self) {
+        match self {
+            Backend::Headless(_) => {}
+            Backend::Winit(backend) => backend.schedule_render(),
+            Backend::Drm(backend) => backend.schedule_render(),
+        }
+    }
+
     /// Draws and shows a frame on every output that needs one and can take
     /// one now (no page flip in flight). Called once per event-loop turn.
-    fn present(&mut self, _scene: Scene<'_>) {}
-    /// For backend-specific event sources, which reach their backend through
-    /// the state.
-    fn as_any_mut(&mut self) -> &mut dyn Any;
+    pub fn present(&mut self, scene: Scene<'_>) {
+        match self {
+            Backend::Headless(_) => {}
+            Backend::Winit(backend) => backend.present(scene),
+            Backend::Drm(backend) => backend.present(scene),
+        }
+    }
+
+    pub fn winit(&mut self) -> Option<&mut WinitBackend> {
+        match self {
+            Backend::Winit(backend) => Some(backend),
+            _ => None,
+        }
+    }
+
+    pub fn drm(&mut self) -> Option<&mut DrmBackend> {
+        match self {
+            Backend::Drm(backend) => Some(backend),
+            _ => None,
+        }
+    }
 }
 
 /// What a presenting backend draws: the windows and layers of the space,
@@ -48,7 +96,7 @@ pub struct Scene<'a> {
 
 /// A started backend and the outputs it drives, left to right.
 pub struct Started {
-    pub backend: Box<dyn Backend>,
+    pub backend: Backend,
     pub outputs: Vec<Output>,
 }
 
@@ -78,9 +126,41 @@ pub fn start(
     config: &CompositorConfig,
     event_loop: &LoopHandle<'static, State>,
 ) -> anyhow::Result<Started> {
-    match config.backend.resolve() {
+    match resolve(config.backend) {
         BackendKind::Headless | BackendKind::Auto => headless::start(config),
         BackendKind::Winit => winit::start(config, event_loop),
         BackendKind::Drm => drm::start(config, event_loop),
+    }
+}
+
+/// The backend `kind` means here: `Auto` becomes nested inside a graphical
+/// session (`WAYLAND_DISPLAY` or `DISPLAY`), DRM where a `/dev/dri/card*`
+/// node exists, headless otherwise.
+pub fn resolve(kind: BackendKind) -> BackendKind {
+    if kind != BackendKind::Auto {
+        return kind;
+    }
+    let session = ["WAYLAND_DISPLAY", "DISPLAY"]
+        .iter()
+        .any(|name| std::env::var_os(name).is_some_and(|value| !value.is_empty()));
+    if session {
+        BackendKind::Winit
+    } else if drm::has_card_node() {
+        BackendKind::Drm
+    } else {
+        BackendKind::Headless
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_named_backend_is_taken_as_named() {
+        for kind in [BackendKind::Headless, BackendKind::Winit, BackendKind::Drm] {
+            assert_eq!(resolve(kind), kind);
+        }
+        assert_ne!(resolve(BackendKind::Auto), BackendKind::Auto);
     }
 }

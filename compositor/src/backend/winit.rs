@@ -4,7 +4,6 @@
 //! events on a window become input on that output; closing the last window
 //! stops the compositor.
 
-use std::any::Any;
 use std::num::NonZeroU32;
 use std::os::fd::AsFd;
 use std::rc::Rc;
@@ -139,14 +138,14 @@ pub fn start(
         .map_err(|err| anyhow::anyhow!("adding the host poll timer: {err}"))?;
     tracing::info!(windows = outputs.len(), "nested in the host session");
     Ok(Started {
-        backend: Box::new(backend),
+        backend: Backend::Winit(Box::new(backend)),
         outputs,
     })
 }
 
 /// Dispatches host events and applies them to the compositor.
 fn pump(state: &mut State) {
-    let Some(backend) = state.backend.as_any_mut().downcast_mut::<WinitBackend>() else {
+    let Some(backend) = state.backend.winit() else {
         return;
     };
     backend
@@ -358,22 +357,19 @@ impl WinitBackend {
     }
 }
 
-impl Backend for WinitBackend {
-    fn name(&self) -> &'static str {
-        "winit"
-    }
-
-    fn renderer(&mut self) -> &mut PixmanRenderer {
+/// What [`Backend`] asks of this backend.
+impl WinitBackend {
+    pub fn renderer(&mut self) -> &mut PixmanRenderer {
         &mut self.renderer
     }
 
-    fn schedule_render(&mut self) {
+    pub fn schedule_render(&mut self) {
         for window in &mut self.host.windows {
             window.needs_frame = true;
         }
     }
 
-    fn present(&mut self, scene: Scene<'_>) {
+    pub fn present(&mut self, scene: Scene<'_>) {
         for nested in &mut self.host.windows {
             if !nested.needs_frame {
                 continue;
@@ -383,9 +379,5 @@ impl Backend for WinitBackend {
                 tracing::warn!(output = %nested.output.name(), "presenting a frame: {err:#}");
             }
         }
-    }
-
-    fn as_any_mut(&mut self) -> &mut dyn Any {
-        self
     }
 }

@@ -20,7 +20,6 @@
 mod scanout;
 mod uevent;
 
-use std::any::Any;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
@@ -289,7 +288,7 @@ fn finish(
     event_loop
         .insert_source(card.notifier, |event, _, state| match event {
             DrmEvent::VBlank(crtc) => {
-                if let Some(drm) = state.backend.as_any_mut().downcast_mut::<DrmBackend>() {
+                if let Some(drm) = state.backend.drm() {
                     drm.vblank(crtc);
                 }
             }
@@ -306,7 +305,7 @@ fn finish(
     );
     let outputs = card.outputs.iter().map(|o| o.output.clone()).collect();
     Ok(Started {
-        backend: Box::new(DrmBackend {
+        backend: Backend::Drm(Box::new(DrmBackend {
             renderer,
             session,
             device: card.device,
@@ -314,7 +313,7 @@ fn finish(
             outputs: card.outputs,
             cursor: Cursor::default(),
             connected: card.connected,
-        }),
+        })),
         outputs,
     })
 }
@@ -427,22 +426,19 @@ impl DrmBackend {
     }
 }
 
-impl Backend for DrmBackend {
-    fn name(&self) -> &'static str {
-        "drm"
-    }
-
-    fn renderer(&mut self) -> &mut PixmanRenderer {
+/// What [`Backend`] asks of this backend.
+impl DrmBackend {
+    pub fn renderer(&mut self) -> &mut PixmanRenderer {
         &mut self.renderer
     }
 
-    fn schedule_render(&mut self) {
+    pub fn schedule_render(&mut self) {
         for output in &mut self.outputs {
             output.needs_frame = true;
         }
     }
 
-    fn present(&mut self, scene: Scene<'_>) {
+    pub fn present(&mut self, scene: Scene<'_>) {
         for output in &mut self.outputs {
             if !output.needs_frame || output.flip_pending {
                 continue;
@@ -452,9 +448,5 @@ impl Backend for DrmBackend {
                 tracing::warn!(output = %output.output.name(), "presenting a frame: {err:#}");
             }
         }
-    }
-
-    fn as_any_mut(&mut self) -> &mut dyn Any {
-        self
     }
 }

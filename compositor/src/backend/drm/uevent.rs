@@ -6,7 +6,6 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use smithay::reexports::calloop::generic::Generic;
 use smithay::reexports::calloop::{Interest, LoopHandle, Mode, PostAction};
 
-use super::DrmBackend;
 use crate::state::State;
 
 /// The kernel's own multicast group (udevd re-broadcasts on group 2).
@@ -96,7 +95,7 @@ fn handle(state: &mut State, message: &[u8]) {
                 hotplug = value("HOTPLUG").is_some(),
                 "DRM uevent"
             );
-            if let Some(drm) = state.backend.as_any_mut().downcast_mut::<DrmBackend>() {
+            if let Some(drm) = state.backend.drm() {
                 drm.connectors_changed();
             }
         }
