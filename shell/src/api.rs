@@ -1,31 +1,13 @@
 //! The public API as the shell sees it: typed views of the JSON it reads and
 //! a blocking HTTP client. The shell reaches digiOS only through this door.
 
-use std::time::Duration;
-
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
+
+pub use digios_api::{PendingConfirmation, Step, TaskState};
 
 /// Why a call to the API failed, in words a person can act on.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum ApiError {
-    #[error("the agent is unreachable at {url}: {reason}")]
-    Unreachable { url: String, reason: String },
-    #[error("{message}")]
-    Refused {
-        status: u16,
-        code: String,
-        message: String,
-    },
-    #[error("unexpected reply from {path}: {reason}")]
-    Malformed { path: String, reason: String },
-}
-
-impl ApiError {
-    pub fn is_unreachable(&self) -> bool {
-        matches!(self, Self::Unreachable { .. })
-    }
-}
+pub type ApiError = digios_api::ClientError;
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct Status {
@@ -80,30 +62,13 @@ impl Window {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TaskState {
-    Pending,
-    Running,
-    AwaitingConfirmation,
-    Succeeded,
-    Failed,
-    Cancelled,
-    Stopped,
-    Interrupted,
-    #[serde(other)]
-    Unknown,
+/// How the shell names a task's state to a person.
+pub trait StateLabel {
+    fn label(self) -> &'static str;
 }
 
-impl TaskState {
-    pub fn is_finished(self) -> bool {
-        matches!(
-            self,
-            Self::Succeeded | Self::Failed | Self::Cancelled | Self::Stopped | Self::Interrupted
-        )
-    }
-
-    pub fn label(self) -> &'static str {
+impl StateLabel for TaskState {
+    fn label(self) -> &'static str {
         match self {
             Self::Pending => "pending",
             Self::Running => "running",
@@ -118,53 +83,8 @@ impl TaskState {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct Step {
-    #[serde(default)]
-    pub id: i64,
-    pub task_id: i64,
-    #[serde(default)]
-    pub index: i64,
-    #[serde(default)]
-    pub thought: String,
-    #[serde(default)]
-    pub tool_call: Option<Value>,
-    #[serde(default)]
-    pub observation: Option<String>,
-    #[serde(default)]
-    pub outcome: String,
-    #[serde(default)]
-    pub duration_ms: i64,
-}
-
-impl Step {
-    /// The action a step took, as one line: `launch_app {"app":"foot"}`.
-    pub fn action_line(&self) -> Option<String> {
-        let call = self.tool_call.as_ref()?;
-        let name = call
-            .get("action")
-            .or_else(|| call.get("action_type"))
-            .and_then(Value::as_str);
-        let params = call.get("params");
-        Some(match (name, params) {
-            (Some(name), Some(params)) => format!("{name} {params}"),
-            (Some(name), None) => name.to_string(),
-            _ => call.to_string(),
-        })
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct PendingConfirmation {
-    pub action_type: String,
-    #[serde(default)]
-    pub params: Value,
-    #[serde(default)]
-    pub risk: String,
-    #[serde(default)]
-    pub reason: String,
-}
-
+/// The shell's record of a task: the API's `TaskView` read flat, with the
+/// steps it has seen so far (a task list carries none).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Task {
     pub id: i64,
@@ -180,66 +100,44 @@ pub struct Task {
     pub pending_confirmation: Option<PendingConfirmation>,
 }
 
-/// A blocking client of the public API.
+/// The public API's client with the calls the shell makes.
 #[derive(Clone)]
 pub struct Client {
-    base: String,
-    token: Option<String>,
-    agent: ureq::Agent,
+    api: digios_api::Client,
 }
 
 impl Client {
     /// `base` is the API's root URL, e.g. `http://127.0.0.1:8765`.
     pub fn new(base: &str, token: Option<String>) -> Self {
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            // The API is local: a proxy from the environment must not see it.
-            .proxy(None)
-            .timeout_connect(Some(Duration::from_secs(2)))
-            .timeout_global(Some(Duration::from_secs(30)))
-            .build()
-            .new_agent();
         Self {
-            base: base.trim_end_matches('/').to_string(),
-            token,
-            agent,
+            api: digios_api::Client::new(base, token),
         }
     }
 
     pub fn base(&self) -> &str {
-        &self.base
+        self.api.base()
     }
 
     pub fn token(&self) -> Option<&str> {
-        self.token.as_deref()
+        self.api.token()
     }
 
     /// The WebSocket URL of `/api/ws`.
     pub fn ws_url(&self) -> String {
-        let rest = self
-            .base
-            .strip_prefix("https://")
-            .map(|r| format!("wss://{r}"))
-            .or_else(|| {
-                self.base
-                    .strip_prefix("http://")
-                    .map(|r| format!("ws://{r}"))
-            })
-            .unwrap_or_else(|| self.base.clone());
-        format!("{rest}/api/ws")
+        self.api.ws_url()
     }
 
     pub fn status(&self) -> Result<Status, ApiError> {
-        self.get("/api/status")
+        self.api.get("/api/status")
     }
 
     pub fn windows(&self) -> Result<Vec<Window>, ApiError> {
-        self.get("/api/windows")
+        self.api.get("/api/windows")
     }
 
     /// The name of the loaded language model, from the OpenAI-shaped `/v1/models`.
     pub fn model_name(&self) -> Result<String, ApiError> {
-        let list: Value = self.get("/v1/models")?;
+        let list: Value = self.api.get("/v1/models")?;
         list.pointer("/data/0/id")
             .and_then(Value::as_str)
             .map(str::to_string)
@@ -250,100 +148,47 @@ impl Client {
     }
 
     pub fn tasks(&self, limit: usize) -> Result<Vec<Task>, ApiError> {
-        self.get(&format!("/api/tasks?limit={limit}"))
+        self.api.get(&format!("/api/tasks?limit={limit}"))
     }
 
     pub fn task(&self, id: i64) -> Result<Task, ApiError> {
-        self.get(&format!("/api/tasks/{id}"))
+        self.api.get(&format!("/api/tasks/{id}"))
     }
 
     pub fn create_task(&self, goal: &str) -> Result<Task, ApiError> {
-        self.post("/api/tasks", &json!({ "goal": goal }))
+        self.api.post("/api/tasks", &digios_api::NewTask::new(goal))
     }
 
     pub fn confirm(&self, task: i64, approve: bool) -> Result<Task, ApiError> {
-        self.post(
+        self.api.post(
             &format!("/api/tasks/{task}/confirm"),
-            &json!({ "approve": approve }),
+            &digios_api::ConfirmAnswer { approve },
         )
     }
 
     pub fn cancel(&self, task: i64) -> Result<Task, ApiError> {
-        self.post(&format!("/api/tasks/{task}/cancel"), &json!({}))
+        self.api.post(
+            &format!("/api/tasks/{task}/cancel"),
+            &serde_json::Map::new(),
+        )
     }
 
-    pub fn set_kill_switch(&self, engaged: bool) -> Result<Value, ApiError> {
-        self.post("/api/kill-switch", &json!({ "engaged": engaged }))
+    pub fn set_kill_switch(&self, engaged: bool) -> Result<digios_api::KillSwitchState, ApiError> {
+        self.api.set_kill_switch(engaged)
     }
 
     /// Launches an app by its configured name or by command line.
     pub fn launch(&self, launch: &crate::launcher::Launch) -> Result<Value, ApiError> {
-        let body = match launch {
-            crate::launcher::Launch::App(name) => json!({ "app": name }),
-            crate::launcher::Launch::Command(argv) => json!({ "command": argv }),
+        let request = match launch {
+            crate::launcher::Launch::App(name) => digios_api::LaunchRequest::app(name.clone()),
+            crate::launcher::Launch::Command(argv) => {
+                digios_api::LaunchRequest::command(argv.clone())
+            }
         };
-        self.post("/api/apps/launch", &body)
+        self.api.launch(&request)
     }
 
-    pub fn focus_window(&self, id: u64) -> Result<Value, ApiError> {
-        self.post(&format!("/api/windows/{id}/focus"), &json!({}))
-    }
-
-    fn get<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, ApiError> {
-        let mut request = self.agent.get(format!("{}{path}", self.base));
-        if let Some(token) = &self.token {
-            request = request.header("authorization", format!("Bearer {token}"));
-        }
-        self.read(path, request.call())
-    }
-
-    fn post<T: serde::de::DeserializeOwned>(
-        &self,
-        path: &str,
-        body: &Value,
-    ) -> Result<T, ApiError> {
-        let mut request = self.agent.post(format!("{}{path}", self.base));
-        if let Some(token) = &self.token {
-            request = request.header("authorization", format!("Bearer {token}"));
-        }
-        self.read(path, request.send_json(body))
-    }
-
-    fn read<T: serde::de::DeserializeOwned>(
-        &self,
-        path: &str,
-        response: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
-    ) -> Result<T, ApiError> {
-        let mut response = response.map_err(|err| ApiError::Unreachable {
-            url: self.base.clone(),
-            reason: err.to_string(),
-        })?;
-        let status = response.status().as_u16();
-        let text = response
-            .body_mut()
-            .with_config()
-            .limit(16 << 20)
-            .read_to_string()
-            .map_err(|err| ApiError::Unreachable {
-                url: self.base.clone(),
-                reason: err.to_string(),
-            })?;
-        if !(200..300).contains(&status) {
-            let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-            let field = |name: &str| {
-                body.pointer(&format!("/error/{name}"))
-                    .and_then(Value::as_str)
-                    .map(str::to_string)
-            };
-            return Err(ApiError::Refused {
-                status,
-                code: field("code").unwrap_or_else(|| format!("http_{status}")),
-                message: field("message").unwrap_or_else(|| format!("{path} answered {status}")),
-            });
-        }
-        serde_json::from_str(&text).map_err(|err| ApiError::Malformed {
-            path: path.to_string(),
-            reason: err.to_string(),
-        })
+    pub fn focus_window(&self, id: u64) -> Result<digios_api::ActionOutcome, ApiError> {
+        self.api.focus_window(id)
     }
 }

@@ -4,7 +4,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use crate::api::{Status, Task, TaskState, Window};
+use crate::api::{StateLabel, Status, Task, TaskState, Window};
 use crate::backend::{Command, Event, HISTORY_LIMIT, Update};
 use crate::launcher::AppEntry;
 

@@ -37,8 +37,9 @@ impl ApiClient {
         (status, response.json().unwrap_or(Value::Null))
     }
 
-    /// POST `body` as JSON to `path`: the status and the JSON body.
-    pub fn post(&self, path: &str, body: Value) -> (u16, Value) {
+    /// POST `body` (a `digios_api` request type, or any JSON) to `path`:
+    /// the status and the JSON body.
+    pub fn post(&self, path: &str, body: impl serde::Serialize) -> (u16, Value) {
         let response = self
             .http
             .post(format!("{}{path}", self.url))
@@ -47,6 +48,27 @@ impl ApiClient {
             .expect("POST reaches the agent");
         let status = response.status().as_u16();
         (status, response.json().unwrap_or(Value::Null))
+    }
+
+    /// Submits `goal` as a task; the task as the API answers it.
+    pub fn submit_task(&self, goal: &str) -> digios_api::TaskView {
+        let (status, body) = self.post("/api/tasks", digios_api::NewTask::new(goal));
+        assert_eq!(status, 202, "{body}");
+        serde_json::from_value(body).expect("a task view")
+    }
+
+    /// The task with its steps.
+    pub fn task(&self, id: i64) -> digios_api::TaskView {
+        let (status, body) = self.get(&format!("/api/tasks/{id}"));
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_value(body).expect("a task view")
+    }
+
+    /// The error code of a refusal's body, e.g. `ErrorCode::NotFound`.
+    pub fn error_code(body: &Value) -> Option<digios_api::ErrorCode> {
+        serde_json::from_value::<digios_api::ErrorBody>(body.clone())
+            .ok()
+            .map(|body| body.error.code)
     }
 
     /// The compositor's windows, through `/api/windows`.

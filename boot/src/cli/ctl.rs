@@ -6,7 +6,10 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use digios_agent::actions::ActionRequest;
+use digios_api::{
+    ActionRequest, ConfirmAnswer, ErrorBody, FactValue, LaunchRequest, NewTask, Position,
+    SelectModel, Size, WindowStateChange,
+};
 use serde_json::{Value, json};
 
 use crate::config::Config;
@@ -246,14 +249,14 @@ impl Api {
             return Ok(response);
         }
         let status = response.status().as_u16();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
+        let (code, message) = match response.json::<ErrorBody>().await {
+            Ok(body) => (body.error.code.to_string(), body.error.message),
+            Err(_) => ("error".to_string(), String::new()),
+        };
         Err(ApiFailure {
             status,
-            code: body["error"]["code"]
-                .as_str()
-                .unwrap_or("error")
-                .to_string(),
-            message: body["error"]["message"].as_str().unwrap_or("").to_string(),
+            code,
+            message,
         }
         .into())
     }
@@ -275,7 +278,9 @@ impl Api {
         self.json(reqwest::Method::GET, path, None).await
     }
 
-    async fn post(&self, path: &str, body: Value) -> anyhow::Result<Value> {
+    /// POST `body`, one of the API's request types (or a `Value`).
+    async fn post(&self, path: &str, body: impl serde::Serialize) -> anyhow::Result<Value> {
+        let body = serde_json::to_value(body)?;
         self.json(reqwest::Method::POST, path, Some(body)).await
     }
 }
@@ -315,52 +320,50 @@ async fn execute(api: &Api, command: CtlCommand, json: bool) -> anyhow::Result<(
             let params = match params {
                 Some(text) => serde_json::from_str(&text)
                     .with_context(|| format!("params are not JSON: {text}"))?,
-                None => json!({}),
+                None => empty(),
             };
             let request = ActionRequest {
                 action_type,
                 params,
             };
             let path = format!("/api/action?confirm={confirm}");
-            (
-                api.post(&path, serde_json::to_value(request)?).await?,
-                outcome_text,
-            )
+            (api.post(&path, request).await?, outcome_text)
         }
         CtlCommand::Windows => (api.get("/api/windows").await?, windows_text),
         CtlCommand::Focus { id } => (
-            api.post(&format!("/api/windows/{id}/focus"), json!({}))
+            api.post(&format!("/api/windows/{id}/focus"), empty())
                 .await?,
             outcome_text,
         ),
         CtlCommand::Close { id } => (
-            api.post(&format!("/api/windows/{id}/close"), json!({}))
+            api.post(&format!("/api/windows/{id}/close"), empty())
                 .await?,
             outcome_text,
         ),
         CtlCommand::Move { id, x, y } => (
-            api.post(&format!("/api/windows/{id}/move"), json!({"x": x, "y": y}))
+            api.post(&format!("/api/windows/{id}/move"), Position { x, y })
                 .await?,
             outcome_text,
         ),
         CtlCommand::Resize { id, width, height } => (
-            api.post(
-                &format!("/api/windows/{id}/resize"),
-                json!({"width": width, "height": height}),
-            )
-            .await?,
+            api.post(&format!("/api/windows/{id}/resize"), Size { width, height })
+                .await?,
             outcome_text,
         ),
         CtlCommand::State { id, state, off } => (
             api.post(
                 &format!("/api/windows/{id}/state"),
-                json!({"state": state, "on": !off}),
+                WindowStateChange {
+                    state: state.parse().map_err(anyhow::Error::msg)?,
+                    on: !off,
+                },
             )
             .await?,
             outcome_text,
         ),
         CtlCommand::Launch { app } => (
-            api.post("/api/apps/launch", json!({"app": app})).await?,
+            api.post("/api/apps/launch", LaunchRequest::app(app))
+                .await?,
             outcome_text,
         ),
         CtlCommand::Screenshot {
@@ -412,24 +415,23 @@ async fn execute(api: &Api, command: CtlCommand, json: bool) -> anyhow::Result<(
             })
         }
         CtlCommand::Task(task) => match task {
-            TaskCommand::Submit { goal } => (
-                api.post("/api/tasks", json!({"goal": goal})).await?,
-                task_text,
-            ),
+            TaskCommand::Submit { goal } => {
+                (api.post("/api/tasks", NewTask::new(goal)).await?, task_text)
+            }
             TaskCommand::List { limit } => (
                 api.get(&format!("/api/tasks?limit={limit}")).await?,
                 tasks_text,
             ),
             TaskCommand::Show { id } => (api.get(&format!("/api/tasks/{id}")).await?, task_text),
             TaskCommand::Cancel { id } => (
-                api.post(&format!("/api/tasks/{id}/cancel"), json!({}))
+                api.post(&format!("/api/tasks/{id}/cancel"), empty())
                     .await?,
                 task_text,
             ),
             TaskCommand::Confirm { id, deny } => (
                 api.post(
                     &format!("/api/tasks/{id}/confirm"),
-                    json!({"approve": !deny}),
+                    ConfirmAnswer { approve: !deny },
                 )
                 .await?,
                 task_text,
@@ -449,7 +451,7 @@ async fn execute(api: &Api, command: CtlCommand, json: bool) -> anyhow::Result<(
                 api.json(
                     Method::PUT,
                     &format!("/api/memory/facts/{kind}/{}", encode(&key)),
-                    Some(json!({"value": value})),
+                    Some(serde_json::to_value(FactValue { value })?),
                 )
                 .await?,
                 |v| {
@@ -477,7 +479,7 @@ async fn execute(api: &Api, command: CtlCommand, json: bool) -> anyhow::Result<(
         CtlCommand::Models(models) => match models {
             ModelsCommand::List => (api.get("/api/models").await?, models_text),
             ModelsCommand::Pull { id } => (
-                api.post(&format!("/api/models/{}/pull", encode(&id)), json!({}))
+                api.post(&format!("/api/models/{}/pull", encode(&id)), empty())
                     .await?,
                 |v| {
                     format!(
@@ -489,7 +491,7 @@ async fn execute(api: &Api, command: CtlCommand, json: bool) -> anyhow::Result<(
             ModelsCommand::Select { id, chat_template } => (
                 api.post(
                     &format!("/api/models/{}/select", encode(&id)),
-                    json!({"chat_template": chat_template}),
+                    SelectModel { chat_template },
                 )
                 .await?,
                 |v| {
@@ -511,6 +513,11 @@ async fn execute(api: &Api, command: CtlCommand, json: bool) -> anyhow::Result<(
         }
     }
     Ok(())
+}
+
+/// The body of a route that takes none: an empty object.
+fn empty() -> Value {
+    Value::Object(Default::default())
 }
 
 fn pretty(value: &Value) -> String {

@@ -3,7 +3,7 @@
 
 use egui::{Color32, Key, RichText};
 
-use crate::api::{Task, TaskState};
+use crate::api::{StateLabel, Task, TaskState};
 use crate::backend::Command;
 use crate::model::Model;
 
@@ -71,7 +71,7 @@ fn task_detail(ui: &mut egui::Ui, model: &mut Model, task: &Task) {
     for step in &task.steps {
         egui::Frame::group(ui.style()).show(ui, |ui| {
             ui.set_width(ui.available_width());
-            let mark = if step.outcome == "ok" || step.outcome.is_empty() {
+            let mark = if step.outcome == digios_api::StepOutcome::Ok {
                 RichText::new(format!("Step {}", step.index + 1))
             } else {
                 RichText::new(format!("Step {} ({})", step.index + 1, step.outcome))

@@ -126,7 +126,7 @@ impl Conversation {
         let outcome = self
             .tasks
             .submit(&command)
-            .and_then(|task| self.follow(task.id));
+            .and_then(|task| self.follow(task.task.id));
         self.conclude(&mut turn, outcome);
         turn
     }
@@ -173,12 +173,12 @@ impl Conversation {
                 if let Some(pending) = task
                     .pending_confirmation
                     .as_ref()
-                    .filter(|_| task.awaiting_confirmation())
+                    .filter(|_| task.is_awaiting_confirmation())
                 {
                     turn.reply = dialogue::confirmation_question(pending);
                     turn.awaiting_answer = true;
                     if let Ok(mut slot) = self.pending.lock() {
-                        *slot = Some(task.id);
+                        *slot = Some(task.task.id);
                     }
                 } else {
                     turn.reply = dialogue::task_summary(&task);

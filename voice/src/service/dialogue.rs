@@ -128,11 +128,12 @@ fn main_target(params: &Value) -> Option<String> {
 /// What to say once a task has finished.
 pub fn task_summary(task: &TaskView) -> String {
     let result = task
+        .task
         .result
         .as_deref()
         .map(str::trim)
         .filter(|r| !r.is_empty());
-    match task.state.as_str() {
+    match task.task.state.as_str() {
         "succeeded" => match result {
             // "done: open terminal" said alone is one short word Whisper
             // and people both mishear; "All done." carries.
@@ -263,8 +264,8 @@ mod tests {
         let pending = PendingConfirmation {
             action_type: "delete_files".into(),
             params: json!({"paths": ["a", "b", "c"]}),
-            risk: None,
-            reason: None,
+            risk: String::new(),
+            reason: String::new(),
         };
         assert_eq!(
             confirmation_question(&pending),
@@ -273,8 +274,8 @@ mod tests {
         let pending = PendingConfirmation {
             action_type: "close_window".into(),
             params: json!({"id": 4}),
-            risk: None,
-            reason: Some("it has unsaved work".into()),
+            risk: "high".into(),
+            reason: "it has unsaved work".into(),
         };
         assert_eq!(
             confirmation_question(&pending),
@@ -284,27 +285,24 @@ mod tests {
 
     #[test]
     fn summaries_are_short_sentences() {
-        let mut task = TaskView {
-            id: 1,
-            goal: "open the terminal".into(),
-            state: "succeeded".into(),
-            result: Some("opened foot".into()),
-            pending_confirmation: None,
-        };
+        let mut task: TaskView = serde_json::from_value(json!({
+            "id": 1, "goal": "open the terminal", "state": "succeeded", "result": "opened foot"
+        }))
+        .unwrap();
         assert_eq!(task_summary(&task), "Opened foot.");
-        task.result = Some("done: open terminal, focus firefox".into());
+        task.task.result = Some("done: open terminal, focus firefox".into());
         assert_eq!(
             task_summary(&task),
             "All done. Open terminal, focus firefox."
         );
-        task.result = Some("done".into());
+        task.task.result = Some("done".into());
         assert_eq!(task_summary(&task), "All done.");
-        task.result = Some("doneness checked".into());
+        task.task.result = Some("doneness checked".into());
         assert_eq!(task_summary(&task), "Doneness checked.");
-        task.result = Some("One. ".repeat(200));
+        task.task.result = Some("One. ".repeat(200));
         assert!(task_summary(&task).len() <= MAX_SPOKEN_CHARS + 1);
-        task.state = "failed".into();
-        task.result = None;
+        task.task.state = digios_api::TaskState::Failed;
+        task.task.result = None;
         assert_eq!(task_summary(&task), "Sorry, that did not work.");
     }
 }

@@ -290,7 +290,7 @@ impl VoiceService {
             json!({
                 "text": turn.reply,
                 "command": turn.command,
-                "task_id": turn.task.as_ref().map(|t| t.id),
+                "task_id": turn.task.as_ref().map(|t| t.task.id),
                 "awaiting_answer": turn.awaiting_answer,
             }),
         );

@@ -99,8 +99,8 @@ fn handle(service: &VoiceService, stream: UnixStream) -> Result<(), FrameError> 
                     let reply = Reply::Turn(digios_voice_ipc::TurnReply {
                         transcript: turn.transcript.clone(),
                         command: turn.command.clone(),
-                        task_id: turn.task.as_ref().map(|t| t.id),
-                        task_state: turn.task.as_ref().map(|t| t.state.clone()),
+                        task_id: turn.task.as_ref().map(|t| t.task.id),
+                        task_state: turn.task.as_ref().map(|t| t.task.state.to_string()),
                         reply: turn.reply.clone(),
                         awaiting_answer: turn.awaiting_answer,
                         bytes: spoken.wav.len() as u64,
