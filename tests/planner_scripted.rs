@@ -267,9 +267,10 @@ async fn an_action_error_is_recorded_and_the_task_fails() {
 async fn the_step_budget_runs_out() {
     let rig = rig(
         vec![
-            call("move_pointer", json!({"x": 10, "y": 20})),
-            call("move_pointer", json!({"x": 30, "y": 40})),
-            call("move_pointer", json!({"x": 50, "y": 60})),
+            // Audited: keys change things, pointer moves do not.
+            call("key", json!({"keys": "shift"})),
+            call("key", json!({"keys": "ctrl"})),
+            call("key", json!({"keys": "alt"})),
         ],
         PlannerConfig {
             max_steps: 3,
@@ -312,7 +313,7 @@ async fn the_step_budget_runs_out() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancelling_stops_the_task_mid_decision() {
     let rig = rig(
-        vec![call("move_pointer", json!({"x": 5, "y": 5})), Reply::Hang],
+        vec![call("key", json!({"keys": "shift"})), Reply::Hang],
         config(),
         PolicyConfig::default(),
     )
@@ -416,7 +417,7 @@ async fn a_confirm_tier_action_waits_for_the_user() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_kill_switch_stops_tasks_and_refuses_new_ones() {
     let rig = rig(
-        vec![call("move_pointer", json!({"x": 5, "y": 5})), Reply::Hang],
+        vec![call("key", json!({"keys": "shift"})), Reply::Hang],
         config(),
         PolicyConfig::default(),
     )

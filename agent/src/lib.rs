@@ -4,6 +4,7 @@ pub mod actions;
 pub mod api;
 pub mod desktop;
 pub mod eval;
+pub mod gate;
 pub mod improve;
 pub use digios_llm as llm;
 pub use digios_memory as memory;

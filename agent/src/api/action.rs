@@ -2,6 +2,7 @@
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
@@ -10,6 +11,7 @@ use utoipa_axum::routes;
 use super::AppState;
 use super::error::{ApiError, ApiJson, ApiQuery, ErrorBody};
 use crate::actions::{self, ActionOutcome, ActionRequest, ActionSpec};
+use crate::gate::Refusal;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -54,4 +56,27 @@ async fn perform(
     responses((status = 200, body = Vec<ActionSpec>)))]
 async fn catalogue() -> Json<Vec<ActionSpec>> {
     Json(actions::catalogue())
+}
+
+/// How the API answers for the gate: each refusal its status and code.
+impl From<Refusal> for ApiError {
+    fn from(refusal: Refusal) -> Self {
+        let message = refusal.to_string();
+        match refusal {
+            Refusal::KillSwitch => crate::policy::KillSwitchEngaged.into(),
+            Refusal::Denied { .. } => ApiError::new(StatusCode::FORBIDDEN, "denied", message),
+            Refusal::ConfirmationRequired { risk, reason } => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "confirmation_required",
+                format!("{message}; resend with ?confirm=true once they agree"),
+            )
+            .with_details(serde_json::json!({"risk": risk, "reason": reason})),
+            Refusal::Declined(_) => ApiError::new(StatusCode::FORBIDDEN, "declined", message),
+            Refusal::AuditUnavailable(_) => ApiError::unavailable(message),
+            Refusal::TimedOut { .. } => {
+                ApiError::new(StatusCode::GATEWAY_TIMEOUT, "timed_out", message)
+            }
+            Refusal::Failed(err) => err.into(),
+        }
+    }
 }

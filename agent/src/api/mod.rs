@@ -42,13 +42,14 @@ use self::error::ApiError;
 use self::events::EventBus;
 use self::rate_limit::RateLimit;
 use self::services::{ServiceState, Services};
-use crate::actions::{Action, ActionOutcome, ActionsConfig, Risk};
+use crate::actions::{Action, ActionOutcome, ActionsConfig};
 use crate::desktop::Desktop;
+use crate::gate::{Call, Confirm, Gate, Origin};
 use crate::llm::ModelSlot;
-use crate::memory::{Decision, Memory, NewAuditEntry};
+use crate::memory::Memory;
 use crate::models::ModelStore;
 use crate::planner::{Planner, PlannerParts, PlannerSetup};
-use crate::policy::{KillSwitch, Policy, Verdict};
+use crate::policy::{KillSwitch, Policy};
 
 /// The `[api]` section of `digios.toml`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -135,6 +136,8 @@ pub struct StateInner {
     pub screen: screen::ScreenFeed,
     /// The skill library; its skills are also the planner's tools.
     pub skills: crate::skills::Skills,
+    /// Every action the API carries out passes here.
+    pub gate: Gate,
     /// The evaluator and the improvement cycle, when the agent runs them.
     pub improvement: Option<crate::improve::Improver>,
     /// How to load a language model the API selects (`[llm]`).
@@ -169,16 +172,15 @@ impl AppState {
         let kill_switch = KillSwitch::new();
         let policy = Arc::new(planning.policy);
         let vision = crate::vision::Vision::new(desktop.clone());
-        let skills = crate::skills::Skills::new(
-            crate::skills::SkillHost {
-                desktop: desktop.clone(),
-                actions: actions.clone(),
-                policy: policy.clone(),
-                kill_switch: kill_switch.clone(),
-                memory: memory.clone(),
-            },
-            crate::skills::SkillLimits::default(),
-        );
+        let tools = crate::gate::Tools {
+            desktop: desktop.clone(),
+            actions: actions.clone(),
+            policy: policy.clone(),
+            kill_switch: kill_switch.clone(),
+            memory: memory.clone(),
+        };
+        let gate = Gate::live(tools.clone());
+        let skills = crate::skills::Skills::new(tools, crate::skills::SkillLimits::default());
         let planner = Planner::new(PlannerParts {
             config: planning.config,
             memory: memory.clone(),
@@ -209,6 +211,7 @@ impl AppState {
             voice: voice::VoiceLink::from_env(),
             screen: Default::default(),
             skills,
+            gate,
             improvement: None,
             llm: crate::llm::LlmConfig::default(),
             active_model: Default::default(),
@@ -254,111 +257,46 @@ impl AppState {
             .await
     }
 
-    /// Carries out an action after the safety policy's verdict: `deny` is a
-    /// 403 `denied`; `confirm` is a 403 `confirmation_required` unless the
-    /// caller says the user agreed (`confirmed`). Input injection is a 423
-    /// while the kill switch is engaged. Every action that can
-    /// change something (risk above low) and every refusal, with `params` as
-    /// the caller sent them, is written to the audit log: the decision before the action runs, the outcome after.
+    /// Carries out an action through the gate: `deny` is a 403 `denied`;
+    /// `confirm` is a 403 `confirmation_required` unless the caller says the
+    /// user agreed (`confirmed`); a 423 while the kill switch is engaged.
     pub async fn perform_checked(
         &self,
         action: Action,
         params: serde_json::Value,
         confirmed: bool,
     ) -> Result<ActionOutcome, ApiError> {
-        if action.injects_input() {
-            self.kill_switch.check_input()?;
-        }
-        let action_type = action.action_type();
-        let paths = action.paths(&self.actions);
-        let paths: Vec<&std::path::Path> = paths.iter().map(PathBuf::as_path).collect();
-        let decision = self.policy.decide(action_type, &paths);
-        let risk = action.risk();
-        let audit = |decision| NewAuditEntry {
-            task_id: None,
-            step_index: None,
-            action: action_type.to_string(),
-            params: serde_json::json!({"params": params, "paths": paths}),
-            risk: format!("{risk:?}").to_lowercase(),
-            decision,
-        };
-        let refusal = match decision.verdict {
-            Verdict::Deny => Some(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "denied",
-                format!("the safety policy denies this: {}", decision.reason),
-            )),
-            Verdict::Confirm if !confirmed => Some(
-                ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    "confirmation_required",
-                    format!(
-                        "the safety policy asks the user first ({}); resend with ?confirm=true once they agree",
-                        decision.reason
-                    ),
-                )
-                .with_details(serde_json::json!({"risk": risk, "reason": decision.reason})),
-            ),
-            _ => None,
-        };
-        if let Some(refusal) = refusal {
-            let entry = audit(Decision::Denied);
-            if let Err(err) = self
-                .memory
-                .record_action(
-                    &entry,
-                    crate::memory::ActionOutcome::NotRun,
-                    Some(&refusal.message),
-                )
-                .await
-            {
-                tracing::warn!("audit of a refused {action_type}: {err}");
-            }
-            return Err(refusal);
-        }
-        let audited = if risk == Risk::Low {
-            None
-        } else {
-            let entry = audit(if decision.verdict == Verdict::Confirm {
-                Decision::Confirmed
-            } else {
-                Decision::Allowed
-            });
-            // No audit row, no action: an unrecorded change is worse than none.
-            let row = self.memory.record_decision(&entry).await.map_err(|err| {
-                ApiError::unavailable(format!("the audit log cannot be written: {err}"))
-            })?;
-            Some(row.id)
-        };
         // Once the screen has been analyzed, what the action changed follows
         // as a `vision` event.
         let token = match self.vision.latest().is_some() {
             true => self.vision.quick_change_token().await.ok(),
             false => None,
         };
-        let result = crate::actions::perform(&self.desktop, &self.actions, action).await;
-        if let (Some(token), Ok(outcome)) = (token, &result) {
-            vision::publish_changes(self.clone(), token, outcome.action_type.clone());
+        let done = self
+            .gate
+            .run(Call {
+                action,
+                params,
+                origin: Origin::Api,
+                confirm: if confirmed {
+                    Confirm::PreApproved
+                } else {
+                    Confirm::Refuse
+                },
+                timeout: None,
+            })
+            .await?;
+        if let Some(token) = token {
+            vision::publish_changes(self.clone(), token, done.outcome.action_type.clone());
         }
-        if let Some(id) = audited {
-            let (outcome, detail) = match &result {
-                Ok(_) => (crate::memory::ActionOutcome::Succeeded, None),
-                Err(err) => (crate::memory::ActionOutcome::Failed, Some(err.to_string())),
-            };
-            if let Err(err) = self
-                .memory
-                .record_outcome(id, outcome, detail.as_deref())
-                .await
-            {
-                tracing::warn!("audit outcome of {action_type}: {err}");
-            }
-        }
-        Ok(result?)
+        Ok(done.outcome)
     }
 
     /// Follows the compositor's event stream on a dedicated thread for the
-    /// life of the process: window events go onto the bus, and the
-    /// compositor's service state tracks whether the stream is connected.
+    /// life of the process: every event feeds the desktop's mirror (which
+    /// window reads and the planner's checks use), window events go onto the
+    /// bus, and the compositor's service state tracks whether the stream is
+    /// connected.
     pub fn follow_compositor(&self) {
         let state = self.clone();
         let spawned = std::thread::Builder::new()
@@ -376,15 +314,12 @@ impl AppState {
                             });
                             return;
                         }
-                        let kind = match serde_json::to_value(&event) {
-                            Ok(serde_json::Value::Object(map)) => map
-                                .get("event")
-                                .and_then(|v| v.as_str())
-                                .unwrap_or("unknown")
-                                .to_string(),
-                            _ => "unknown".into(),
-                        };
                         let data = serde_json::to_value(&event).unwrap_or_default();
+                        let kind = data
+                            .get("event")
+                            .and_then(|v| v.as_str())
+                            .unwrap_or("unknown")
+                            .to_string();
                         state.events.publish(events::Topic::Windows, kind, data);
                         backoff = std::time::Duration::from_millis(100);
                     });

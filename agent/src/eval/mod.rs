@@ -419,7 +419,7 @@ impl Evaluator {
 
     fn planner(&self, sandbox: &Sandbox, tools: &SkillHost, contestant: &Contestant) -> Planner {
         let parts = &self.inner.parts;
-        let planner = Planner::new(PlannerParts {
+        let planner = Planner::sandboxed(PlannerParts {
             config: parts.planner.clone(),
             memory: tools.memory.clone(),
             desktop: tools.desktop.clone(),
@@ -431,7 +431,7 @@ impl Evaluator {
             model: contestant.model.clone(),
             vision: crate::vision::Vision::new(sandbox.desktop.clone()),
         });
-        planner.use_skills(Skills::new(tools.clone(), SkillLimits::default()));
+        planner.use_skills(Skills::sandboxed(tools.clone(), SkillLimits::default()));
         planner
     }
 
@@ -441,7 +441,7 @@ impl Evaluator {
         let memory = Memory::open(sandbox.home.with_file_name("memory.db"))
             .await
             .map_err(|err| format!("sandbox memory: {err}"))?;
-        let skills = Skills::new(self.tools(&sandbox, memory)?, SkillLimits::default());
+        let skills = Skills::sandboxed(self.tools(&sandbox, memory)?, SkillLimits::default());
         Ok(skills.test(draft).await)
     }
 
@@ -456,7 +456,7 @@ impl Evaluator {
         let memory = Memory::open(sandbox.home.with_file_name("memory.db"))
             .await
             .map_err(|err| format!("sandbox memory: {err}"))?;
-        let skills = Skills::new(
+        let skills = Skills::sandboxed(
             self.tools(&sandbox, memory.clone())?,
             SkillLimits::default(),
         );

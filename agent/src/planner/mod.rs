@@ -111,6 +111,18 @@ pub struct PlannerParts {
     pub vision: crate::vision::Vision,
 }
 
+impl PlannerParts {
+    fn tools(&self) -> crate::gate::Tools {
+        crate::gate::Tools {
+            desktop: self.desktop.clone(),
+            actions: self.actions.clone(),
+            policy: self.policy.clone(),
+            kill_switch: self.kill_switch.clone(),
+            memory: self.memory.clone(),
+        }
+    }
+}
+
 /// The planner and its running tasks. Cheap to clone.
 #[derive(Clone)]
 pub struct Planner {
@@ -119,6 +131,8 @@ pub struct Planner {
 
 struct Inner {
     parts: PlannerParts,
+    /// Every action a task takes passes here.
+    gate: crate::gate::Gate,
     running: Mutex<HashMap<i64, Arc<TaskControl>>>,
     /// Skills the model may call as tools, once the agent has a library.
     skills: std::sync::OnceLock<crate::skills::Skills>,
@@ -135,10 +149,23 @@ struct TaskControl {
 }
 
 impl Planner {
+    /// A planner acting on the user's desktop.
     pub fn new(parts: PlannerParts) -> Self {
+        let gate = crate::gate::Gate::live(parts.tools());
+        Self::behind(parts, gate)
+    }
+
+    /// A planner acting on an evaluation sandbox.
+    pub fn sandboxed(parts: PlannerParts) -> Self {
+        let gate = crate::gate::Gate::eval(parts.tools());
+        Self::behind(parts, gate)
+    }
+
+    fn behind(parts: PlannerParts, gate: crate::gate::Gate) -> Self {
         Self {
             inner: Arc::new(Inner {
                 parts,
+                gate,
                 running: Mutex::new(HashMap::new()),
                 skills: std::sync::OnceLock::new(),
                 turn: tokio::sync::Mutex::new(()),

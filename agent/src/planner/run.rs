@@ -17,9 +17,7 @@ use crate::llm::{
     ChatMessage, ChatRequest, CompletionEvent, Constraint, GenerationOptions, LanguageModel,
     LlmError,
 };
-use crate::memory::{
-    ActionOutcome as AuditResult, Decision, NewAuditEntry, NewStep, StepOutcome, Task, TaskState,
-};
+use crate::memory::{NewStep, StepOutcome, Task, TaskState};
 use crate::skills::{CallOptions, SkillError};
 
 /// How a task ends.
@@ -37,8 +35,6 @@ pub struct TaskCtx {
     pub task_id: i64,
     goal: String,
     control: Arc<TaskControl>,
-    /// The audit entry of an action that is running, so a stop can close it.
-    in_flight: Mutex<Option<i64>>,
     started: Instant,
     /// Time spent waiting for the user, which the task's clock does not count.
     paused: Mutex<Duration>,
@@ -53,6 +49,10 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl TaskCtx {
     pub fn parts(&self) -> &PlannerParts {
         &self.planner.inner.parts
+    }
+
+    pub fn gate(&self) -> &crate::gate::Gate {
+        &self.planner.inner.gate
     }
 
     pub fn publish(&self, kind: &str, data: Value) {
@@ -123,57 +123,15 @@ impl TaskCtx {
         index
     }
 
-    /// Writes the decision before the action runs; without it, no action.
-    pub async fn record_decision(&self, entry: &NewAuditEntry) -> Result<i64, String> {
-        let recorded = self
-            .parts()
-            .memory
-            .record_decision(entry)
-            .await
-            .map_err(|err| {
-                format!("cannot write the audit log, so the action did not run: {err}")
-            })?;
-        *lock(&self.in_flight) = Some(recorded.id);
-        Ok(recorded.id)
-    }
-
-    pub async fn record_outcome(&self, id: i64, outcome: AuditResult, detail: Option<&str>) {
-        lock(&self.in_flight).take();
-        if let Err(err) = self
-            .parts()
-            .memory
-            .record_outcome(id, outcome, detail)
-            .await
-        {
-            tracing::warn!(
-                task = self.task_id,
-                "cannot record an action outcome: {err}"
-            );
-        }
-    }
-
-    pub async fn record_action(&self, entry: &NewAuditEntry, outcome: AuditResult, detail: &str) {
-        if let Err(err) = self
-            .parts()
-            .memory
-            .record_action(entry, outcome, Some(detail))
-            .await
-        {
-            tracing::warn!(task = self.task_id, "cannot write the audit log: {err}");
-        }
-    }
-
-    /// Audits an action that was refused before the policy saw it.
+    /// Audits a tool call that never became an action.
     pub async fn audit_refusal(&self, action: &str, params: &Value, step_index: i64, why: &str) {
-        let entry = NewAuditEntry {
-            task_id: Some(self.task_id),
-            step_index: Some(step_index),
-            action: action.to_string(),
-            params: params.clone(),
-            risk: risk_of(action),
-            decision: Decision::Denied,
+        let origin = crate::gate::Origin::Task {
+            task_id: self.task_id,
+            step: step_index,
         };
-        self.record_action(&entry, AuditResult::NotRun, why).await;
+        self.gate()
+            .audit_unparsed(action, params, origin, why)
+            .await;
     }
 
     /// Stores a step that performed `call` with what came of it; `done` words
@@ -233,15 +191,6 @@ impl TaskCtx {
     }
 }
 
-fn risk_of(action: &str) -> String {
-    actions::catalogue()
-        .into_iter()
-        .find(|spec| spec.action_type == action)
-        .and_then(|spec| serde_json::to_value(spec.risk).ok())
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_else(|| "unknown".into())
-}
-
 fn task_state_event(task: &Task, pending: Option<PendingConfirmation>) -> Value {
     serde_json::to_value(TaskView {
         task: task.clone(),
@@ -264,7 +213,6 @@ pub(super) async fn run_task(planner: Planner, task: Task, control: Arc<TaskCont
         task_id: task.id,
         goal: task.goal.clone(),
         control: control.clone(),
-        in_flight: Mutex::new(None),
         started: Instant::now(),
         paused: Mutex::new(Duration::ZERO),
         awaiting_since: Mutex::new(None),
@@ -290,19 +238,14 @@ pub(super) async fn run_task(planner: Planner, task: Task, control: Arc<TaskCont
     finish(&ctx, end).await;
 }
 
-/// Closes what a stop cut short: the running action's audit entry and the step.
+/// Closes what a stop cut short: the step. (The gate closes a running
+/// action's audit row when its call is dropped.)
 async fn interrupted(ctx: &TaskCtx, end: &End) {
     let reason = match end {
         End::Cancelled(reason) | End::Stopped(reason) | End::Failed(reason) => reason,
         End::Succeeded(_) => return,
     };
     ctx.set_pending(None);
-    let in_flight = lock(&ctx.in_flight).take();
-    if let Some(id) = in_flight {
-        let detail = format!("{reason} while the action ran; it may have taken effect");
-        ctx.record_outcome(id, AuditResult::Failed, Some(&detail))
-            .await;
-    }
     if matches!(end, End::Cancelled(_) | End::Stopped(_)) {
         ctx.append_step(NewStep {
             thought: reason.clone(),

@@ -14,6 +14,8 @@
 //! runs in a planner task, otherwise refused unless the caller pre-approved
 //! it), an audit row before the action and its outcome after.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -24,9 +26,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::sandbox::{Meter, thread_cpu};
 use super::{ConfirmAsk, Confirmer, SkillHost, SkillLimits};
-use crate::actions::{self, ActionRequest, Risk};
-use crate::memory::{ActionOutcome as AuditResult, Decision, FactKind, NewAuditEntry};
-use crate::policy::Verdict;
+use crate::actions::{self, ActionRequest};
+use crate::gate::{Asker, Call, Confirm, Gate, Origin, PendingConfirmation, Refusal};
+use crate::memory::FactKind;
 
 /// Lines of `digios.log` kept per call, and characters per line.
 const LOG_LINES: usize = 200;
@@ -60,7 +62,7 @@ pub struct HostCalls {
 
 struct Inner {
     /// `None` while compiling: the top level may not reach digiOS.
-    host: Option<SkillHost>,
+    gate: Option<Gate>,
     handle: Option<Handle>,
     approve_confirm: bool,
     task: Option<(i64, i64)>,
@@ -83,7 +85,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl HostCalls {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        host: SkillHost,
+        gate: Gate,
         handle: Handle,
         approve_confirm: bool,
         task: Option<(i64, i64)>,
@@ -94,7 +96,7 @@ impl HostCalls {
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
-                host: Some(host),
+                gate: Some(gate),
                 handle: Some(handle),
                 approve_confirm,
                 task,
@@ -116,7 +118,7 @@ impl HostCalls {
         let cancel = CancellationToken::new();
         Self {
             inner: Arc::new(Inner {
-                host: None,
+                gate: None,
                 handle: None,
                 approve_confirm: false,
                 task: None,
@@ -163,12 +165,13 @@ impl HostCalls {
 
     fn dispatch_inner(&self, op: &str, args: &str) -> Result<Value, HostError> {
         let inner = &self.inner;
-        let (Some(host), Some(handle)) = (&inner.host, &inner.handle) else {
+        let (Some(gate), Some(handle)) = (&inner.gate, &inner.handle) else {
             return Err(HostError::new(
                 "not_available",
                 "digios host calls are only available inside run(params), not at the top level",
             ));
         };
+        let host = &gate.tools;
         let args: Vec<Value> = serde_json::from_str(args)
             .map_err(|err| HostError::new("invalid_params", format!("bad arguments: {err}")))?;
         let arg = |i: usize| args.get(i).cloned().unwrap_or(Value::Null);
@@ -210,7 +213,7 @@ impl HostCalls {
             match op {
                 "act" => {
                     let action_type = arg(0).as_str().unwrap_or_default().to_string();
-                    self.act(host, action_type, arg(1)).await
+                    self.act(gate, action_type, arg(1)).await
                 }
                 "windows" => windows(host).await,
                 "focused_window" => {
@@ -265,30 +268,11 @@ impl HostCalls {
         result
     }
 
-    /// Puts a confirm-tier action to the user and waits, off the skill's
-    /// wall-time clock, for the answer; `Err` says why it may not run.
-    async fn ask_user(
-        &self,
-        confirm: &Confirmer,
-        pending: crate::planner::PendingConfirmation,
-    ) -> Result<(), String> {
-        let (answer, answered) = tokio::sync::oneshot::channel();
-        let ended = || "the task that ran this skill has ended".to_string();
-        confirm
-            .send(ConfirmAsk { pending, answer })
-            .await
-            .map_err(|_| ended())?;
-        self.inner
-            .meter
-            .off_the_clock(answered)
-            .await
-            .map_err(|_| ended())?
-    }
-
-    /// One action under the safety policy, audited like `/api/action`'s.
+    /// One action through the gate, as `/api/action` takes it; a confirm-tier
+    /// one is put to the user when a task runs this skill.
     async fn act(
         &self,
-        host: &super::SkillHost,
+        gate: &Gate,
         action_type: String,
         params: Value,
     ) -> Result<Value, HostError> {
@@ -304,130 +288,102 @@ impl HostCalls {
             HostError::new(code, err.to_string())
         })?;
         let action_type = action.action_type();
-        if action.injects_input() && host.kill_switch.check_input().is_err() {
-            return Err(HostError::new(
-                "kill_switch",
-                "the kill switch is engaged; input injection is refused",
-            ));
-        }
-        let paths = action.paths(&host.actions);
-        let path_refs: Vec<&std::path::Path> = paths.iter().map(|p| p.as_path()).collect();
-        let decision = host.policy.decide(action_type, &path_refs);
-        let risk = action.risk();
-        let (task_id, step_index) = match self.inner.task {
+        let inner = &self.inner;
+        let asker = inner.confirm.as_ref().map(|confirm| SkillAsker {
+            confirm,
+            meter: &inner.meter,
+            skill: &inner.skill,
+        });
+        let confirm = match (&asker, inner.approve_confirm) {
+            (_, true) => Confirm::PreApproved,
+            (Some(asker), false) => Confirm::Ask(asker),
+            (None, false) => Confirm::Refuse,
+        };
+        let (task_id, step) = match inner.task {
             Some((task, step)) => (Some(task), Some(step)),
             None => (None, None),
         };
-        let entry = |decision| NewAuditEntry {
-            task_id,
-            step_index,
-            action: action_type.to_string(),
-            params: json!({"params": params, "paths": paths, "skill": self.inner.skill}),
-            risk: risk_name(risk),
-            decision,
+        let ran = gate
+            .run(Call {
+                action,
+                params,
+                origin: Origin::Skill {
+                    skill: inner.skill.clone(),
+                    task_id,
+                    step,
+                },
+                confirm,
+                timeout: None,
+            })
+            .await;
+        // What the skill did, refusals aside.
+        let refusal = match ran {
+            Ok(done) => {
+                lock(&inner.actions).push(action_type.to_string());
+                return Ok(done.outcome.result);
+            }
+            Err(refusal) => refusal,
         };
-        let refusal = match decision.verdict {
-            Verdict::Deny => Some((
-                "denied",
-                format!("the safety policy denies this: {}", decision.reason),
-            )),
-            Verdict::Confirm if self.inner.approve_confirm => None,
-            Verdict::Confirm => match &self.inner.confirm {
-                Some(confirm) => {
-                    let pending = crate::planner::PendingConfirmation {
-                        action_type: action_type.to_string(),
-                        params: params.clone(),
-                        risk: risk_name(risk),
-                        reason: format!(
-                            "{} (asked by skill {})",
-                            decision.reason, self.inner.skill
-                        ),
-                    };
-                    self.ask_user(confirm, pending)
-                        .await
-                        .err()
-                        .map(|why| ("declined", why))
-                }
-                None => Some((
-                    "confirmation_required",
-                    format!(
-                        "the safety policy asks the user first ({}); a skill may take this \
-                         action only when its caller pre-approved confirmations (?confirm=true)",
-                        decision.reason
+        if !refusal.before_running() {
+            lock(&inner.actions).push(action_type.to_string());
+        }
+        let message = refusal.to_string();
+        let code = match refusal {
+            Refusal::KillSwitch => "kill_switch",
+            Refusal::Denied { .. } => "denied",
+            Refusal::ConfirmationRequired { .. } => {
+                return Err(HostError {
+                    code: "confirmation_required",
+                    message: format!(
+                        "{message}; a skill may take this action only when its caller \
+                         pre-approved confirmations (?confirm=true)"
                     ),
-                )),
-            },
-            Verdict::Allow => None,
-        };
-        if let Some((code, message)) = refusal {
-            if let Err(err) = host
-                .memory
-                .record_action(
-                    &entry(Decision::Denied),
-                    AuditResult::NotRun,
-                    Some(&message),
-                )
-                .await
-            {
-                tracing::warn!("audit of a refused skill action {action_type}: {err}");
-            }
-            return Err(HostError {
-                code,
-                message,
-                action: Some(action_type.to_string()),
-            });
-        }
-        let decided = if decision.verdict == Verdict::Confirm {
-            Decision::Confirmed
-        } else {
-            Decision::Allowed
-        };
-        // No audit row, no action.
-        let row = host
-            .memory
-            .record_decision(&entry(decided))
-            .await
-            .map_err(|err| {
-                HostError::new(
-                    "unavailable",
-                    format!("the audit log cannot be written, so the action did not run: {err}"),
-                )
-            })?;
-        lock(&self.inner.actions).push(action_type.to_string());
-        let result = actions::perform(&host.desktop, &host.actions, action).await;
-        let (outcome, detail) = match &result {
-            Ok(outcome) => (AuditResult::Succeeded, Some(outcome.result.to_string())),
-            Err(err) => (AuditResult::Failed, Some(err.to_string())),
-        };
-        if let Err(err) = host
-            .memory
-            .record_outcome(row.id, outcome, detail.as_deref())
-            .await
-        {
-            tracing::warn!("audit outcome of skill action {action_type}: {err}");
-        }
-        match result {
-            Ok(outcome) => Ok(outcome.result),
-            Err(err) => {
-                let code = crate::api::error::ApiError::from(err);
-                Err(HostError {
-                    code: code.code,
-                    message: code.message,
                     action: Some(action_type.to_string()),
-                })
+                });
             }
-        }
+            Refusal::Declined(_) => "declined",
+            Refusal::AuditUnavailable(_) => "unavailable",
+            Refusal::TimedOut { .. } => "time_limit",
+            Refusal::Failed(err) => crate::api::error::ApiError::from(err).code,
+        };
+        Err(HostError {
+            code,
+            message,
+            action: Some(action_type.to_string()),
+        })
     }
 }
 
-fn risk_name(risk: Risk) -> String {
-    serde_json::to_value(risk)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_else(|| format!("{risk:?}").to_lowercase())
+/// Puts a skill's confirm-tier action to the user through the task that runs
+/// it, waiting off the skill's wall-time clock.
+struct SkillAsker<'a> {
+    confirm: &'a Confirmer,
+    meter: &'a Meter,
+    skill: &'a str,
 }
 
-async fn windows(host: &super::SkillHost) -> Result<Value, HostError> {
+impl Asker for SkillAsker<'_> {
+    fn ask(
+        &self,
+        mut pending: PendingConfirmation,
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>> {
+        Box::pin(async move {
+            pending.reason = format!("{} (asked by skill {})", pending.reason, self.skill);
+            let (answer, answered) = tokio::sync::oneshot::channel();
+            let ended = || "the task that ran this skill has ended".to_string();
+            self.confirm
+                .send(ConfirmAsk { pending, answer })
+                .await
+                .map_err(|_| ended())?;
+            self.meter
+                .off_the_clock(answered)
+                .await
+                .map_err(|_| ended())?
+        })
+    }
+}
+
+async fn windows(host: &SkillHost) -> Result<Value, HostError> {
     let windows = host
         .desktop
         .windows()
@@ -454,7 +410,7 @@ fn window_matches(window: &Value, filter: &Value) -> bool {
 }
 
 async fn wait_for_window(
-    host: &super::SkillHost,
+    host: &SkillHost,
     filter: &Value,
     timeout: Duration,
 ) -> Result<Value, HostError> {
@@ -474,7 +430,7 @@ async fn wait_for_window(
     }
 }
 
-async fn facts(host: &super::SkillHost, kind: Option<&str>) -> Result<Value, HostError> {
+async fn facts(host: &SkillHost, kind: Option<&str>) -> Result<Value, HostError> {
     let kinds = match kind {
         None => vec![FactKind::Fact, FactKind::Preference],
         Some("fact") => vec![FactKind::Fact],

@@ -31,10 +31,8 @@ use utoipa::ToSchema;
 
 pub use reference::{API_REFERENCE, api_reference};
 
-use crate::actions::ActionsConfig;
-use crate::desktop::Desktop;
+use crate::gate::Gate;
 use crate::memory::{Memory, MemoryError};
-use crate::policy::{KillSwitch, Policy};
 
 /// Longest skill name; names are `[a-z][a-z0-9_]*`, so they read as tool names.
 pub const NAME_MAX: usize = 48;
@@ -326,7 +324,7 @@ pub type Confirmer = tokio::sync::mpsc::Sender<ConfirmAsk>;
 /// One confirm-tier action a running skill waits on.
 #[derive(Debug)]
 pub struct ConfirmAsk {
-    pub pending: crate::planner::PendingConfirmation,
+    pub pending: crate::gate::PendingConfirmation,
     /// `Err` says why the action may not run (declined, no answer in time).
     pub answer: tokio::sync::oneshot::Sender<Result<(), String>>,
 }
@@ -426,15 +424,9 @@ impl SkillError {
     }
 }
 
-/// What skills act on: the same parts `/api/action` and the planner use.
-#[derive(Clone)]
-pub struct SkillHost {
-    pub desktop: Desktop,
-    pub actions: ActionsConfig,
-    pub policy: Arc<Policy>,
-    pub kill_switch: KillSwitch,
-    pub memory: Memory,
-}
+/// What skills act on: the same tools `/api/action` and the planner use,
+/// behind the same gate.
+pub use crate::gate::Tools as SkillHost;
 
 /// The skill library: storage, the sandbox, and calls. Cheap to clone.
 #[derive(Clone)]
@@ -443,7 +435,7 @@ pub struct Skills {
 }
 
 struct Inner {
-    host: SkillHost,
+    gate: Gate,
     limits: SkillLimits,
 }
 
@@ -457,10 +449,20 @@ pub fn auto_rollback_due(current: &SkillVersion, predecessor: &SkillVersion) -> 
 }
 
 impl Skills {
-    /// Skills stored in `host.memory`, acting through `host`.
+    /// Skills stored in `host.memory`, acting on the user's desktop through
+    /// the gate over `host`.
     pub fn new(host: SkillHost, limits: SkillLimits) -> Self {
+        Self::behind(Gate::live(host), limits)
+    }
+
+    /// Skills acting on an evaluation sandbox's desktop.
+    pub fn sandboxed(host: SkillHost, limits: SkillLimits) -> Self {
+        Self::behind(Gate::eval(host), limits)
+    }
+
+    fn behind(gate: Gate, limits: SkillLimits) -> Self {
         Self {
-            inner: Arc::new(Inner { host, limits }),
+            inner: Arc::new(Inner { gate, limits }),
         }
     }
 
@@ -469,11 +471,11 @@ impl Skills {
     }
 
     pub fn host(&self) -> &SkillHost {
-        &self.inner.host
+        &self.inner.gate.tools
     }
 
     fn memory(&self) -> &Memory {
-        &self.inner.host.memory
+        &self.inner.gate.tools.memory
     }
 
     /// Checks the manifest and compiles the code (top level evaluated with no
@@ -706,7 +708,7 @@ impl Skills {
             params,
             limits: self.inner.limits,
             host: host::HostCalls::new(
-                self.inner.host.clone(),
+                self.inner.gate.clone(),
                 tokio::runtime::Handle::current(),
                 options.approve_confirm,
                 options.task,
