@@ -1,15 +1,19 @@
-//! The agent's side of the compositor's control socket: typed requests run
-//! on blocking threads (the IPC client is synchronous), and the compositor's
-//! event stream forwarded onto the API's event bus.
+//! The agent's side of the compositor's control socket: typed requests on
+//! pooled connections, and a mirror of the desktop kept current from the
+//! compositor's event stream, so window reads cost no round trip while the
+//! stream is live.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use digios_ipc::{Client, ClientError, MAX_REPLY_BYTES, Reply, Request, Response, Window};
+use digios_ipc::{
+    Client, ClientError, DesktopState, MAX_REPLY_BYTES, Reply, Request, Response, Window,
+};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::watch;
 
 use crate::vision::MarkBoard;
 
@@ -28,6 +32,9 @@ pub struct Desktop {
     input: Arc<Mutex<InputLane>>,
     /// The latest screen analysis, whose mark numbers actions may name.
     marks: Arc<MarkBoard>,
+    /// The desktop as the event stream describes it; not `synced` while no
+    /// stream is connected (reads then ask the compositor).
+    mirror: Arc<watch::Sender<DesktopState>>,
 }
 
 impl std::fmt::Debug for Desktop {
@@ -62,6 +69,7 @@ impl Desktop {
             idle: Arc::default(),
             input: Arc::default(),
             marks: Arc::default(),
+            mirror: Arc::new(watch::channel(DesktopState::default()).0),
         }
     }
 
@@ -174,11 +182,39 @@ impl Desktop {
         Result::<Response, digios_ipc::Error>::from(reply).map_err(DesktopError::Compositor)
     }
 
+    /// Every window, bottom of the stack first: from the mirror while the
+    /// event stream is live, else asked of the compositor.
     pub async fn windows(&self) -> Result<Vec<Window>, DesktopError> {
+        if let Some(windows) = self.mirrored(|state| state.windows.clone()) {
+            return Ok(windows);
+        }
+        self.list_windows().await
+    }
+
+    /// Every window as the compositor lists it now, past the mirror: for a
+    /// window the stream may not have reported yet.
+    pub async fn list_windows(&self) -> Result<Vec<Window>, DesktopError> {
         match self.request(Request::Windows).await? {
             Response::Windows { windows } => Ok(windows),
             other => Err(unexpected(other)),
         }
+    }
+
+    /// Whether the mirror is live (an event stream is connected and synced).
+    pub fn live(&self) -> bool {
+        self.mirror.borrow().synced
+    }
+
+    /// Reads the mirror, if the event stream is live.
+    pub fn mirrored<T>(&self, read: impl FnOnce(&DesktopState) -> T) -> Option<T> {
+        let state = self.mirror.borrow();
+        state.synced.then(|| read(&state))
+    }
+
+    /// Follows the mirror: `changed()` wakes on every event applied and when
+    /// the stream goes down.
+    pub fn watch(&self) -> watch::Receiver<DesktopState> {
+        self.mirror.subscribe()
     }
 
     /// How long since input (a person's, or injected) last reached the desktop.
@@ -189,25 +225,36 @@ impl Desktop {
         }
     }
 
+    /// One window: from the mirror if it holds it, else asked of the compositor.
     pub async fn window(&self, id: digios_ipc::WindowId) -> Result<Window, DesktopError> {
-        self.windows()
+        if let Some(Some(window)) = self.mirrored(|state| state.window(id).cloned()) {
+            return Ok(window);
+        }
+        self.list_windows()
             .await?
             .into_iter()
             .find(|w| w.id == id)
             .ok_or_else(|| DesktopError::Compositor(digios_ipc::Error::unknown_window(id)))
     }
 
-    /// Blocks on the compositor's event stream, calling `on_event` for each
-    /// event; returns when the stream ends or fails.
+    /// Blocks on the compositor's event stream, applying each event to the
+    /// mirror, then calling `on_event` with it; returns when the stream ends
+    /// or fails, the mirror marked not live.
     pub fn follow_events(
         &self,
         mut on_event: impl FnMut(digios_ipc::Event),
     ) -> Result<(), DesktopError> {
-        let client = Client::connect(&self.socket)?;
-        let mut stream = client.event_stream()?;
-        loop {
-            on_event(stream.next_event()?);
-        }
+        let result = (|| -> Result<(), DesktopError> {
+            let client = Client::connect(&self.socket)?;
+            let mut stream = client.event_stream()?;
+            loop {
+                let event = stream.next_event()?;
+                self.mirror.send_modify(|state| state.apply(&event));
+                on_event(event);
+            }
+        })();
+        self.mirror.send_modify(|state| state.synced = false);
+        result
     }
 }
 

@@ -53,9 +53,10 @@ fn move_maximize_minimize_fullscreen_and_close_show_in_list_and_image() {
     let foot = compositor.foot("sleep 60");
     let id = foot.id;
 
-    compositor.request(Request::Move { id, x: 100, y: 150 });
-    let moved = compositor.window(id).unwrap();
+    // Each change answers with the window as it is afterwards.
+    let moved = changed(compositor.request(Request::Move { id, x: 100, y: 150 }));
     assert_eq!((moved.geometry.x, moved.geometry.y), (100, 150));
+    assert_eq!(Some(&moved), compositor.window(id).as_ref());
     let image = compositor.screen();
     assert_eq!(image.at_logical(110, 160), FOOT_BACKGROUND);
     let bar_right = moved.geometry.x + moved.geometry.width - 60;
@@ -77,7 +78,8 @@ fn move_maximize_minimize_fullscreen_and_close_show_in_list_and_image() {
     assert_eq!(image.at_logical(100 + 395, 150 + 295), FOOT_BACKGROUND);
     assert_eq!(image.at_logical(100 + 405, 150 + 295), BACKGROUND);
 
-    compositor.request(Request::Maximize { id, on: true });
+    let answer = changed(compositor.request(Request::Maximize { id, on: true }));
+    assert!(answer.maximized && answer.geometry.y == TITLE_BAR_HEIGHT);
     let maximized = compositor.wait_for_window("the maximized foot", |w| {
         w.id == id
             && w.maximized
@@ -108,22 +110,25 @@ fn move_maximize_minimize_fullscreen_and_close_show_in_list_and_image() {
         w.id == id && !w.fullscreen && w.geometry == Rect::new(100, 150, 400, 300)
     });
 
-    compositor.request(Request::Minimize { id, on: true });
-    let minimized = compositor.window(id).unwrap();
+    let minimized = changed(compositor.request(Request::Minimize { id, on: true }));
     assert!(minimized.minimized && !minimized.focused);
+    assert_eq!(Some(&minimized), compositor.window(id).as_ref());
     let image = compositor.screen();
     assert_eq!(
         image.at_logical(110, 160),
         BACKGROUND,
         "a minimized window is hidden"
     );
-    compositor.request(Request::Focus { id });
-    let restored = compositor.window(id).unwrap();
+    let restored = changed(compositor.request(Request::Focus { id }));
     assert!(!restored.minimized && restored.focused);
+    assert_eq!(Some(&restored), compositor.window(id).as_ref());
     assert_eq!(compositor.screen().at_logical(110, 160), FOOT_BACKGROUND);
 
     let before = compositor.capture(CaptureTarget::Screen, Overlays::default());
-    compositor.request(Request::Close { id });
+    assert_eq!(
+        compositor.request(Request::Close { id }),
+        Response::Closing { id }
+    );
     compositor.wait_until("foot to close", || {
         compositor.window(id).is_none().then_some(())
     });
@@ -252,4 +257,12 @@ fn keyboard_shortcuts_switch_and_close_windows() {
         compositor.window(first.id).is_none().then_some(())
     });
     assert!(compositor.window(second.id).unwrap().focused);
+}
+
+/// The window a window-changing request answered with.
+fn changed(response: Response) -> digios_ipc::Window {
+    match response {
+        Response::Window { window } => window,
+        other => panic!("expected the changed window, got {other:?}"),
+    }
 }

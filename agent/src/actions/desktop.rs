@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use super::{Action, ActionError, ActionsConfig};
-use crate::desktop::{Desktop, DesktopError, unexpected};
+use crate::desktop::{Desktop, unexpected};
 use digios_ipc::{Request, Response, Window};
 
 /// Longest text one `type_text` may type.
@@ -222,8 +222,7 @@ pub(super) async fn perform(
         Action::LaunchApp(p) => launch(desktop, config, p).await,
         Action::FocusWindow(p) => {
             let window = resolve_window(desktop, &p).await?;
-            handled(desktop.request(Request::Focus { id: window.id }).await?)?;
-            window_result(desktop, window.id).await
+            changed(desktop, Request::Focus { id: window.id }).await
         }
         Action::MoveWindow(p) => {
             let window = resolve(desktop, p.window_id, p.window).await?;
@@ -232,8 +231,7 @@ pub(super) async fn perform(
                 x: p.x,
                 y: p.y,
             };
-            handled(desktop.request(request).await?)?;
-            window_result(desktop, window.id).await
+            changed(desktop, request).await
         }
         Action::ResizeWindow(p) => {
             let window = resolve(desktop, p.window_id, p.window).await?;
@@ -242,8 +240,7 @@ pub(super) async fn perform(
                 width: p.width,
                 height: p.height,
             };
-            handled(desktop.request(request).await?)?;
-            window_result(desktop, window.id).await
+            changed(desktop, request).await
         }
         Action::MaximizeWindow(p) => {
             toggle(desktop, p, |id, on| Request::Maximize { id, on }).await
@@ -256,8 +253,10 @@ pub(super) async fn perform(
         }
         Action::CloseWindow(p) => {
             let window = resolve_window(desktop, &p).await?;
-            handled(desktop.request(Request::Close { id: window.id }).await?)?;
-            Ok(json!({"window_id": window.id}))
+            match desktop.request(Request::Close { id: window.id }).await? {
+                Response::Closing { id } => Ok(json!({"window_id": id})),
+                other => Err(unexpected(other).into()),
+            }
         }
         other => Err(invalid(
             other.action_type(),
@@ -344,18 +343,17 @@ async fn toggle(
     make: impl FnOnce(u64, bool) -> Request,
 ) -> Result<Value, ActionError> {
     let window = resolve(desktop, p.window_id, p.window).await?;
-    match desktop.request(make(window.id, p.on)).await? {
-        Response::Handled => window_result(desktop, window.id).await,
-        other => Err(unexpected(other).into()),
-    }
+    changed(desktop, make(window.id, p.on)).await
 }
 
-async fn window_result(desktop: &Desktop, id: u64) -> Result<Value, ActionError> {
-    match desktop.window(id).await {
-        Ok(window) => Ok(json!({"window_id": id, "window": window_json(&window)})),
-        // The window may close in reaction to the action itself.
-        Err(DesktopError::Compositor(_)) => Ok(json!({"window_id": id})),
-        Err(err) => Err(err.into()),
+/// Sends a request that changes a window; the compositor answers with the
+/// window as it is afterwards, so one round trip carries the result.
+async fn changed(desktop: &Desktop, request: Request) -> Result<Value, ActionError> {
+    match desktop.request(request).await? {
+        Response::Window { window } => {
+            Ok(json!({"window_id": window.id, "window": window_json(&window)}))
+        }
+        other => Err(unexpected(other).into()),
     }
 }
 
@@ -367,41 +365,46 @@ async fn resolve_window(desktop: &Desktop, p: &WindowParams) -> Result<Window, A
     resolve(desktop, p.window_id, p.window.clone()).await
 }
 
-/// Finds the window a selector names; see [`WindowParams`].
+/// Finds the window a selector names; see [`WindowParams`]. Reads the
+/// mirror of the desktop; a window it does not hold (yet) is looked for in
+/// the compositor's own list.
 pub async fn resolve(
     desktop: &Desktop,
     id: Option<u64>,
     name: Option<String>,
 ) -> Result<Window, ActionError> {
-    let windows = desktop.windows().await?;
-    select_window(&windows, id, name.as_deref())
-        .cloned()
-        .ok_or_else(|| {
-            let open: Vec<String> = windows
-                .iter()
-                .map(|w| {
-                    format!(
-                        "{} ({})",
-                        w.id,
-                        w.title
-                            .as_deref()
-                            .or(w.app_id.as_deref())
-                            .unwrap_or("untitled")
-                    )
-                })
-                .collect();
-            let open = if open.is_empty() {
-                "none".to_string()
-            } else {
-                open.join(", ")
-            };
-            let wanted = match (id, name) {
-                (Some(id), _) => format!("no window has id {id}"),
-                (None, Some(name)) => format!("no window matches {name:?}"),
-                (None, None) => "no window has focus".to_string(),
-            };
-            ActionError::NotFound(format!("{wanted}; open windows: {open}"))
-        })
+    let mut windows = desktop.windows().await?;
+    let mut found = select_window(&windows, id, name.as_deref()).cloned();
+    if found.is_none() && desktop.live() {
+        windows = desktop.list_windows().await?;
+        found = select_window(&windows, id, name.as_deref()).cloned();
+    }
+    found.ok_or_else(|| {
+        let open: Vec<String> = windows
+            .iter()
+            .map(|w| {
+                format!(
+                    "{} ({})",
+                    w.id,
+                    w.title
+                        .as_deref()
+                        .or(w.app_id.as_deref())
+                        .unwrap_or("untitled")
+                )
+            })
+            .collect();
+        let open = if open.is_empty() {
+            "none".to_string()
+        } else {
+            open.join(", ")
+        };
+        let wanted = match (id, name) {
+            (Some(id), _) => format!("no window has id {id}"),
+            (None, Some(name)) => format!("no window matches {name:?}"),
+            (None, None) => "no window has focus".to_string(),
+        };
+        ActionError::NotFound(format!("{wanted}; open windows: {open}"))
+    })
 }
 
 /// Windows are listed bottom of the stack first, so the last match is topmost.

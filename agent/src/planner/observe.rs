@@ -126,8 +126,9 @@ pub async fn screen(vision: &Vision, observation: &mut Observation) {
     }
 }
 
-/// Reads the desktop; a compositor that cannot be reached is part of what is
-/// observed, not a failure of the task.
+/// Reads the desktop (the event stream's mirror while it is live, so a step
+/// costs no round trip); a compositor that cannot be reached is part of what
+/// is observed, not a failure of the task.
 pub async fn windows(desktop: &Desktop) -> Observation {
     match desktop.windows().await {
         Ok(windows) => Observation {

@@ -3,7 +3,7 @@
 //! What the compositor cannot show (typed text, a click) is reported as such.
 
 use std::collections::HashSet;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use digios_ipc::Window;
 
@@ -72,40 +72,58 @@ pub fn expectation(action: &Action, before: &[Window], target: Option<u64>) -> E
     }
 }
 
-/// Polls the window list until `expectation` holds or `timeout` passes.
+/// Waits until `expectation` holds or `timeout` passes: woken by each change
+/// of the desktop's mirror while the event stream is live, asking the
+/// compositor every 100 ms while it is not.
 pub async fn check(desktop: &Desktop, expectation: &Expectation, timeout: Duration) -> Verdict {
     if *expectation == Expectation::Unobservable {
         return Verdict::Unobservable;
     }
-    let deadline = Instant::now() + timeout;
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut mirror = desktop.watch();
     let mut last_error = None;
     loop {
-        match desktop.windows().await {
-            Ok(windows) => {
-                if let Some(verdict) = holds(expectation, &windows) {
-                    return verdict;
+        let mirrored = {
+            let state = mirror.borrow_and_update();
+            state.synced.then(|| holds(expectation, &state.windows))
+        };
+        let live = mirrored.is_some();
+        let verdict = match mirrored {
+            Some(verdict) => verdict,
+            None => match desktop.list_windows().await {
+                Ok(windows) => holds(expectation, &windows),
+                Err(err) => {
+                    last_error = Some(err.to_string());
+                    None
                 }
-            }
-            Err(err) => last_error = Some(err.to_string()),
+            },
+        };
+        if let Some(verdict) = verdict {
+            return verdict;
         }
-        if Instant::now() >= deadline {
-            let mut detail = match expectation {
-                Expectation::NewWindow { .. } => "no new window appeared".to_string(),
-                Expectation::Gone(id) => format!("window {id} is still open"),
-                Expectation::Focused(id) => format!("window {id} did not get focus"),
-                Expectation::Maximized(id, on) => state_detail(*id, "maximized", *on),
-                Expectation::Minimized(id, on) => state_detail(*id, "minimized", *on),
-                Expectation::Fullscreen(id, on) => state_detail(*id, "fullscreen", *on),
-                Expectation::Unobservable => String::new(),
-            };
-            detail.push_str(&format!(" within {} s", timeout.as_secs()));
-            if let Some(error) = last_error {
-                detail.push_str(&format!(" ({error})"));
+        let next = async {
+            if !live || mirror.changed().await.is_err() {
+                tokio::time::sleep(Duration::from_millis(100)).await;
             }
-            return Verdict::NotSeen(detail);
+        };
+        if tokio::time::timeout_at(deadline, next).await.is_err() {
+            break;
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let mut detail = match expectation {
+        Expectation::NewWindow { .. } => "no new window appeared".to_string(),
+        Expectation::Gone(id) => format!("window {id} is still open"),
+        Expectation::Focused(id) => format!("window {id} did not get focus"),
+        Expectation::Maximized(id, on) => state_detail(*id, "maximized", *on),
+        Expectation::Minimized(id, on) => state_detail(*id, "minimized", *on),
+        Expectation::Fullscreen(id, on) => state_detail(*id, "fullscreen", *on),
+        Expectation::Unobservable => String::new(),
+    };
+    detail.push_str(&format!(" within {} s", timeout.as_secs()));
+    if let Some(error) = last_error {
+        detail.push_str(&format!(" ({error})"));
+    }
+    Verdict::NotSeen(detail)
 }
 
 fn state_detail(id: u64, state: &str, on: bool) -> String {

@@ -35,6 +35,8 @@ enum MsgCommand {
     Pointer,
     /// How long since input last arrived.
     Activity,
+    /// How many requests the compositor has served.
+    Stats,
     /// Focus and raise a window.
     Focus { id: u64 },
     /// Move a window's content to X Y.
@@ -240,6 +242,7 @@ fn to_request(command: MsgCommand) -> Request {
         MsgCommand::Windows => Request::Windows,
         MsgCommand::Pointer => Request::Pointer,
         MsgCommand::Activity => Request::Activity,
+        MsgCommand::Stats => Request::Stats,
         MsgCommand::Focus { id } => Request::Focus { id },
         MsgCommand::Move { id, x, y } => Request::Move { id, x, y },
         MsgCommand::Resize { id, width, height } => Request::Resize { id, width, height },
@@ -362,35 +365,12 @@ fn print_response(response: &Response, json: bool) -> anyhow::Result<()> {
                 );
             }
         }
-        Response::Windows { windows } => {
-            for window in windows {
-                let geometry = window.geometry;
-                let mut flags = Vec::new();
-                for (on, name) in [
-                    (window.focused, "focused"),
-                    (window.maximized, "maximized"),
-                    (window.minimized, "minimized"),
-                    (window.fullscreen, "fullscreen"),
-                ] {
-                    if on {
-                        flags.push(name);
-                    }
-                }
-                println!(
-                    "{}\t{}\t{}\t{},{} {}x{}\t{}",
-                    window.id,
-                    window.app_id.as_deref().unwrap_or("-"),
-                    window.title.as_deref().unwrap_or("-"),
-                    geometry.x,
-                    geometry.y,
-                    geometry.width,
-                    geometry.height,
-                    flags.join(",")
-                );
-            }
-        }
+        Response::Windows { windows } => windows.iter().for_each(print_window),
+        Response::Window { window } => print_window(window),
+        Response::Closing { id } => println!("{id} closing"),
         Response::Pointer { x, y } => println!("{x},{y}"),
         Response::Activity { input_idle_ms } => println!("input idle for {input_idle_ms} ms"),
+        Response::Stats { requests } => println!("{requests} requests served"),
         Response::Batch { replies } => {
             for reply in replies {
                 println!("{}", serde_json::to_string(reply)?);
@@ -411,4 +391,29 @@ fn print_response(response: &Response, json: bool) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// One window as a tab-separated line: id, app id, title, geometry, flags.
+fn print_window(window: &digios_ipc::Window) {
+    let geometry = window.geometry;
+    let flags: Vec<&str> = [
+        (window.focused, "focused"),
+        (window.maximized, "maximized"),
+        (window.minimized, "minimized"),
+        (window.fullscreen, "fullscreen"),
+    ]
+    .into_iter()
+    .filter_map(|(on, name)| on.then_some(name))
+    .collect();
+    println!(
+        "{}\t{}\t{}\t{},{} {}x{}\t{}",
+        window.id,
+        window.app_id.as_deref().unwrap_or("-"),
+        window.title.as_deref().unwrap_or("-"),
+        geometry.x,
+        geometry.y,
+        geometry.width,
+        geometry.height,
+        flags.join(",")
+    );
 }

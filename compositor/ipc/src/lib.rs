@@ -5,7 +5,8 @@
 //! Every exchange is one request line answered by one [`Reply`] line. The
 //! [`Request::EventStream`] request turns the connection into an event
 //! stream: the reply is followed by [`Event::State`] (the full state) and then
-//! by deltas, one [`Event`] per line.
+//! by deltas, one [`Event`] per line; [`DesktopState`] applies them into a
+//! client-side copy of the desktop.
 //!
 //! Coordinates are logical pixels in the global compositor space (outputs are
 //! laid out left to right from `(0, 0)`). Window ids are stable for the life
@@ -35,12 +36,14 @@
 mod client;
 mod error;
 mod socket;
+pub mod state;
 
 use serde::{Deserialize, Serialize};
 
 pub use client::{Client, ClientError, EventStream, raw_image};
 pub use error::{Error, ErrorCode};
 pub use socket::{SOCKET_ENV, socket_path, socket_path_for_display};
+pub use state::DesktopState;
 
 /// Longest request line (bytes, excluding the newline) the compositor accepts.
 pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
@@ -50,7 +53,9 @@ pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
 pub const MAX_REPLY_BYTES: usize = 64 * 1024 * 1024;
 
 /// Version of this protocol; bumped when a type changes incompatibly.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// 2: requests that change a window answer with [`Response::Window`]
+/// (close with [`Response::Closing`]) instead of [`Response::Handled`].
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// A window's stable id.
 pub type WindowId = u64;
@@ -182,7 +187,12 @@ pub enum Request {
     /// How long since input last arrived (a device's or injected), so a
     /// client can tell whether someone is using the desktop.
     Activity,
+    /// How many requests the compositor has served, so a test can count a
+    /// client's round trips. Answered with [`Response::Stats`].
+    Stats,
     /// Give a window keyboard focus and raise it (restoring it if minimized).
+    /// This and the other requests that change a window (up to
+    /// [`Request::Fullscreen`]) answer with the window as it is afterwards.
     Focus { id: WindowId },
     /// Move a window so its content's top-left corner is at `(x, y)`.
     Move { id: WindowId, x: i32, y: i32 },
@@ -198,7 +208,8 @@ pub enum Request {
     Minimize { id: WindowId, on: bool },
     /// Make a window fullscreen on its output, or leave fullscreen.
     Fullscreen { id: WindowId, on: bool },
-    /// Ask a window to close.
+    /// Ask a window to close; answered with [`Response::Closing`] (the
+    /// window goes once its client lets it go).
     Close { id: WindowId },
     /// Start a program with `WAYLAND_DISPLAY` pointing at this compositor.
     Spawn {
@@ -418,6 +429,20 @@ pub enum Response {
     Activity {
         input_idle_ms: u64,
     },
+    /// Requests served since the compositor started: every request line
+    /// answered (a batch counts once), `stats` itself not counted.
+    Stats {
+        requests: u64,
+    },
+    /// The window a request changed, as it is after the change. A new size
+    /// shows once the client has drawn at it (the event stream follows).
+    Window {
+        window: Window,
+    },
+    /// The window was asked to close.
+    Closing {
+        id: WindowId,
+    },
     Spawned {
         pid: u32,
     },
@@ -537,10 +562,14 @@ pub enum Event {
     WindowFocused {
         id: Option<WindowId>,
     },
-    /// The window's geometry or title bar changed.
+    /// The window's geometry, title bar or output changed.
     WindowMoved {
         id: WindowId,
         geometry: Rect,
+        #[serde(default)]
+        title_bar: Option<Rect>,
+        #[serde(default)]
+        output: Option<String>,
     },
     /// The window's title or app id changed.
     WindowRetitled {
@@ -548,9 +577,15 @@ pub enum Event {
         title: Option<String>,
         app_id: Option<String>,
     },
-    /// Maximized, minimized or fullscreen changed.
+    /// Maximized, minimized or fullscreen (or anything else no narrower
+    /// event covers) changed.
     WindowStateChanged {
         window: Window,
+    },
+    /// The stacking order changed other than by windows opening on top or
+    /// closing: every window's id, bottom of the stack first.
+    WindowsRestacked {
+        ids: Vec<WindowId>,
     },
     OutputsChanged {
         outputs: Vec<Output>,
@@ -626,6 +661,23 @@ mod tests {
         assert_eq!(a.union(&b), Rect::new(0, 0, 15, 15));
         assert_eq!(a.intersection(&Rect::new(10, 0, 5, 5)), None);
         assert!(Rect::new(0, 0, 0, 5).is_empty());
+    }
+
+    #[test]
+    fn a_window_moved_event_without_its_newer_fields_still_parses() {
+        let event: Event = serde_json::from_str(
+            r#"{"event":"window_moved","id":2,"geometry":{"x":1,"y":2,"width":3,"height":4}}"#,
+        )
+        .unwrap();
+        let Event::WindowMoved {
+            title_bar, output, ..
+        } = event
+        else {
+            panic!("not a move: {event:?}")
+        };
+        assert_eq!((title_bar, output), (None, None));
+        let closing = serde_json::to_string(&Reply::Ok(Response::Closing { id: 5 })).unwrap();
+        assert_eq!(closing, r#"{"ok":{"response":"closing","id":5}}"#);
     }
 
     #[test]

@@ -12,7 +12,14 @@ const MAX_CLICKS: u32 = 10;
 const MAX_DRAG_STEPS: u32 = 1000;
 
 pub fn dispatch(state: &mut State, request: Request) -> Result<Response, Error> {
-    let handled = |result: Result<(), Error>| result.map(|()| Response::Handled);
+    // A request that changes a window answers with the window afterwards,
+    // so the caller needs no second request to see the outcome.
+    let changed = |state: &mut State, id, result: Result<(), Error>| {
+        result?;
+        state
+            .window_view(id)
+            .map(|window| Response::Window { window })
+    };
     match request {
         Request::Version => Ok(Response::Version {
             compositor: env!("CARGO_PKG_VERSION").to_string(),
@@ -34,17 +41,35 @@ pub fn dispatch(state: &mut State, request: Request) -> Result<Response, Error> 
         Request::Activity => Ok(Response::Activity {
             input_idle_ms: state.last_input.elapsed().as_millis() as u64,
         }),
+        Request::Stats => Ok(Response::Stats {
+            requests: state.control.requests_served,
+        }),
         Request::Focus { id } => {
             state.windows.get(id)?;
             state.focus_window(Some(id));
-            Ok(Response::Handled)
+            changed(state, id, Ok(()))
         }
-        Request::Move { id, x, y } => handled(state.move_window(id, x, y)),
-        Request::Resize { id, width, height } => handled(state.resize_window(id, width, height)),
-        Request::Maximize { id, on } => handled(state.set_maximized(id, on)),
-        Request::Minimize { id, on } => handled(state.set_minimized(id, on)),
-        Request::Fullscreen { id, on } => handled(state.set_fullscreen(id, on)),
-        Request::Close { id } => handled(state.close_window(id)),
+        Request::Move { id, x, y } => {
+            let result = state.move_window(id, x, y);
+            changed(state, id, result)
+        }
+        Request::Resize { id, width, height } => {
+            let result = state.resize_window(id, width, height);
+            changed(state, id, result)
+        }
+        Request::Maximize { id, on } => {
+            let result = state.set_maximized(id, on);
+            changed(state, id, result)
+        }
+        Request::Minimize { id, on } => {
+            let result = state.set_minimized(id, on);
+            changed(state, id, result)
+        }
+        Request::Fullscreen { id, on } => {
+            let result = state.set_fullscreen(id, on);
+            changed(state, id, result)
+        }
+        Request::Close { id } => state.close_window(id).map(|()| Response::Closing { id }),
         Request::Spawn { command, env } => state
             .spawn(&command, &env)
             .map(|pid| Response::Spawned { pid }),
@@ -144,6 +169,10 @@ pub fn dispatch(state: &mut State, request: Request) -> Result<Response, Error> 
             "event_stream is only valid as a connection's request",
         )),
     }
+}
+
+fn handled(result: Result<(), Error>) -> Result<Response, Error> {
+    result.map(|()| Response::Handled)
 }
 
 fn batch(state: &mut State, requests: Vec<Request>) -> Result<Response, Error> {

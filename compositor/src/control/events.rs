@@ -3,7 +3,8 @@
 
 use std::sync::mpsc::{SyncSender, TrySendError};
 
-use digios_ipc::{Event, Window};
+use digios_ipc::Event;
+use digios_ipc::state::window_deltas;
 
 use crate::state::State;
 
@@ -61,46 +62,4 @@ fn broadcast(subscribers: &mut Vec<SyncSender<Event>>, event: Event) {
         // A subscriber that cannot keep up is dropped; its stream ends.
         Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => false,
     });
-}
-
-fn window_deltas(before: &[Window], after: &[Window]) -> Vec<Event> {
-    let mut events = Vec::new();
-    for old in before {
-        if !after.iter().any(|new| new.id == old.id) {
-            events.push(Event::WindowClosed { id: old.id });
-        }
-    }
-    for new in after {
-        let Some(old) = before.iter().find(|old| old.id == new.id) else {
-            events.push(Event::WindowOpened {
-                window: new.clone(),
-            });
-            continue;
-        };
-        if (old.title.as_ref(), old.app_id.as_ref()) != (new.title.as_ref(), new.app_id.as_ref()) {
-            events.push(Event::WindowRetitled {
-                id: new.id,
-                title: new.title.clone(),
-                app_id: new.app_id.clone(),
-            });
-        }
-        if old.geometry != new.geometry {
-            events.push(Event::WindowMoved {
-                id: new.id,
-                geometry: new.geometry,
-            });
-        }
-        if (old.maximized, old.minimized, old.fullscreen)
-            != (new.maximized, new.minimized, new.fullscreen)
-        {
-            events.push(Event::WindowStateChanged {
-                window: new.clone(),
-            });
-        }
-    }
-    let focused = |windows: &[Window]| windows.iter().find(|w| w.focused).map(|w| w.id);
-    if focused(before) != focused(after) {
-        events.push(Event::WindowFocused { id: focused(after) });
-    }
-    events
 }

@@ -32,6 +32,8 @@ pub struct ControlState {
     last_outputs: Vec<Output>,
     /// Damage sequence and pointer position last sent as `screen_changed`.
     last_screen: (u64, f64, f64),
+    /// Requests served (see `Request::Stats`).
+    requests_served: u64,
 }
 
 impl ControlState {
@@ -43,6 +45,7 @@ impl ControlState {
             last_windows: Vec::new(),
             last_outputs: Vec::new(),
             last_screen: (0, f64::NAN, f64::NAN),
+            requests_served: 0,
         }
     }
 }

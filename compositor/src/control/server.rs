@@ -51,6 +51,11 @@ pub fn start(path: &Path, loop_handle: &LoopHandle<'static, State>) -> anyhow::R
 }
 
 fn handle_message(state: &mut State, message: ControlMessage) {
+    if let ControlMessage::Request { request, .. } = &message
+        && *request != Request::Stats
+    {
+        state.control.requests_served += 1;
+    }
     match message {
         ControlMessage::Request {
             request:

@@ -1,6 +1,6 @@
 //! The compositor's state as protocol types.
 
-use digios_ipc::{Output, Rect, Window};
+use digios_ipc::{Error, Output, Rect, Window, WindowId};
 use smithay::utils::{Logical, Rectangle};
 
 use crate::state::State;
@@ -49,6 +49,14 @@ impl State {
                 }
             })
             .collect()
+    }
+
+    /// One listed window as `window_views` shows it.
+    pub fn window_view(&self, id: WindowId) -> Result<Window, Error> {
+        self.window_views()
+            .into_iter()
+            .find(|window| window.id == id)
+            .ok_or_else(|| Error::unknown_window(id))
     }
 
     pub fn output_views(&self) -> Vec<Output> {
