@@ -6,6 +6,7 @@ pub mod digios;
 pub mod file_server;
 pub mod model_fixtures;
 pub mod qemu;
+pub mod round_trips;
 pub mod screen;
 pub mod scripted_model;
 pub mod voice;
