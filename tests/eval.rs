@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use digios_agent::actions::ActionsConfig;
-use digios_agent::api::events::EventBus;
 use digios_agent::eval::{Contestant, EvalParts, Evaluator, RunState};
+use digios_agent::events::EventBus;
 use digios_agent::llm::{LanguageModel, LocalModel, LocalModelSettings, ModelSlot};
 use digios_agent::memory::Memory;
 use digios_agent::planner::PlannerConfig;

@@ -9,11 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use digios_agent::actions::{self, ActionRequest, ActionsConfig};
-use digios_agent::api::events::EventBus;
 use digios_agent::desktop::Desktop;
-use digios_agent::gate::{
-    Asker, Call, Confirm, Gate, Origin, PendingConfirmation, Refusal, Tools,
-};
+use digios_agent::events::EventBus;
+use digios_agent::gate::{Asker, Call, Confirm, Gate, Origin, PendingConfirmation, Refusal, Tools};
 use digios_agent::llm::{
     CancellationToken, ChatRequest, Completion, LanguageModel, ModelDescription, ModelSlot,
 };
@@ -368,7 +366,10 @@ async fn the_kill_switch_refuses_before_anyone_is_asked_on_every_origin() {
             })
             .await
             .unwrap_err();
-        assert!(matches!(refused, Refusal::KillSwitch), "{origin:?}: {refused:?}");
+        assert!(
+            matches!(refused, Refusal::KillSwitch),
+            "{origin:?}: {refused:?}"
+        );
         assert!(asker.asked.lock().unwrap().is_empty(), "{origin:?} asked");
         let row = rig.last_audit().await;
         assert_eq!(row.decision, Decision::Denied);
@@ -405,7 +406,10 @@ async fn the_kill_switch_refuses_before_anyone_is_asked_on_every_origin() {
     assert_eq!(asks, 0);
     let planner = planner(&rig.tools, &request, false);
     assert!(planner.submit("write it", None).await.is_err());
-    assert!(!file.exists(), "nothing was written while the switch was engaged");
+    assert!(
+        !file.exists(),
+        "nothing was written while the switch was engaged"
+    );
 
     // Reads go on, so a person can look around.
     let listed = gate

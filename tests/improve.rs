@@ -11,9 +11,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use digios_agent::actions::ActionsConfig;
-use digios_agent::api::events::EventBus;
 use digios_agent::desktop::Desktop;
 use digios_agent::eval::{EvalParts, Evaluator};
+use digios_agent::events::EventBus;
 use digios_agent::improve::{CycleState, ImproveConfig, ImproveParts, Improver};
 use digios_agent::llm::{
     CancellationToken, ChatRequest, Completion, LanguageModel, ModelDescription, ModelSlot,

@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use digios_agent::actions::ActionsConfig;
-use digios_agent::api::events::{EventBus, Topic};
 use digios_agent::desktop::Desktop;
+use digios_agent::events::{EventBus, Topic};
 use digios_agent::llm::{
     CancellationToken, ChatRequest, Completion, Constraint, LanguageModel, LlmError,
     ModelDescription, ModelSlot,

@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use digios_agent::actions::ActionsConfig;
-use digios_agent::api::events::EventBus;
 use digios_agent::desktop::Desktop;
+use digios_agent::events::EventBus;
 use digios_agent::llm::{
     CancellationToken, ChatRequest, Completion, LanguageModel, ModelDescription, ModelSlot,
 };
@@ -307,7 +307,7 @@ async fn a_call_to_a_denied_action_is_refused_and_audited() {
         .filter(|a| a.action == "type_text" && a.decision == Decision::Denied)
         .collect();
     assert_eq!(refused.len(), 2, "{audit:?}");
-    assert_eq!(refused[0].params["skill"], "typist");
+    assert_eq!(refused[0].params["origin"]["skill"], "typist");
 
     // A confirm-tier action runs only when the caller pre-approved it.
     rig.skills
@@ -570,7 +570,7 @@ async fn a_confirm_tier_action_inside_a_skill_pauses_the_task_for_the_user() {
         .find(|a| a.action == "move_pointer")
         .expect("audited");
     assert_eq!(moved.decision, Decision::Confirmed);
-    assert_eq!(moved.params["skill"], "nudge");
+    assert_eq!(moved.params["origin"]["skill"], "nudge");
     assert_eq!(
         moved.outcome.as_ref().unwrap().outcome,
         digios_agent::memory::ActionOutcome::Succeeded
@@ -676,7 +676,7 @@ async fn a_skill_hot_loads_and_the_planner_calls_it_on_the_desktop() {
         .find(|a| a.action == "launch_app")
         .expect("audited");
     assert_eq!(launch.step_index, Some(step.index));
-    assert_eq!(launch.params["skill"], "open_demo");
+    assert_eq!(launch.params["origin"]["skill"], "open_demo");
     assert_eq!(rig.skills.active("open_demo").await.unwrap().live_calls, 1);
 }
 

@@ -12,9 +12,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use digios_agent::actions::ActionsConfig;
-use digios_agent::api::events::EventBus;
 use digios_agent::desktop::Desktop;
 use digios_agent::eval::{Contestant, EvalParts, EvalRun, Evaluator};
+use digios_agent::events::EventBus;
 use digios_agent::improve::{ImproveConfig, ImproveParts, Improver};
 use digios_agent::llm::{LanguageModel, LocalModel, LocalModelSettings, ModelSlot};
 use digios_agent::memory::Memory;

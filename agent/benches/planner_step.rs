@@ -14,8 +14,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use digios_agent::actions::ActionsConfig;
-use digios_agent::api::events::EventBus;
 use digios_agent::desktop::Desktop;
+use digios_agent::events::EventBus;
 use digios_agent::llm::{
     CancellationToken, ChatMessage, ChatRequest, Constraint, GenerationOptions, LanguageModel,
     LocalModel, ModelSlot,

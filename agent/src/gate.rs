@@ -239,8 +239,9 @@ impl Gate {
         };
 
         // Low-risk actions change nothing lasting (reads, pointer moves,
-        // focus); auditing them would bury the changes that matter.
-        let row = if risk == Risk::Low {
+        // focus); auditing them would bury the changes that matter. A
+        // confirmation the user gave is always recorded.
+        let row = if risk == Risk::Low && decided == Decision::Allowed {
             None
         } else {
             let entry = audit.entry(decided);

@@ -4,6 +4,7 @@ pub mod actions;
 pub mod api;
 pub mod desktop;
 pub mod eval;
+pub mod events;
 pub mod gate;
 pub mod improve;
 pub use digios_llm as llm;

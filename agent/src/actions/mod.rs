@@ -19,7 +19,7 @@ use serde_json::Value;
 pub use catalogue::{Action, catalogue, specs};
 // The wire types live in `digios-api`, shared with every client.
 pub use desktop::*;
-pub use digios_api::{ActionOutcome, ActionRequest, ActionSpec, Risk};
+pub use digios_api::{ActionOutcome, ActionRequest, ActionSpec, ErrorCode, Risk};
 pub use files::{
     CopyFileParams, DeleteFileParams, IfExists, ListFilesParams, MoveFileParams, ReadFileParams,
     WriteFileParams,
@@ -133,6 +133,50 @@ pub enum ActionError {
     Desktop(#[from] DesktopError),
     #[error(transparent)]
     Mark(#[from] crate::vision::MarkError),
+}
+
+impl ActionError {
+    /// The code every surface reports this error by (the API's error body,
+    /// a skill's exception).
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            ActionError::UnknownAction { .. } => ErrorCode::UnknownAction,
+            ActionError::InvalidParams { .. } => ErrorCode::InvalidParams,
+            ActionError::NotFound(_) => ErrorCode::NotFound,
+            ActionError::Forbidden(_) => ErrorCode::Forbidden,
+            ActionError::Conflict(_) => ErrorCode::Conflict,
+            ActionError::SpawnFailed(_) => ErrorCode::SpawnFailed,
+            ActionError::Io { source, .. } if source.kind() == std::io::ErrorKind::StorageFull => {
+                ErrorCode::StorageFull
+            }
+            ActionError::Io { .. } => ErrorCode::Internal,
+            ActionError::Desktop(err) => desktop_code(err),
+            ActionError::Mark(crate::vision::MarkError::NoAnalysis) => ErrorCode::NoAnalysis,
+            ActionError::Mark(crate::vision::MarkError::Unknown { .. }) => ErrorCode::UnknownMark,
+            ActionError::Mark(crate::vision::MarkError::Stale { .. }) => ErrorCode::StaleMark,
+            ActionError::Mark(crate::vision::MarkError::Desktop(err)) => desktop_code(err),
+        }
+    }
+}
+
+/// The code of a desktop failure: the compositor's own, or unavailable.
+pub fn desktop_code(err: &DesktopError) -> ErrorCode {
+    use digios_ipc::ErrorCode as C;
+    match err {
+        DesktopError::Unavailable(_) => ErrorCode::Unavailable,
+        DesktopError::Compositor(err) => match err.code {
+            C::UnknownWindow => ErrorCode::UnknownWindow,
+            C::UnknownOutput => ErrorCode::UnknownOutput,
+            C::OutOfBounds => ErrorCode::OutOfBounds,
+            C::InvalidArgument => ErrorCode::InvalidParams,
+            C::UnknownKeysym => ErrorCode::UnknownKeysym,
+            C::SpawnFailed => ErrorCode::SpawnFailed,
+            C::TooLarge => ErrorCode::PayloadTooLarge,
+            C::MalformedRequest => ErrorCode::BadRequest,
+            C::Busy => ErrorCode::Unavailable,
+            C::Internal => ErrorCode::Internal,
+        },
+    }
 }
 
 impl ActionError {

@@ -201,35 +201,20 @@ pub struct ApiPath<T>(pub T);
 impl From<crate::actions::ActionError> for ApiError {
     fn from(err: crate::actions::ActionError) -> Self {
         use crate::actions::ActionError;
-        use crate::desktop::DesktopError;
-        let message = err.to_string();
+        use crate::vision::MarkError;
+        let code = err.code();
+        let error = ApiError::new(status_of(&code), code, err.to_string());
         match err {
             ActionError::UnknownAction { valid, .. } => {
-                ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::UnknownAction, message)
-                    .with_details(serde_json::json!({ "valid_action_types": valid }))
+                error.with_details(serde_json::json!({ "valid_action_types": valid }))
             }
-            ActionError::InvalidParams { .. } => ApiError::invalid_params(message),
-            ActionError::NotFound(_) => ApiError::not_found(message),
-            ActionError::Forbidden(_) => ApiError::forbidden(message),
-            ActionError::Conflict(_) => ApiError::conflict(message),
-            ActionError::SpawnFailed(_) => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                ErrorCode::SpawnFailed,
-                message,
-            ),
-            ActionError::Io { ref source, .. }
-                if source.kind() == std::io::ErrorKind::StorageFull =>
-            {
-                ApiError::new(
-                    StatusCode::INSUFFICIENT_STORAGE,
-                    ErrorCode::StorageFull,
-                    message,
-                )
+            ActionError::Mark(MarkError::Unknown { mark, count }) => {
+                error.with_details(serde_json::json!({ "mark": mark, "marks": count }))
             }
-            ActionError::Io { .. } => ApiError::internal(message),
-            ActionError::Desktop(DesktopError::Unavailable(_)) => ApiError::unavailable(message),
-            ActionError::Desktop(DesktopError::Compositor(err)) => from_compositor(err),
-            ActionError::Mark(err) => from_mark(err),
+            ActionError::Mark(MarkError::Stale { mark, .. }) => {
+                error.with_details(serde_json::json!({ "mark": mark }))
+            }
+            _ => error,
         }
     }
 }
@@ -240,39 +225,24 @@ impl From<crate::desktop::DesktopError> for ApiError {
     }
 }
 
-fn from_compositor(err: digios_ipc::Error) -> ApiError {
-    use digios_ipc::ErrorCode as C;
-    let (status, code) = match err.code {
-        C::UnknownWindow => (StatusCode::NOT_FOUND, ErrorCode::UnknownWindow),
-        C::UnknownOutput => (StatusCode::NOT_FOUND, ErrorCode::UnknownOutput),
-        C::OutOfBounds => (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::OutOfBounds),
-        C::InvalidArgument => (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::InvalidParams),
-        C::UnknownKeysym => (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::UnknownKeysym),
-        C::SpawnFailed => (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::SpawnFailed),
-        C::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge),
-        C::MalformedRequest => (StatusCode::BAD_REQUEST, ErrorCode::BadRequest),
-        C::Busy => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable),
-        C::Internal => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal),
-    };
-    ApiError::new(status, code, err.message)
-}
-
-fn from_mark(err: crate::vision::MarkError) -> ApiError {
-    use crate::vision::MarkError;
-    let message = err.to_string();
-    match err {
-        MarkError::NoAnalysis => {
-            ApiError::new(StatusCode::CONFLICT, ErrorCode::NoAnalysis, message)
-        }
-        MarkError::Unknown { mark, count } => {
-            ApiError::new(StatusCode::NOT_FOUND, ErrorCode::UnknownMark, message)
-                .with_details(serde_json::json!({ "mark": mark, "marks": count }))
-        }
-        MarkError::Stale { mark, .. } => {
-            ApiError::new(StatusCode::CONFLICT, ErrorCode::StaleMark, message)
-                .with_details(serde_json::json!({ "mark": mark }))
-        }
-        MarkError::Desktop(err) => err.into(),
+/// The HTTP status an action's failure is answered with.
+fn status_of(code: &ErrorCode) -> StatusCode {
+    match code {
+        ErrorCode::UnknownAction | ErrorCode::BadRequest => StatusCode::BAD_REQUEST,
+        ErrorCode::NotFound
+        | ErrorCode::UnknownWindow
+        | ErrorCode::UnknownOutput
+        | ErrorCode::UnknownMark => StatusCode::NOT_FOUND,
+        ErrorCode::Forbidden => StatusCode::FORBIDDEN,
+        ErrorCode::Conflict | ErrorCode::NoAnalysis | ErrorCode::StaleMark => StatusCode::CONFLICT,
+        ErrorCode::InvalidParams
+        | ErrorCode::SpawnFailed
+        | ErrorCode::OutOfBounds
+        | ErrorCode::UnknownKeysym => StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorCode::StorageFull => StatusCode::INSUFFICIENT_STORAGE,
+        ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 

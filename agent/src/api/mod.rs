@@ -6,7 +6,6 @@ mod action;
 pub mod auth;
 mod door;
 pub mod error;
-pub mod events;
 mod improve;
 mod input;
 mod memory;
@@ -39,11 +38,11 @@ use utoipa_axum::router::OpenApiRouter;
 
 use self::auth::Auth;
 use self::error::ApiError;
-use self::events::EventBus;
 use self::rate_limit::RateLimit;
 use self::services::{ServiceState, Services};
 use crate::actions::{Action, ActionOutcome, ActionsConfig};
 use crate::desktop::Desktop;
+use crate::events::EventBus;
 use crate::gate::{Call, Confirm, Gate, Origin};
 use crate::llm::ModelSlot;
 use crate::memory::Memory;
@@ -320,7 +319,9 @@ impl AppState {
                             .and_then(|v| v.as_str())
                             .unwrap_or("unknown")
                             .to_string();
-                        state.events.publish(events::Topic::Windows, kind, data);
+                        state
+                            .events
+                            .publish(crate::events::Topic::Windows, kind, data);
                         backoff = std::time::Duration::from_millis(100);
                     });
                     let detail = result.err().map(|err| err.to_string());
@@ -341,7 +342,7 @@ impl AppState {
         title = "digiOS API",
         description = "The one door into digiOS: REST and WebSocket."
     ),
-    components(schemas(error::ErrorBody, events::Event))
+    components(schemas(error::ErrorBody, crate::events::Event))
 )]
 struct ApiDoc;
 

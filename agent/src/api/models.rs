@@ -11,7 +11,7 @@ use utoipa_axum::routes;
 
 use super::AppState;
 use super::error::{ApiError, ApiPath, ErrorBody};
-use super::events::Topic;
+use crate::events::Topic;
 use crate::llm::{BackendKind, LanguageModel, LlmConfig};
 use crate::models::{
     EntryStatus, FileState, ModelKind, ModelStore, PullEvent, PullOutcome, StoreError,

@@ -50,7 +50,7 @@ async fn status(State(state): State<AppState>) -> Json<Status> {
 pub struct Capabilities {
     pub api_version: u32,
     /// Event topics a WebSocket client may subscribe to.
-    pub event_topics: Vec<super::events::Topic>,
+    pub event_topics: Vec<crate::events::Topic>,
     /// Whether a bearer token is demanded on this bind.
     pub token_required: bool,
     /// Every action `/api/action` accepts.
@@ -63,7 +63,7 @@ pub struct Capabilities {
 async fn capabilities(State(state): State<AppState>) -> Json<Capabilities> {
     Json(Capabilities {
         api_version: 1,
-        event_topics: super::events::Topic::ALL.to_vec(),
+        event_topics: crate::events::Topic::ALL.to_vec(),
         token_required: state.config.needs_token(),
         actions: crate::actions::catalogue(),
     })

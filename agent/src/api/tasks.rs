@@ -158,7 +158,7 @@ async fn kill_switch(
     }
     let engaged = state.kill_switch.is_engaged();
     state.events.publish(
-        super::events::Topic::Services,
+        crate::events::Topic::Services,
         "kill_switch",
         serde_json::json!({ "engaged": engaged }),
     );

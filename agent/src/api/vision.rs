@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 
 use super::AppState;
 use super::error::{ApiError, ApiQuery, ErrorBody};
-use super::events::Topic;
+use crate::events::Topic;
 use crate::vision::{AnalyzeOptions, ChangeToken, Frame};
 
 pub fn routes() -> OpenApiRouter<AppState> {

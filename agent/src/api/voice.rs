@@ -25,8 +25,8 @@ use utoipa_axum::routes;
 
 use super::AppState;
 use super::error::{ApiError, ApiJson, ErrorBody};
-use super::events::Topic;
 use super::services::ServiceState;
+use crate::events::Topic;
 
 /// Largest WAV upload: ten minutes of 16 kHz 16-bit mono fits; the service
 /// then refuses anything longer than its command limit by duration.

@@ -19,7 +19,7 @@ use tower::ServiceExt;
 use super::AppState;
 use super::auth::WS_PROTOCOL;
 use super::door::Connection;
-use super::events::Topic;
+use crate::events::Topic;
 
 #[derive(Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]

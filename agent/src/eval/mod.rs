@@ -22,7 +22,7 @@ pub use store::{get_run, list_runs, mark_interrupted, stop_cycle_runs};
 pub use suite::{Check, EvalTask, SetupStep, suite};
 
 use crate::actions::ActionsConfig;
-use crate::api::events::{EventBus, Topic};
+use crate::events::{EventBus, Topic};
 use crate::llm::ModelSlot;
 use crate::memory::{Memory, MemoryError, Step, TaskState};
 use crate::planner::{Planner, PlannerConfig, PlannerParts};

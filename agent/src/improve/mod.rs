@@ -25,8 +25,8 @@ pub use author::{compact_reference, parse_reply, reply_schema};
 pub use judge::{Judgement, judge};
 pub use store::{get, list};
 
-use crate::api::events::{EventBus, Topic};
 use crate::eval::{Contestant, EvalRun, EvalTask, Evaluator, RunState};
+use crate::events::{EventBus, Topic};
 use crate::llm::{
     CancellationToken, ChatMessage, ChatRequest, Constraint, GenerationOptions, ModelSlot,
 };

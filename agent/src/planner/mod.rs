@@ -36,8 +36,8 @@ pub use prompt::{system_prompt, system_prompt_with_skills};
 pub use tools::{SKILL, ToolCall, tool_schema, tool_schema_with_skills};
 
 use crate::actions::ActionsConfig;
-use crate::api::events::{EventBus, Topic};
 use crate::desktop::Desktop;
+use crate::events::{EventBus, Topic};
 use crate::llm::ModelSlot;
 use crate::memory::{Memory, MemoryError, Step, Task, TaskState};
 use crate::policy::{KillSwitch, Policy};

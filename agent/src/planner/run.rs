@@ -12,7 +12,7 @@ use super::observe::{self, Observation};
 use super::tools::{self, ToolCall};
 use super::{PendingConfirmation, Planner, PlannerParts, TaskControl, TaskView, prompt};
 use crate::actions::{self, ActionOutcome, ActionRequest};
-use crate::api::events::Topic;
+use crate::events::Topic;
 use crate::llm::{
     ChatMessage, ChatRequest, CompletionEvent, Constraint, GenerationOptions, LanguageModel,
     LlmError,

@@ -344,7 +344,7 @@ impl HostCalls {
             Refusal::Declined(_) => "declined",
             Refusal::AuditUnavailable(_) => "unavailable",
             Refusal::TimedOut { .. } => "time_limit",
-            Refusal::Failed(err) => crate::api::error::ApiError::from(err).code,
+            Refusal::Failed(err) => err.code().as_static().unwrap_or("internal"),
         };
         Err(HostError {
             code,

@@ -1,5 +1,7 @@
 //! The event bus behind `/api/ws`: every event has a topic and a sequence
 //! number assigned in publish order, so subscribers see one total order.
+//! It lives below the API so the planner, evaluator and improvement cycle
+//! publish without depending on the API.
 
 use std::sync::Mutex;
 
