@@ -55,6 +55,26 @@ fn a_window_action_costs_one_compositor_round_trip() {
     assert_eq!(body["result"]["window"]["focused"], true, "{body}");
     assert_eq!(trips, 1, "focus_window cost {trips} compositor requests");
 
+    // A planner task takes the same single request for its action: the
+    // window it names, what was open before and the check afterwards all
+    // come from the mirror.
+    let (view, trips) = round_trips(control, || {
+        let submitted = api.submit_task("maximize this window");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let view = api.task(submitted.task.id);
+            if view.task.state.is_finished() {
+                return view;
+            }
+            assert!(std::time::Instant::now() < deadline, "{view:?}");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    });
+    assert_eq!(view.task.state, digios_api::TaskState::Succeeded, "{view:?}");
+    let maximized = api.windows().into_iter().find(|w| w["id"] == id).unwrap();
+    assert_eq!(maximized["maximized"], true, "{maximized}");
+    assert_eq!(trips, 1, "a planner's maximize cost {trips} compositor requests");
+
     let ((status, body), trips) = round_trips(control, || {
         api.post(&format!("/api/windows/{id}/close"), json!({}))
     });

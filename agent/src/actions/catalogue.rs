@@ -81,6 +81,20 @@ macro_rules! action_table {
                 match self { $(Action::$variant(_) => Risk::$risk),* }
             }
 
+            /// The params as a client would send them (fields left unset
+            /// are omitted).
+            pub fn params(&self) -> Value {
+                let value = match self { $(Action::$variant(p) => serde_json::to_value(p)),* };
+                match value {
+                    Ok(Value::Object(mut fields)) => {
+                        fields.retain(|_, v| !v.is_null());
+                        Value::Object(fields)
+                    }
+                    Ok(other) => other,
+                    Err(err) => unreachable!("action params always serialize: {err}"),
+                }
+            }
+
             pub(super) fn from_params(name: &str, params: Value) -> Result<Action, serde_json::Error> {
                 match name {
                     $($name => serde_json::from_value::<$params>(params).map(Action::$variant),)*

@@ -1,7 +1,7 @@
 //! Actions on the desktop: pointer, keys, text, apps and windows, carried out
 //! through the compositor.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
@@ -12,7 +12,7 @@ use digios_ipc::{Request, Response, Window};
 /// Longest text one `type_text` may type.
 pub const MAX_TEXT_CHARS: usize = 10_000;
 
-#[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum ButtonName {
     #[default]
@@ -33,7 +33,7 @@ impl From<ButtonName> for digios_ipc::Button {
 
 /// Click where the pointer is, at `x`, `y`, or on a numbered mark of the
 /// latest screen analysis (`GET /api/vision/analyze`).
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClickParams {
     pub x: Option<f64>,
@@ -46,14 +46,14 @@ pub struct ClickParams {
     pub button: ButtonName,
 }
 
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PointParams {
     pub x: f64,
     pub y: f64,
 }
 
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DragParams {
     pub from_x: f64,
@@ -64,7 +64,7 @@ pub struct DragParams {
     pub button: ButtonName,
 }
 
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScrollParams {
     pub x: Option<f64>,
@@ -76,21 +76,21 @@ pub struct ScrollParams {
     pub dy: f64,
 }
 
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KeyParams {
     /// A key or chord by XKB keysym names: `Return`, `ctrl+c`, `alt+F4`.
     pub keys: String,
 }
 
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TextParams {
     pub text: String,
 }
 
 /// Launch a known app by name, or a command line.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LaunchParams {
     pub app: Option<String>,
@@ -99,14 +99,14 @@ pub struct LaunchParams {
 
 /// Which window: by id, by app id or title (case-insensitive; the topmost
 /// match wins), or the focused window when neither is given.
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WindowParams {
     pub window_id: Option<u64>,
     pub window: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MoveWindowParams {
     pub window_id: Option<u64>,
@@ -115,7 +115,7 @@ pub struct MoveWindowParams {
     pub y: i32,
 }
 
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResizeWindowParams {
     pub window_id: Option<u64>,
@@ -124,7 +124,7 @@ pub struct ResizeWindowParams {
     pub height: i32,
 }
 
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ToggleWindowParams {
     pub window_id: Option<u64>,

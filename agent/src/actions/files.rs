@@ -18,7 +18,7 @@ const MAX_LIST: usize = 10_000;
 /// Most bytes one `write_file` may write.
 pub const MAX_WRITE_BYTES: usize = 8 << 20;
 
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListFilesParams {
     /// A directory: absolute, or `~/...`.
@@ -30,7 +30,7 @@ pub struct ListFilesParams {
     pub limit: Option<usize>,
 }
 
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReadFileParams {
     pub path: String,
@@ -53,7 +53,7 @@ pub enum IfExists {
     Append,
 }
 
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WriteFileParams {
     pub path: String,
@@ -66,7 +66,7 @@ pub struct WriteFileParams {
     pub create_dirs: bool,
 }
 
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MoveFileParams {
     pub from: String,
@@ -76,7 +76,7 @@ pub struct MoveFileParams {
     pub overwrite: bool,
 }
 
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CopyFileParams {
     pub from: String,
@@ -86,7 +86,7 @@ pub struct CopyFileParams {
     pub overwrite: bool,
 }
 
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeleteFileParams {
     pub path: String,

@@ -4,14 +4,14 @@ use std::collections::BTreeMap;
 
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use super::roots::confine;
 use super::{ActionError, ActionsConfig};
 
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListProcessesParams {
     /// Only processes whose name or command line contains this (case-insensitive).
@@ -20,7 +20,7 @@ pub struct ListProcessesParams {
     pub limit: Option<usize>,
 }
 
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SpawnProcessParams {
     /// Program and arguments, e.g. `["sleep", "60"]`; no shell is involved.
@@ -32,7 +32,7 @@ pub struct SpawnProcessParams {
     pub env: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignalProcessParams {
     pub pid: i64,

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use utoipa::ToSchema;
@@ -19,7 +19,7 @@ use super::{ActionError, ActionsConfig};
 /// Longest command line accepted.
 const MAX_COMMAND_BYTES: usize = 64 << 10;
 
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RunShellParams {
     /// A command line for `/bin/sh -c`, e.g. `ls -l ~ | head`.

@@ -11,7 +11,11 @@ use super::intent::{Intent, WindowOp, WindowRef, WriteMode, parse_prefix};
 use super::observe::{self, Observation};
 use super::tools::{self, ToolCall};
 use super::{PendingConfirmation, Planner, PlannerParts, TaskControl, TaskView, prompt};
-use crate::actions::{self, ActionOutcome, ActionRequest};
+use crate::actions::{
+    self, Action, ActionOutcome, ActionRequest, CopyFileParams, DeleteFileParams, IfExists,
+    KeyParams, LaunchParams, MoveFileParams, TextParams, ToggleWindowParams, WindowParams,
+    WriteFileParams,
+};
 use crate::events::Topic;
 use crate::llm::{
     ChatMessage, ChatRequest, CompletionEvent, Constraint, GenerationOptions, LanguageModel,
@@ -319,37 +323,70 @@ async fn drive(ctx: &TaskCtx) -> End {
     run_model(ctx, None).await
 }
 
-/// One step's action: audited, performed, verified, stored and published.
-/// `started` is when the step began (its observation, for model steps).
+/// One step's action from a tool call: parsed, then as [`perform_action`].
+/// A call that does not parse is audited and fails the step.
 async fn perform_step(
     ctx: &TaskCtx,
     request: ActionRequest,
     thought: String,
     started: Instant,
 ) -> ActResult {
-    let index = ctx.take_index();
-    let call = json!({"action": request.action_type, "params": request.params});
-    let result = match actions::parse(&request) {
-        Ok(action) => act::act(ctx, action, request.params.clone(), index).await,
+    match actions::parse(&request) {
+        Ok(action) => perform_parsed(ctx, action, request.params, thought, started).await,
         Err(err) => {
+            let index = ctx.take_index();
+            let call = json!({"action": request.action_type, "params": request.params});
             let why = err.to_string();
             ctx.audit_refusal(&request.action_type, &request.params, index, &why)
                 .await;
-            ActResult::Failed(why)
+            let result = ActResult::Failed(why);
+            ctx.record_step(thought, call, &result, started, action_step)
+                .await;
+            result
         }
-    };
-    ctx.record_step(thought, call, &result, started, |outcome, verdict| {
-        (
-            if verdict.failed() {
-                StepOutcome::Failed
-            } else {
-                StepOutcome::Ok
-            },
-            format!("{}; result {}", verdict.describe(), outcome.result),
-        )
-    })
-    .await;
+    }
+}
+
+/// One step's typed action: through the gate, verified, stored and published.
+async fn perform_action(
+    ctx: &TaskCtx,
+    action: Action,
+    thought: String,
+    started: Instant,
+) -> ActResult {
+    let params = action.params();
+    perform_parsed(ctx, action, params, thought, started).await
+}
+
+/// `params` are the action's as its caller gave them, for the audit and
+/// the step's record. `started` is when the step began (its observation,
+/// for model steps).
+async fn perform_parsed(
+    ctx: &TaskCtx,
+    action: Action,
+    params: Value,
+    thought: String,
+    started: Instant,
+) -> ActResult {
+    let index = ctx.take_index();
+    let call = json!({"action": action.action_type(), "params": params});
+    let result = act::act(ctx, action, params, index).await;
+    ctx.record_step(thought, call, &result, started, action_step)
+        .await;
     result
+}
+
+/// How an action that ran is recorded: failed if verification says so.
+fn action_step(outcome: &ActionOutcome, verdict: &super::verify::Verdict) -> (StepOutcome, String) {
+    let step = if verdict.failed() {
+        StepOutcome::Failed
+    } else {
+        StepOutcome::Ok
+    };
+    (
+        step,
+        format!("{}; result {}", verdict.describe(), outcome.result),
+    )
 }
 
 /// The skills the model may call: the active version of each.
@@ -460,12 +497,17 @@ async fn run_plan(ctx: &TaskCtx, intents: Vec<Intent>) -> End {
             WindowRef::Window(id) => Some(*id),
             WindowRef::Launched => launched,
         };
-        let mut calls: Vec<(ActionRequest, String)> = Vec::new();
-        let request = |action: &str, params: Value| ActionRequest {
-            action_type: action.to_string(),
-            params,
+        let mut calls: Vec<(Action, String)> = Vec::new();
+        let window = |id: u64| WindowParams {
+            window_id: Some(id),
+            window: None,
         };
-        let focus_first = |target: &Option<WindowRef>, calls: &mut Vec<(ActionRequest, String)>| {
+        let toggle = |id: u64, on: bool| ToggleWindowParams {
+            window_id: Some(id),
+            window: None,
+            on,
+        };
+        let focus_first = |target: &Option<WindowRef>, calls: &mut Vec<(Action, String)>| {
             let Some(target) = target else {
                 return Ok(());
             };
@@ -474,7 +516,7 @@ async fn run_plan(ctx: &TaskCtx, intents: Vec<Intent>) -> End {
             };
             if !windows.iter().any(|w| w.id == id && w.focused) {
                 calls.push((
-                    request("focus_window", json!({"window_id": id})),
+                    Action::FocusWindow(window(id)),
                     format!("focus window {id} first"),
                 ));
             }
@@ -482,37 +524,37 @@ async fn run_plan(ctx: &TaskCtx, intents: Vec<Intent>) -> End {
         };
         match &intent {
             Intent::Launch { app } => calls.push((
-                request("launch_app", json!({"app": app})),
+                Action::LaunchApp(LaunchParams {
+                    app: Some(app.clone()),
+                    command: None,
+                }),
                 format!("open {app}"),
             )),
             Intent::Window { op, target } => {
                 let Some(id) = resolve(target) else {
                     return End::Failed("the app it launched opened no window".into());
                 };
-                let (action, params, words) = match op {
-                    WindowOp::Close => ("close_window", json!({"window_id": id}), "close"),
-                    WindowOp::Focus => ("focus_window", json!({"window_id": id}), "focus"),
+                let (action, words) = match *op {
+                    WindowOp::Close => (Action::CloseWindow(window(id)), "close"),
+                    WindowOp::Focus => (Action::FocusWindow(window(id)), "focus"),
                     WindowOp::Maximize(on) => (
-                        "maximize_window",
-                        json!({"window_id": id, "on": on}),
-                        if *on { "maximize" } else { "restore" },
+                        Action::MaximizeWindow(toggle(id, on)),
+                        if on { "maximize" } else { "restore" },
                     ),
                     WindowOp::Minimize(on) => (
-                        "minimize_window",
-                        json!({"window_id": id, "on": on}),
-                        if *on { "minimize" } else { "unminimize" },
+                        Action::MinimizeWindow(toggle(id, on)),
+                        if on { "minimize" } else { "unminimize" },
                     ),
                     WindowOp::Fullscreen(on) => (
-                        "fullscreen_window",
-                        json!({"window_id": id, "on": on}),
-                        if *on {
+                        Action::FullscreenWindow(toggle(id, on)),
+                        if on {
                             "make fullscreen"
                         } else {
                             "leave fullscreen"
                         },
                     ),
                 };
-                calls.push((request(action, params), format!("{words} window {id}")));
+                calls.push((action, format!("{words} window {id}")));
             }
             Intent::Type {
                 text,
@@ -523,12 +565,14 @@ async fn run_plan(ctx: &TaskCtx, intents: Vec<Intent>) -> End {
                     return End::Failed(why);
                 }
                 calls.push((
-                    request("type_text", json!({"text": text})),
+                    Action::TypeText(TextParams { text: text.clone() }),
                     format!("type {text:?}"),
                 ));
                 if *submit {
                     calls.push((
-                        request("key", json!({"keys": "Return"})),
+                        Action::Key(KeyParams {
+                            keys: "Return".into(),
+                        }),
                         "press Return".into(),
                     ));
                 }
@@ -538,7 +582,7 @@ async fn run_plan(ctx: &TaskCtx, intents: Vec<Intent>) -> End {
                     return End::Failed(why);
                 }
                 calls.push((
-                    request("key", json!({"keys": keys})),
+                    Action::Key(KeyParams { keys: keys.clone() }),
                     format!("press {keys}"),
                 ));
             }
@@ -550,37 +594,52 @@ async fn run_plan(ctx: &TaskCtx, intents: Vec<Intent>) -> End {
                     format!("{text}\n")
                 };
                 let (if_exists, what) = match mode {
-                    WriteMode::Replace => ("overwrite", format!("write {text:?} into {path}")),
-                    WriteMode::Append => ("append", format!("add {text:?} to {path}")),
-                    WriteMode::Create => ("fail", format!("create {path}")),
+                    WriteMode::Replace => {
+                        (IfExists::Overwrite, format!("write {text:?} into {path}"))
+                    }
+                    WriteMode::Append => (IfExists::Append, format!("add {text:?} to {path}")),
+                    WriteMode::Create => (IfExists::Fail, format!("create {path}")),
                 };
                 calls.push((
-                    request(
-                        "write_file",
-                        json!({"path": path, "content": content, "if_exists": if_exists}),
-                    ),
+                    Action::WriteFile(WriteFileParams {
+                        path: path.clone(),
+                        content,
+                        if_exists,
+                        create_dirs: false,
+                    }),
                     what,
                 ));
             }
             Intent::MoveFile { from, to } => calls.push((
-                request("move_file", json!({"from": from, "to": to})),
+                Action::MoveFile(MoveFileParams {
+                    from: from.clone(),
+                    to: to.clone(),
+                    overwrite: false,
+                }),
                 format!("move {from} to {to}"),
             )),
             Intent::CopyFile { from, to } => calls.push((
-                request("copy_file", json!({"from": from, "to": to})),
+                Action::CopyFile(CopyFileParams {
+                    from: from.clone(),
+                    to: to.clone(),
+                    overwrite: false,
+                }),
                 format!("copy {from} to {to}"),
             )),
             Intent::DeleteFile { path } => calls.push((
-                request("delete_file", json!({"path": path})),
+                Action::DeleteFile(DeleteFileParams {
+                    path: path.clone(),
+                    recursive: false,
+                }),
                 format!("delete {path}"),
             )),
         }
-        for (request, what) in calls {
+        for (action, what) in calls {
             if let Err(engaged) = ctx.parts().kill_switch.check_task() {
                 return End::Stopped(engaged.to_string());
             }
             let thought = format!("fast path: {what}");
-            match perform_step(ctx, request, thought, Instant::now()).await {
+            match perform_action(ctx, action, thought, Instant::now()).await {
                 ActResult::Done { verdict, .. } if verdict.failed() => {
                     return End::Failed(format!("{what}: {}", verdict.describe()));
                 }
