@@ -32,6 +32,20 @@ fn write_request(path: &Path, content: &str) -> ActionRequest {
     }
 }
 
+/// Everything is allowed but writing a file, which the user confirms.
+fn writes_need_confirmation() -> Policy {
+    let config = PolicyConfig {
+        default: Verdict::Allow,
+        builtin_rules: false,
+        rules: vec![RuleConfig {
+            action: "write_file".into(),
+            path: None,
+            verdict: Verdict::Confirm,
+        }],
+    };
+    Policy::new(&config, None).unwrap()
+}
+
 struct Rig {
     tools: Tools,
     root: tempfile::TempDir,
@@ -48,19 +62,10 @@ async fn rig() -> Rig {
         file_roots: vec![root.path().display().to_string()],
         ..ActionsConfig::default()
     };
-    let policy = PolicyConfig {
-        default: Verdict::Allow,
-        builtin_rules: false,
-        rules: vec![RuleConfig {
-            action: "write_file".into(),
-            path: None,
-            verdict: Verdict::Confirm,
-        }],
-    };
     let tools = Tools {
         desktop: Desktop::new(compositor.control_socket.clone()),
         actions,
-        policy: Arc::new(Policy::new(&policy, None).unwrap()),
+        policy: Arc::new(writes_need_confirmation()),
         kill_switch: KillSwitch::new(),
         memory,
     };
@@ -249,19 +254,7 @@ async fn every_origin_leaves_the_same_audit_row_for_the_same_action() {
         rig.tools.memory.clone(),
         digios_agent::planner::PlannerSetup {
             model: ModelSlot::default(),
-            policy: Policy::new(
-                &PolicyConfig {
-                    default: Verdict::Allow,
-                    builtin_rules: false,
-                    rules: vec![RuleConfig {
-                        action: "write_file".into(),
-                        path: None,
-                        verdict: Verdict::Confirm,
-                    }],
-                },
-                None,
-            )
-            .unwrap(),
+            policy: writes_need_confirmation(),
             config: PlannerConfig::default(),
         },
     );
