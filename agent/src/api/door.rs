@@ -1,7 +1,11 @@
 //! The API's front door. Each accepted connection gets its own [`Door`]:
-//! the bearer token and the connection's rate limit are checked there,
-//! before a request reaches the router, instead of in a middleware stack
-//! that would box a future and clone the route for every request.
+//! the request's Origin and Host ([`guard`]), the bearer token and the
+//! connection's rate limit are checked there, before a request reaches the
+//! router, instead of in a middleware stack that would box a future and
+//! clone the route for every request. WebSocket handshakes are requests
+//! like any other, so they pass the same checks.
+
+pub mod guard;
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -21,6 +25,7 @@ use tower_http::cors::{Cors, CorsLayer};
 use super::auth::Auth;
 use super::error::ApiError;
 use super::rate_limit::{Bucket, RateLimit};
+use guard::Guard;
 
 /// What a handler may know of the connection its request came on.
 #[derive(Debug)]
@@ -34,15 +39,23 @@ pub struct Connection {
 pub struct Doors {
     router: Router,
     auth: Auth,
+    guard: Arc<Guard>,
     limit: RateLimit,
     cors: Option<CorsLayer>,
 }
 
 impl Doors {
-    pub fn new(router: Router, auth: Auth, limit: RateLimit, cors: Option<CorsLayer>) -> Self {
+    pub fn new(
+        router: Router,
+        auth: Auth,
+        guard: Guard,
+        limit: RateLimit,
+        cors: Option<CorsLayer>,
+    ) -> Self {
         Self {
             router,
             auth,
+            guard: Arc::new(guard),
             limit,
             cors,
         }
@@ -63,6 +76,7 @@ impl Service<IncomingStream<'_, TcpListener>> for Doors {
         let door = Door {
             router: self.router.clone(),
             auth: self.auth.clone(),
+            guard: self.guard.clone(),
             connection: Arc::new(Connection {
                 bucket: self.limit.bucket(),
             }),
@@ -79,6 +93,7 @@ impl Service<IncomingStream<'_, TcpListener>> for Doors {
 pub struct Door {
     router: Router,
     auth: Auth,
+    guard: Arc<Guard>,
     connection: Arc<Connection>,
 }
 
@@ -92,6 +107,15 @@ impl Service<Request> for Door {
     }
 
     fn call(&mut self, mut request: Request) -> Self::Future {
+        // Before anything else, the console's page included: a foreign page
+        // or a rebound name gets nothing.
+        let auth = &self.auth;
+        let checked = self.guard.check(&request, || {
+            auth.requires_token() && auth.admits_request(request.headers())
+        });
+        if let Err(refusal) = checked {
+            return Either::Left(ready(Ok(refusal.into_response())));
+        }
         // The console's page and assets load before the user has given it
         // a token; everything they do afterwards goes through the checks.
         if !super::web::is_public(request.uri().path()) {

@@ -59,8 +59,15 @@ pub struct ApiConfig {
     pub token_file: Option<PathBuf>,
     /// Demand the token even on loopback. Off-loopback binds always demand it.
     pub require_token_on_loopback: bool,
-    /// Origins a browser console may call from (`*` for any).
+    /// Origins a browser console may call from (`*` for any), with CORS.
+    /// They count as allowed origins too.
     pub cors_origins: Vec<String>,
+    /// Web origins (`https://host[:port]`, `*` for any) whose pages may call
+    /// the API besides the console's own; any other `Origin` is refused.
+    pub allowed_origins: Vec<String>,
+    /// Names the API answers to besides loopback and the bind address
+    /// (`host` or `host:port`); any other `Host` is refused.
+    pub allowed_hosts: Vec<String>,
     pub body_limit_bytes: usize,
     pub ws_message_limit_bytes: usize,
     pub rate_limit_per_second: u32,
@@ -74,6 +81,8 @@ impl Default for ApiConfig {
             token_file: None,
             require_token_on_loopback: false,
             cors_origins: Vec::new(),
+            allowed_origins: Vec::new(),
+            allowed_hosts: Vec::new(),
             body_limit_bytes: 1 << 20,
             ws_message_limit_bytes: 1 << 20,
             rate_limit_per_second: 200,
@@ -96,6 +105,22 @@ impl ApiConfig {
         for origin in &self.cors_origins {
             if origin != "*" && HeaderValue::from_str(origin).is_err() {
                 return Err(("cors_origins", format!("{origin:?} is not a valid origin")));
+            }
+        }
+        for origin in &self.allowed_origins {
+            if !door::guard::valid_origin(origin) {
+                return Err((
+                    "allowed_origins",
+                    format!("{origin:?} is not `*` or an origin like \"https://host:port\""),
+                ));
+            }
+        }
+        for host in &self.allowed_hosts {
+            if !door::guard::valid_host(host) {
+                return Err((
+                    "allowed_hosts",
+                    format!("{host:?} is not a host name or address, with or without a port"),
+                ));
             }
         }
         Ok(())
@@ -351,6 +376,7 @@ struct ApiDoc;
 pub struct Api {
     router: Router,
     auth: Auth,
+    guard: door::guard::Guard,
     limit: RateLimit,
     cors: Option<CorsLayer>,
 }
@@ -374,6 +400,7 @@ pub fn router(state: AppState, auth: Auth, extra: Router) -> Api {
         .merge(skills::routes())
         .split_for_parts();
     let openapi = Arc::new(openapi_json(&openapi));
+    let guard = door::guard::Guard::new(&state.config, &openapi);
     let router = api
         .route(
             "/api/openapi.json",
@@ -402,6 +429,7 @@ pub fn router(state: AppState, auth: Auth, extra: Router) -> Api {
     Api {
         router,
         auth,
+        guard,
         limit: RateLimit::new(
             state.config.rate_limit_per_second,
             state.config.rate_limit_burst,
@@ -471,7 +499,8 @@ pub async fn serve(
     api: Api,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let doors = door::Doors::new(api.router, api.auth, api.limit, api.cors);
+    let guard = api.guard.serving_on(listener.local_addr()?);
+    let doors = door::Doors::new(api.router, api.auth, guard, api.limit, api.cors);
     axum::serve(listener, doors)
         .with_graceful_shutdown(shutdown)
         .await

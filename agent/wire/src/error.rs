@@ -68,6 +68,10 @@ error_codes! {
     UnsupportedMediaType = "unsupported_media_type",
     MethodNotAllowed = "method_not_allowed",
     Unauthorized = "unauthorized",
+    /// A browser request from a page digiOS does not serve or trust.
+    ForbiddenOrigin = "forbidden_origin",
+    /// A `Host` that is not this server's (DNS rebinding).
+    ForbiddenHost = "forbidden_host",
     /// Past the connection's rate limit.
     RateLimited = "rate_limited",
     /// Past the commands one WebSocket may have in flight.
