@@ -15,7 +15,7 @@ use digios_agent::gate::{Asker, Call, Confirm, Gate, Origin, PendingConfirmation
 use digios_agent::llm::{
     CancellationToken, ChatRequest, Completion, LanguageModel, ModelDescription, ModelSlot,
 };
-use digios_agent::memory::{ActionOutcome, AuditEntry, Decision, Memory, TaskState};
+use digios_agent::memory::{ActionOutcome, AuditEntry, Decision, Memory, Risk, TaskState};
 use digios_agent::planner::{Planner, PlannerConfig, PlannerParts};
 use digios_agent::policy::{KillSwitch, Policy, PolicyConfig, RuleConfig, Verdict};
 use digios_agent::skills::{CallOptions, SkillDraft, SkillHost, SkillLimits, Skills};
@@ -214,7 +214,7 @@ async fn through_a_skill(
 /// The audit row's shape: what every origin must agree on.
 fn assert_row(row: &AuditEntry, origin_kind: &str, scope: &str, path: &Path) {
     assert_eq!(row.action, "write_file", "{row:?}");
-    assert_eq!(row.risk, "high", "{row:?}");
+    assert_eq!(row.risk, Risk::High, "{row:?}");
     assert_eq!(row.decision, Decision::Confirmed, "{row:?}");
     assert_eq!(
         row.outcome.as_ref().map(|o| o.outcome),

@@ -218,7 +218,7 @@ impl Gate {
                         let pending = PendingConfirmation {
                             action_type: action_type.to_string(),
                             params: params.clone(),
-                            risk: risk_name(risk),
+                            risk: risk.to_string(),
                             reason: decision.reason.clone(),
                         };
                         asker.ask(pending).await.map_err(Refusal::Declined)
@@ -292,7 +292,7 @@ impl Gate {
             step_index,
             action: action_type.to_string(),
             params: audit_params(params, &[], &origin, self.scope),
-            risk: risk_name(Risk::High),
+            risk: Risk::High,
             decision: Decision::Denied,
         };
         if let Err(err) = self
@@ -337,7 +337,7 @@ impl AuditShape<'_> {
             step_index,
             action: self.action_type.to_string(),
             params: audit_params(self.params, self.paths, self.origin, self.scope),
-            risk: risk_name(self.risk),
+            risk: self.risk,
             decision,
         }
     }
@@ -346,14 +346,6 @@ impl AuditShape<'_> {
 /// The one shape of an audit row's params.
 fn audit_params(params: &Value, paths: &[PathBuf], origin: &Origin, scope: Scope) -> Value {
     json!({"params": params, "paths": paths, "origin": origin, "scope": scope})
-}
-
-/// The risk tier's wire name.
-pub fn risk_name(risk: Risk) -> String {
-    match serde_json::to_value(risk) {
-        Ok(Value::String(name)) => name,
-        _ => unreachable!("Risk serializes as a string"),
-    }
 }
 
 /// An audit row whose action is running. Should the call be dropped

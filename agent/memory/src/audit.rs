@@ -1,3 +1,4 @@
+use digios_api::Risk;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
@@ -31,8 +32,8 @@ pub struct NewAuditEntry {
     pub step_index: Option<i64>,
     pub action: String,
     pub params: serde_json::Value,
-    /// The action's risk tier, by name.
-    pub risk: String,
+    /// The action's risk tier; stored by its wire name.
+    pub risk: Risk,
     pub decision: Decision,
 }
 
@@ -50,7 +51,7 @@ pub struct AuditEntry {
     pub step_index: Option<i64>,
     pub action: String,
     pub params: serde_json::Value,
-    pub risk: String,
+    pub risk: Risk,
     pub decision: Decision,
     pub decided_at_ms: i64,
     /// `None` while the action runs, or forever if digiOS died during it.
@@ -76,7 +77,7 @@ fn entry_from_row(row: &SqliteRow) -> Result<AuditEntry, MemoryError> {
         step_index: row.try_get("step_index")?,
         action: row.try_get("action")?,
         params: json_column(row, "params")?.unwrap_or(serde_json::Value::Null),
-        risk: row.try_get("risk")?,
+        risk: enum_column(row, "risk")?,
         decision: enum_column(row, "decision")?,
         decided_at_ms: row.try_get("decided_at_ms")?,
         outcome,
@@ -105,7 +106,7 @@ async fn insert_decision<'c>(
     .bind(entry.step_index)
     .bind(&entry.action)
     .bind(entry.params.to_string())
-    .bind(&entry.risk)
+    .bind(entry.risk.as_str())
     .bind(entry.decision.as_str())
     .bind(now_ms())
     .fetch_one(conn)

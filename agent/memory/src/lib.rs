@@ -30,11 +30,12 @@ use sqlx::{ConnectOptions, Row, SqlitePool};
 
 pub use audit::{ActionOutcome, AuditEntry, AuditOutcome, Decision, NewAuditEntry};
 pub use conversations::{Conversation, Message, Role};
+pub use digios_api::{Risk, Step, StepOutcome, Task, TaskState};
 pub use error::MemoryError;
 pub use facts::{Fact, FactKind, FactSource, Provenance};
 pub use observations::Observation;
 pub use search::{HitKind, SearchHit};
-pub use tasks::{NewStep, Step, StepOutcome, Task, TaskState};
+pub use tasks::NewStep;
 
 /// How long a writer waits for another writer before giving up with "database is locked".
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);

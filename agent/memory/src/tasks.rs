@@ -2,63 +2,29 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
-use super::{Memory, MemoryError, enum_column, json_column, now_ms, stored_enum};
+use digios_api::{Step, StepOutcome, Task, TaskState};
 
-stored_enum! {
-    /// Where a task is in its life.
-    #[derive(utoipa::ToSchema)]
-    TaskState {
-        Pending = "pending",
-        Running = "running",
-        /// Paused until the user answers a confirm-tier action.
-        AwaitingConfirmation = "awaiting_confirmation",
-        Succeeded = "succeeded",
-        Failed = "failed",
-        /// Stopped by the user.
-        Cancelled = "cancelled",
-        /// Stopped by the kill switch.
-        Stopped = "stopped",
-        /// digiOS went down while the task was unfinished.
-        Interrupted = "interrupted",
+use super::{Memory, MemoryError, enum_column, json_column, now_ms};
+
+/// `Unknown` is what a client reads from a newer agent; it is never stored.
+fn stored_state(state: TaskState) -> Result<&'static str, MemoryError> {
+    match state {
+        TaskState::Unknown => Err(MemoryError::invalid(
+            "task state",
+            "`unknown` is not a state a task can be in",
+        )),
+        known => Ok(known.as_str()),
     }
 }
 
-impl TaskState {
-    /// A finished task never changes state again.
-    pub fn is_finished(self) -> bool {
-        matches!(
-            self,
-            Self::Succeeded | Self::Failed | Self::Cancelled | Self::Stopped | Self::Interrupted
-        )
+fn stored_outcome(outcome: StepOutcome) -> Result<&'static str, MemoryError> {
+    match outcome {
+        StepOutcome::Unknown => Err(MemoryError::invalid(
+            "step outcome",
+            "`unknown` is not an outcome a step can have",
+        )),
+        known => Ok(known.as_str()),
     }
-}
-
-stored_enum! {
-    /// How one planner step ended.
-    #[derive(utoipa::ToSchema)]
-    StepOutcome {
-        Ok = "ok",
-        /// The action ran and reported an error.
-        Failed = "failed",
-        /// The model's tool call did not parse or named no known action.
-        InvalidToolCall = "invalid_tool_call",
-        /// The policy or the user refused the action.
-        Denied = "denied",
-        TimedOut = "timed_out",
-        Cancelled = "cancelled",
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Task {
-    pub id: i64,
-    pub conversation_id: Option<i64>,
-    pub goal: String,
-    pub state: TaskState,
-    pub result: Option<String>,
-    pub created_at_ms: i64,
-    pub updated_at_ms: i64,
-    pub finished_at_ms: Option<i64>,
 }
 
 /// A step as the planner reports it; memory assigns its id and index.
@@ -69,20 +35,6 @@ pub struct NewStep {
     pub observation: Option<String>,
     pub outcome: StepOutcome,
     pub duration_ms: u64,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Step {
-    pub id: i64,
-    pub task_id: i64,
-    /// 0 for a task's first step, then 1, 2, ...
-    pub index: i64,
-    pub thought: String,
-    pub tool_call: Option<serde_json::Value>,
-    pub observation: Option<String>,
-    pub outcome: StepOutcome,
-    pub duration_ms: i64,
-    pub created_at_ms: i64,
 }
 
 const TASK_COLUMNS: &str =
@@ -177,6 +129,7 @@ impl Memory {
         state: TaskState,
         result: Option<&str>,
     ) -> Result<Task, MemoryError> {
+        let stored = stored_state(state)?;
         let now = now_ms();
         let finished_at = state.is_finished().then_some(now);
         let mut tx = self.begin_write().await?;
@@ -184,7 +137,7 @@ impl Memory {
             "UPDATE tasks SET state = ?, result = COALESCE(?, result), updated_at_ms = ?, \
              finished_at_ms = ? WHERE id = ? AND finished_at_ms IS NULL RETURNING {TASK_COLUMNS}"
         ))
-        .bind(state.as_str())
+        .bind(stored)
         .bind(result)
         .bind(now)
         .bind(finished_at)
@@ -228,6 +181,7 @@ impl Memory {
     pub async fn append_step(&self, task_id: i64, step: &NewStep) -> Result<Step, MemoryError> {
         let duration_ms = i64::try_from(step.duration_ms)
             .map_err(|_| MemoryError::invalid("duration_ms", "out of range"))?;
+        let outcome = stored_outcome(step.outcome)?;
         let tool_call = step.tool_call.as_ref().map(|call| call.to_string());
         // Assigned under the write lock, so concurrent writers never share an index.
         let mut tx = self.begin_write().await?;
@@ -241,7 +195,7 @@ impl Memory {
         .bind(&step.thought)
         .bind(tool_call)
         .bind(&step.observation)
-        .bind(step.outcome.as_str())
+        .bind(outcome)
         .bind(duration_ms)
         .bind(now_ms())
         .fetch_one(&mut *tx)

@@ -11,7 +11,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use digios_memory::{
-    ActionOutcome, Decision, Memory, NewAuditEntry, NewStep, StepOutcome, TaskState,
+    ActionOutcome, Decision, Memory, NewAuditEntry, NewStep, Risk, StepOutcome, TaskState,
 };
 
 const CHILD_ENV: &str = "DIGIOS_MEMORY_CRASH_DB";
@@ -64,7 +64,7 @@ fn crash_writer_child() {
                                     step_index: Some(step.index),
                                     action: "type_text".into(),
                                     params: serde_json::json!({"text": n}),
-                                    risk: "low".into(),
+                                    risk: Risk::Low,
                                     decision: Decision::Allowed,
                                 },
                                 ActionOutcome::Succeeded,

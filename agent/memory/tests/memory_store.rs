@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use digios_memory::{
     ActionOutcome, Decision, FactKind, FactSource, HitKind, Memory, MemoryError, NewAuditEntry,
-    NewStep, Provenance, Role, StepOutcome, TaskState,
+    NewStep, Provenance, Risk, Role, StepOutcome, TaskState,
 };
 use serde_json::json;
 
@@ -34,7 +34,7 @@ fn audit_entry(task_id: Option<i64>, action: &str, decision: Decision) -> NewAud
         step_index: Some(0),
         action: action.into(),
         params: json!({ "path": "/home/user/notes.txt" }),
-        risk: "high".into(),
+        risk: Risk::High,
         decision,
     }
 }
@@ -326,6 +326,53 @@ async fn audit_rows_cannot_be_updated_or_deleted() {
         assert_eq!(memory.get_audit(pending.id).await.unwrap(), done);
         let all = memory.list_audit(None, 10).await.unwrap();
         assert_eq!(all, vec![done, denied]);
+        memory.close().await;
+    })
+    .await;
+}
+
+/// Names no variant has (a newer writer, tampering) read back as a typed
+/// error, and `Unknown`, which clients read, is never written.
+#[tokio::test]
+async fn unknown_stored_names_are_typed_errors() {
+    bounded(async {
+        let dir = tempfile::tempdir().unwrap();
+        let memory = Memory::open(dir.path().join("memory.db")).await.unwrap();
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO audit (action, params, risk, decision, decided_at_ms) \
+             VALUES ('launch_app', '{}', 'extreme', 'allowed', 0) RETURNING id",
+        )
+        .fetch_one(memory.pool())
+        .await
+        .unwrap();
+        let read = memory.get_audit(id).await;
+        assert!(
+            matches!(&read, Err(MemoryError::UnknownValue { column: "risk", value }) if value == "extreme"),
+            "{read:?}"
+        );
+
+        let task = memory.create_task("open a terminal", None).await.unwrap();
+        sqlx::query("UPDATE tasks SET state = 'dreaming' WHERE id = ?")
+            .bind(task.id)
+            .execute(memory.pool())
+            .await
+            .unwrap();
+        let read = memory.get_task(task.id).await;
+        assert!(
+            matches!(&read, Err(MemoryError::UnknownValue { column: "state", .. })),
+            "{read:?}"
+        );
+
+        let other = memory.create_task("list my files", None).await.unwrap();
+        let set = memory
+            .set_task_state(other.id, TaskState::Unknown, None)
+            .await;
+        assert!(matches!(set, Err(MemoryError::Invalid { .. })), "{set:?}");
+        let appended = memory
+            .append_step(other.id, &step("x", json!({}), StepOutcome::Unknown))
+            .await;
+        assert!(matches!(appended, Err(MemoryError::Invalid { .. })), "{appended:?}");
+        assert!(memory.list_steps(other.id).await.unwrap().is_empty());
         memory.close().await;
     })
     .await;

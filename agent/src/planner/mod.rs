@@ -22,14 +22,12 @@ mod verify;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::sync::{Notify, oneshot};
 use tokio_util::sync::CancellationToken;
-use utoipa::ToSchema;
 
 pub use config::PlannerConfig;
-pub use digios_api::PendingConfirmation;
+pub use digios_api::{PendingConfirmation, TaskView};
 pub use intent::{Intent, WindowOp, WindowRef, parse_goal, parse_prefix};
 pub use observe::{Observation, WindowSummary};
 pub use prompt::{system_prompt, system_prompt_with_skills};
@@ -39,22 +37,8 @@ use crate::actions::ActionsConfig;
 use crate::desktop::Desktop;
 use crate::events::{EventBus, Topic};
 use crate::llm::ModelSlot;
-use crate::memory::{Memory, MemoryError, Step, Task, TaskState};
+use crate::memory::{Memory, MemoryError, TaskState};
 use crate::policy::{KillSwitch, Policy};
-
-/// A task as clients see it: memory's task, its steps, and what it waits for.
-/// Its wire shape is `digios_api::TaskView`, which clients read.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct TaskView {
-    #[serde(flatten)]
-    pub task: Task,
-    /// The steps so far, oldest first; absent in task lists.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub steps: Option<Vec<Step>>,
-    /// The action waiting for the user's yes or no, while the task is
-    /// `awaiting_confirmation`.
-    pub pending_confirmation: Option<PendingConfirmation>,
-}
 
 /// Why a task request was refused.
 #[derive(Debug, thiserror::Error)]

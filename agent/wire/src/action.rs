@@ -4,6 +4,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::UnknownName;
+
 /// How much an action can change or lose; the safety policy decides per tier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -18,12 +20,21 @@ pub enum Risk {
 }
 
 impl Risk {
+    pub const ALL: &'static [Risk] = &[Risk::Low, Risk::Medium, Risk::High];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Risk::Low => "low",
             Risk::Medium => "medium",
             Risk::High => "high",
         }
+    }
+}
+
+impl std::str::FromStr for Risk {
+    type Err = UnknownName;
+    fn from_str(text: &str) -> Result<Self, UnknownName> {
+        UnknownName::find("risk", Self::ALL, Self::as_str, text)
     }
 }
 

@@ -10,6 +10,7 @@ mod action;
 mod bodies;
 mod error;
 mod event;
+mod name;
 mod task;
 
 #[cfg(feature = "client")]
@@ -21,6 +22,7 @@ pub use bodies::{
 };
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};
 pub use event::{Event, Topic};
+pub use name::UnknownName;
 pub use task::{
     ConfirmAnswer, KillSwitchState, NewTask, PendingConfirmation, Step, StepOutcome, Task,
     TaskState, TaskView,

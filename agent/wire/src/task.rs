@@ -4,6 +4,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::UnknownName;
+
 /// Where a task is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -21,12 +23,25 @@ pub enum TaskState {
     Stopped,
     /// digiOS went down while the task was unfinished.
     Interrupted,
-    /// A state this client does not know (a newer agent's); never sent.
-    #[serde(other)]
+    /// A state this client does not know (a newer agent's); never sent,
+    /// so not in the OpenAPI document either.
+    #[serde(other, skip_serializing)]
     Unknown,
 }
 
 impl TaskState {
+    /// Every state a task can be in (not `Unknown`).
+    pub const ALL: &'static [TaskState] = &[
+        Self::Pending,
+        Self::Running,
+        Self::AwaitingConfirmation,
+        Self::Succeeded,
+        Self::Failed,
+        Self::Cancelled,
+        Self::Stopped,
+        Self::Interrupted,
+    ];
+
     /// A finished task never changes state again.
     pub fn is_finished(self) -> bool {
         matches!(
@@ -47,6 +62,15 @@ impl TaskState {
             Self::Interrupted => "interrupted",
             Self::Unknown => "unknown",
         }
+    }
+}
+
+/// Reads a name as sent; `unknown` is no name, so a stored value no
+/// variant has is an error instead of `Unknown`.
+impl std::str::FromStr for TaskState {
+    type Err = UnknownName;
+    fn from_str(text: &str) -> Result<Self, UnknownName> {
+        UnknownName::find("task state", Self::ALL, Self::as_str, text)
     }
 }
 
@@ -71,11 +95,21 @@ pub enum StepOutcome {
     TimedOut,
     Cancelled,
     /// An outcome this client does not know (a newer agent's); never sent.
-    #[serde(other)]
+    #[serde(other, skip_serializing)]
     Unknown,
 }
 
 impl StepOutcome {
+    /// Every outcome a step can have (not `Unknown`).
+    pub const ALL: &'static [StepOutcome] = &[
+        Self::Ok,
+        Self::Failed,
+        Self::InvalidToolCall,
+        Self::Denied,
+        Self::TimedOut,
+        Self::Cancelled,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Ok => "ok",
@@ -89,13 +123,23 @@ impl StepOutcome {
     }
 }
 
+/// Reads a name as sent; `unknown` is no name, so a stored value no
+/// variant has is an error instead of `Unknown`.
+impl std::str::FromStr for StepOutcome {
+    type Err = UnknownName;
+    fn from_str(text: &str) -> Result<Self, UnknownName> {
+        UnknownName::find("step outcome", Self::ALL, Self::as_str, text)
+    }
+}
+
 impl std::fmt::Display for StepOutcome {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 
-/// A task as stored: its goal, state and result.
+/// A task as stored: its goal, state and result. The agent sends every
+/// field; a reader's defaults are for older agents.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Task {
@@ -107,8 +151,10 @@ pub struct Task {
     #[serde(default)]
     pub result: Option<String>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required))]
     pub created_at_ms: i64,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required))]
     pub updated_at_ms: i64,
     #[serde(default)]
     pub finished_at_ms: Option<i64>,
@@ -119,12 +165,15 @@ pub struct Task {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Step {
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required))]
     pub id: i64,
     pub task_id: i64,
     /// 0 for a task's first step, then 1, 2, ...
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required))]
     pub index: i64,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required))]
     pub thought: String,
     /// The call the step made: `{"action", "params"}`.
     #[serde(default)]
@@ -133,8 +182,10 @@ pub struct Step {
     pub observation: Option<String>,
     pub outcome: StepOutcome,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required))]
     pub duration_ms: i64,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required))]
     pub created_at_ms: i64,
 }
 
@@ -259,10 +310,13 @@ mod tests {
 
     #[test]
     fn a_listed_task_has_no_steps_and_an_unknown_state_still_reads() {
-        let view: TaskView =
+        let mut view: TaskView =
             serde_json::from_value(json!({"id": 1, "goal": "g", "state": "dreaming"})).unwrap();
         assert_eq!(view.task.state, TaskState::Unknown);
         assert!(!view.is_finished());
+        // Unknown is read, never sent.
+        assert!(serde_json::to_value(&view).is_err());
+        view.task.state = TaskState::Running;
         assert!(
             !serde_json::to_value(&view)
                 .unwrap()
@@ -270,6 +324,30 @@ mod tests {
                 .unwrap()
                 .contains_key("steps")
         );
+    }
+
+    #[test]
+    fn names_read_back_as_sent_and_unknown_is_no_name() {
+        for state in TaskState::ALL {
+            assert_eq!(state.as_str().parse::<TaskState>(), Ok(*state));
+            assert_eq!(serde_json::to_value(state).unwrap(), json!(state.as_str()));
+        }
+        for outcome in StepOutcome::ALL {
+            assert_eq!(outcome.as_str().parse::<StepOutcome>(), Ok(*outcome));
+            assert_eq!(
+                serde_json::to_value(outcome).unwrap(),
+                json!(outcome.as_str())
+            );
+        }
+        for risk in crate::Risk::ALL {
+            assert_eq!(risk.as_str().parse::<crate::Risk>(), Ok(*risk));
+            assert_eq!(serde_json::to_value(risk).unwrap(), json!(risk.as_str()));
+        }
+        let err = "unknown".parse::<TaskState>().unwrap_err();
+        assert_eq!(err.kind, "task state");
+        assert!(err.to_string().contains("awaiting_confirmation"), "{err}");
+        assert!("unknown".parse::<StepOutcome>().is_err());
+        assert!("extreme".parse::<crate::Risk>().is_err());
     }
 
     #[test]
