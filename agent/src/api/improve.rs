@@ -8,9 +8,11 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+
+use digios_api::NewEvalRun;
 
 use super::AppState;
 use super::error::{ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody};
@@ -97,14 +99,6 @@ impl From<ImproveError> for ApiError {
 pub struct ListQuery {
     /// How many, newest first (default 20, at most 200).
     pub limit: Option<u32>,
-}
-
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewEvalRun {
-    /// Suite tasks to run by name; all when absent or empty.
-    #[serde(default)]
-    pub tasks: Vec<String>,
 }
 
 /// The task suite: goals, setup and checks. Read-only: it is compiled in.

@@ -9,6 +9,8 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use digios_api::FactValue;
+
 use super::AppState;
 use super::error::{ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody};
 use crate::memory::{AuditEntry, Fact, FactKind, MemoryError, Provenance, SearchHit};
@@ -138,12 +140,6 @@ async fn get_fact(
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::not_found(format!("no {} named {key:?}", FactKind::from(kind))))
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct FactValue {
-    pub value: String,
 }
 
 /// Set a fact or preference (the user's word: it replaces any earlier value).

@@ -9,6 +9,8 @@ use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use digios_api::SelectModel;
+
 use super::AppState;
 use super::error::{ApiError, ApiPath, ErrorBody};
 use crate::events::Topic;
@@ -148,16 +150,6 @@ async fn pull_model(
         StatusCode::ACCEPTED,
         Json(json!({"model": id, "state": "pulling", "events": "downloads"})),
     ))
-}
-
-/// Options for loading a model; all may be left out.
-#[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields, default)]
-pub struct SelectModel {
-    /// A llama.cpp built-in chat template (`chatml`, `gemma`, ...) for a
-    /// model file that carries none. Default: the GGUF's own, or
-    /// `llm.local.chat_template` when this is the configured model.
-    pub chat_template: Option<String>,
 }
 
 /// Load a language model from the store into the slot the planner and

@@ -4,11 +4,13 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
-use utoipa::{IntoParams, ToSchema};
+use serde::Deserialize;
+use serde_json::json;
+use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+
+use digios_api::SkillCallRequest;
 
 use super::AppState;
 use super::error::{ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody};
@@ -130,15 +132,6 @@ async fn history(
     ApiPath(name): ApiPath<String>,
 ) -> Result<Json<SkillHistory>, ApiError> {
     Ok(Json(state.skills.history(&name).await?))
-}
-
-#[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SkillCallRequest {
-    /// Checked against the skill's params schema.
-    #[serde(default)]
-    #[schema(value_type = Object)]
-    pub params: Value,
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]

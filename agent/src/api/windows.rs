@@ -2,10 +2,10 @@
 
 use axum::Json;
 use axum::extract::State;
-use serde::Deserialize;
-use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+
+use digios_api::{Position, Size, WindowStateChange, WindowStateName};
 
 use super::AppState;
 use super::error::{ApiError, ApiJson, ApiPath, ErrorBody};
@@ -92,13 +92,6 @@ async fn close_window(
         .map(Json)
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Position {
-    pub x: i32,
-    pub y: i32,
-}
-
 /// Move a window's content to `x`, `y`.
 #[utoipa::path(post, path = "/api/windows/{id}/move", tag = "windows",
     params(("id" = u64, Path, description = "window id")), request_body = Position,
@@ -117,13 +110,6 @@ async fn move_window(
     state.perform(Action::MoveWindow(params)).await.map(Json)
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Size {
-    pub width: i32,
-    pub height: i32,
-}
-
 /// Resize a window's content.
 #[utoipa::path(post, path = "/api/windows/{id}/resize", tag = "windows",
     params(("id" = u64, Path, description = "window id")), request_body = Size,
@@ -140,28 +126,6 @@ async fn resize_window(
         height: size.height,
     };
     state.perform(Action::ResizeWindow(params)).await.map(Json)
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct WindowStateChange {
-    /// `maximized`, `minimized` or `fullscreen`.
-    pub state: WindowStateName,
-    /// `false` restores.
-    #[serde(default = "yes")]
-    pub on: bool,
-}
-
-fn yes() -> bool {
-    true
-}
-
-#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum WindowStateName {
-    Maximized,
-    Minimized,
-    Fullscreen,
 }
 
 /// Maximize, minimize or fullscreen a window, or restore it.

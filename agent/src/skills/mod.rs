@@ -29,6 +29,8 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 use utoipa::ToSchema;
 
+/// The draft and its tests are the public API's request types.
+pub use digios_api::{Expectation, SkillDraft, SkillTest};
 pub use reference::{API_REFERENCE, api_reference};
 
 use crate::gate::Gate;
@@ -42,65 +44,6 @@ pub const CODE_MAX_BYTES: usize = 64 << 10;
 pub const TESTS_MAX: usize = 32;
 /// A version needs this many live calls before its failure rate is judged.
 pub const ROLLBACK_MIN_CALLS: i64 = 5;
-
-/// What a caller submits: a manifest and code, before it has a version.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SkillDraft {
-    /// `[a-z][a-z0-9_]*`, at most 48 characters.
-    pub name: String,
-    /// What the skill does, for the planner's model.
-    pub description: String,
-    /// JSON Schema (an object schema) the call's params must satisfy.
-    #[serde(default = "empty_object_schema")]
-    #[schema(value_type = Object)]
-    pub params: Value,
-    /// JavaScript defining `function run(params)`.
-    pub code: String,
-    /// The model that wrote it; `None` for a person.
-    #[serde(default)]
-    pub author_model: Option<String>,
-    /// The version this one was derived from: provenance only, not checked,
-    /// since a draft may move between libraries (the evaluator's sandbox).
-    #[serde(default)]
-    pub parent_version: Option<i64>,
-    #[serde(default)]
-    pub tests: Vec<SkillTest>,
-}
-
-fn empty_object_schema() -> Value {
-    serde_json::json!({"type": "object", "properties": {}})
-}
-
-/// One test case: params in, an expectation on what comes out.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SkillTest {
-    pub name: String,
-    #[serde(default = "empty_object")]
-    #[schema(value_type = Object)]
-    pub params: Value,
-    /// `{"returns": V}`, `{"matches": V}` or `{"throws": "text"}`.
-    #[schema(value_type = Object)]
-    pub expect: Expectation,
-}
-
-fn empty_object() -> Value {
-    Value::Object(Default::default())
-}
-
-/// What a test expects of `run(params)`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
-pub enum Expectation {
-    /// The return value equals this exactly.
-    Returns(Value),
-    /// The return value contains this: objects by their listed keys
-    /// (recursively), arrays and scalars exactly.
-    Matches(Value),
-    /// The call fails and its message contains this text.
-    Throws(String),
-}
 
 /// Whether a version is the one in use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -632,7 +575,7 @@ impl Skills {
     ) -> Result<SkillCall, SkillError> {
         let version = self.active(name).await?;
         let params = if params.is_null() {
-            empty_object()
+            Value::Object(Default::default())
         } else {
             params
         };

@@ -1,4 +1,4 @@
-//! Request bodies of the window, app, memory and model routes.
+//! Request bodies of the window, app, memory, model and eval routes.
 
 use serde::{Deserialize, Serialize};
 
@@ -94,13 +94,25 @@ pub struct FactValue {
     pub value: String,
 }
 
-/// `POST /api/models/{id}/select`.
+/// `POST /api/models/{id}/select`: options for loading a model; all may be
+/// left out.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SelectModel {
-    /// A built-in chat template (e.g. `gemma`) for a model file without one;
+    /// A llama.cpp built-in chat template (`chatml`, `gemma`, ...) for a
+    /// model file that carries none. Default: the GGUF's own, or
     /// `llm.local.chat_template` when this is the configured model.
     #[serde(default)]
     pub chat_template: Option<String>,
+}
+
+/// `POST /api/eval/runs`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct NewEvalRun {
+    /// Suite tasks to run by name; all when absent or empty.
+    #[serde(default)]
+    pub tasks: Vec<String>,
 }

@@ -11,6 +11,7 @@ mod bodies;
 mod error;
 mod event;
 mod name;
+mod skill;
 mod task;
 
 #[cfg(feature = "client")]
@@ -18,11 +19,13 @@ mod client;
 
 pub use action::{ActionOutcome, ActionRequest, ActionSpec, Risk};
 pub use bodies::{
-    FactValue, LaunchRequest, Position, SelectModel, Size, WindowStateChange, WindowStateName,
+    FactValue, LaunchRequest, NewEvalRun, Position, SelectModel, Size, WindowStateChange,
+    WindowStateName,
 };
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};
 pub use event::{Event, Topic};
 pub use name::UnknownName;
+pub use skill::{Expectation, SkillCallRequest, SkillDraft, SkillTest};
 pub use task::{
     ConfirmAnswer, KillSwitchState, NewTask, PendingConfirmation, Step, StepOutcome, Task,
     TaskState, TaskView,

@@ -4,9 +4,10 @@
 use std::time::Duration;
 
 use clap::Subcommand;
-use serde_json::{Value, json};
+use digios_api::NewEvalRun;
+use serde_json::Value;
 
-use super::Api;
+use super::{Api, empty};
 
 /// How often `--wait` asks whether a run or cycle has finished.
 const POLL: Duration = Duration::from_secs(2);
@@ -54,7 +55,7 @@ pub async fn eval(
 ) -> anyhow::Result<(Value, fn(&Value) -> String)> {
     Ok(match command {
         EvalCommand::Run { tasks, wait } => {
-            let run = api.post("/api/eval/runs", json!({"tasks": tasks})).await?;
+            let run = api.post("/api/eval/runs", NewEvalRun { tasks }).await?;
             let run = if wait {
                 let id = run["id"].as_i64().unwrap_or_default();
                 poll(api, &format!("/api/eval/runs/{id}"), |v| {
@@ -83,7 +84,7 @@ pub async fn improve(
 ) -> anyhow::Result<(Value, fn(&Value) -> String)> {
     Ok(match command {
         ImproveCommand::Run { wait } => {
-            let cycle = api.post("/api/improve/cycles", json!({})).await?;
+            let cycle = api.post("/api/improve/cycles", empty()).await?;
             let cycle = if wait {
                 let id = cycle["id"].as_i64().unwrap_or_default();
                 poll(api, &format!("/api/improve/cycles/{id}"), |v| {
@@ -109,7 +110,7 @@ pub async fn improve(
             cycle_text,
         ),
         ImproveCommand::Cancel { id } => (
-            api.post(&format!("/api/improve/cycles/{id}/cancel"), json!({}))
+            api.post(&format!("/api/improve/cycles/{id}/cancel"), empty())
                 .await?,
             cycle_line,
         ),

@@ -1,12 +1,13 @@
-//! `digios ctl skills`: the skill library through `/api/skills`, read into
-//! the agent's own skill types.
+//! `digios ctl skills`: the skill library through `/api/skills`: bodies are
+//! `digios-api`'s, replies read into the agent's own skill types.
 
 use anyhow::Context;
 use clap::Subcommand;
-use digios_agent::skills::{SkillCall, SkillDraft, SkillHistory, SkillSummary, SkillVersion};
-use serde_json::{Value, json};
+use digios_agent::skills::{SkillCall, SkillHistory, SkillSummary, SkillVersion};
+use digios_api::{SkillCallRequest, SkillDraft};
+use serde_json::Value;
 
-use super::{Api, encode};
+use super::{Api, empty, encode};
 
 #[derive(Debug, Subcommand)]
 pub enum SkillsCommand {
@@ -57,11 +58,11 @@ pub async fn execute(
             let params: Value = match params {
                 Some(text) => serde_json::from_str(&text)
                     .with_context(|| format!("params are not JSON: {text}"))?,
-                None => json!({}),
+                None => empty(),
             };
             let path = format!("/api/skills/{}/call?confirm={confirm}", encode(&name));
             (
-                api.post(&path, json!({ "params": params })).await?,
+                api.post(&path, SkillCallRequest { params }).await?,
                 call_text,
             )
         }
@@ -74,18 +75,11 @@ pub async fn execute(
             };
             let draft: SkillDraft = serde_json::from_str(&text)
                 .with_context(|| format!("{} is not a skill draft", file.display()))?;
-            (
-                api.post("/api/skills", serde_json::to_value(draft)?)
-                    .await?,
-                version_text,
-            )
+            (api.post("/api/skills", draft).await?, version_text)
         }
         SkillsCommand::Rollback { name } => (
-            api.post(
-                &format!("/api/skills/{}/rollback", encode(&name)),
-                json!({}),
-            )
-            .await?,
+            api.post(&format!("/api/skills/{}/rollback", encode(&name)), empty())
+                .await?,
             version_text,
         ),
     })
