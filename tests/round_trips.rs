@@ -70,10 +70,17 @@ fn a_window_action_costs_one_compositor_round_trip() {
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
     });
-    assert_eq!(view.task.state, digios_api::TaskState::Succeeded, "{view:?}");
+    assert_eq!(
+        view.task.state,
+        digios_api::TaskState::Succeeded,
+        "{view:?}"
+    );
     let maximized = api.windows().into_iter().find(|w| w["id"] == id).unwrap();
     assert_eq!(maximized["maximized"], true, "{maximized}");
-    assert_eq!(trips, 1, "a planner's maximize cost {trips} compositor requests");
+    assert_eq!(
+        trips, 1,
+        "a planner's maximize cost {trips} compositor requests"
+    );
 
     let ((status, body), trips) = round_trips(control, || {
         api.post(&format!("/api/windows/{id}/close"), json!({}))
