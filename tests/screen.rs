@@ -353,7 +353,10 @@ fn screen_js_draws_the_live_desktop_in_chromium_and_reconnects() {
         "canvas differs from the screenshot at {mismatches:?}"
     );
 
-    // A window opens; damage frames bring the canvas up to date.
+    // A window opens; damage frames bring the canvas up to date. Its whole
+    // change may come in one partial frame (foot can draw before its window
+    // is first shown), so one partial frame is enough to go on; the settle
+    // loop below checks the canvas against the screen.
     let (status, body) = api.post(
         "/api/action",
         json!({"action_type": "launch_app", "params": {"command": ["foot", "--app-id", "screen-js"]}}),
@@ -361,7 +364,7 @@ fn screen_js_draws_the_live_desktop_in_chromium_and_reconnects() {
     assert_eq!(status, 200, "{body}");
     browser.wait_for_or_explain(
         "damage frames",
-        "return frames.some((f) => !f.full) && frames.length >= 3",
+        "return frames.some((f) => !f.full)",
         || {
             let page = browser.eval(
                 "return {frames: frames.map((f) => [f.number, f.full, f.rects.length, f.bytes]), \
