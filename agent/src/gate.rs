@@ -123,14 +123,6 @@ pub struct Call<'a> {
     pub timeout: Option<Duration>,
 }
 
-/// An action that ran.
-#[derive(Debug)]
-pub struct Done {
-    pub outcome: ActionOutcome,
-    /// Its audit row, when it has one (low-risk actions have none).
-    pub audit_id: Option<i64>,
-}
-
 /// Why an action did not run, or how it failed.
 #[derive(Debug, thiserror::Error)]
 pub enum Refusal {
@@ -165,13 +157,13 @@ impl Refusal {
 
 /// Whether the kill switch stops `action`: everything that injects input or
 /// changes something; reads and focus go on, so a person can look around.
-pub fn stopped_by_kill_switch(action: &Action) -> bool {
+fn stopped_by_kill_switch(action: &Action) -> bool {
     action.injects_input() || action.risk() != Risk::Low
 }
 
 impl Gate {
     /// Judges, confirms, audits and carries out one action.
-    pub async fn run(&self, call: Call<'_>) -> Result<Done, Refusal> {
+    pub async fn run(&self, call: Call<'_>) -> Result<ActionOutcome, Refusal> {
         let Call {
             action,
             params,
@@ -263,7 +255,6 @@ impl Gate {
                 Err(_) => Err(Refusal::TimedOut { action_type, after }),
             },
         };
-        let audit_id = row.as_ref().map(|row| row.id);
         if let Some(row) = row {
             match &result {
                 Ok(outcome) => {
@@ -273,7 +264,7 @@ impl Gate {
                 Err(err) => row.close(AuditResult::Failed, Some(err.to_string())).await,
             }
         }
-        result.map(|outcome| Done { outcome, audit_id })
+        result
     }
 
     /// Audits a call that never became an action (an unknown action type,

@@ -296,7 +296,7 @@ impl AppState {
             true => self.vision.quick_change_token().await.ok(),
             false => None,
         };
-        let done = self
+        let outcome = self
             .gate
             .run(Call {
                 action,
@@ -311,9 +311,9 @@ impl AppState {
             })
             .await?;
         if let Some(token) = token {
-            vision::publish_changes(self.clone(), token, done.outcome.action_type.clone());
+            vision::publish_changes(self.clone(), token, outcome.action_type.clone());
         }
-        Ok(done.outcome)
+        Ok(outcome)
     }
 
     /// Follows the compositor's event stream on a dedicated thread for the

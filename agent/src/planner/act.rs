@@ -72,7 +72,7 @@ pub async fn act(ctx: &TaskCtx, action: Action, params: Value, step_index: i64) 
         })
         .await;
     let outcome = match ran {
-        Ok(done) => done.outcome,
+        Ok(outcome) => outcome,
         Err(refusal @ (Refusal::Denied { .. } | Refusal::ConfirmationRequired { .. })) => {
             return ActResult::Denied(refusal.to_string());
         }

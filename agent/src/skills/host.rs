@@ -318,9 +318,9 @@ impl HostCalls {
             .await;
         // What the skill did, refusals aside.
         let refusal = match ran {
-            Ok(done) => {
+            Ok(outcome) => {
                 lock(&inner.actions).push(action_type.to_string());
-                return Ok(done.outcome.result);
+                return Ok(outcome.result);
             }
             Err(refusal) => refusal,
         };
