@@ -365,8 +365,10 @@ fn print_response(response: &Response, json: bool) -> anyhow::Result<()> {
                 );
             }
         }
-        Response::Windows { windows } => windows.iter().for_each(print_window),
-        Response::Window { window } => print_window(window),
+        Response::Windows { windows } => windows
+            .iter()
+            .for_each(|window| println!("{}", window_line(window))),
+        Response::Window { window } => println!("{}", window_line(window)),
         Response::Closing { id } => println!("{id} closing"),
         Response::Pointer { x, y } => println!("{x},{y}"),
         Response::Activity { input_idle_ms } => println!("input idle for {input_idle_ms} ms"),
@@ -394,7 +396,8 @@ fn print_response(response: &Response, json: bool) -> anyhow::Result<()> {
 }
 
 /// One window as a tab-separated line: id, app id, title, geometry, flags.
-fn print_window(window: &digios_ipc::Window) {
+/// `digios ctl windows` prints the API's windows the same way.
+pub(super) fn window_line(window: &digios_ipc::Window) -> String {
     let geometry = window.geometry;
     let flags: Vec<&str> = [
         (window.focused, "focused"),
@@ -405,7 +408,7 @@ fn print_window(window: &digios_ipc::Window) {
     .into_iter()
     .filter_map(|(on, name)| on.then_some(name))
     .collect();
-    println!(
+    format!(
         "{}\t{}\t{}\t{},{} {}x{}\t{}",
         window.id,
         window.app_id.as_deref().unwrap_or("-"),
@@ -415,5 +418,5 @@ fn print_window(window: &digios_ipc::Window) {
         geometry.width,
         geometry.height,
         flags.join(",")
-    );
+    )
 }

@@ -573,30 +573,7 @@ fn windows_text(v: &Value) -> String {
     let windows: Vec<digios_ipc::Window> = serde_json::from_value(v.clone()).unwrap_or_default();
     windows
         .iter()
-        .map(|window| {
-            let g = window.geometry;
-            let flags: Vec<&str> = [
-                (window.focused, "focused"),
-                (window.maximized, "maximized"),
-                (window.minimized, "minimized"),
-                (window.fullscreen, "fullscreen"),
-            ]
-            .iter()
-            .filter(|(on, _)| *on)
-            .map(|(_, name)| *name)
-            .collect();
-            format!(
-                "{}\t{}\t{}\t{},{} {}x{}\t{}",
-                window.id,
-                window.app_id.as_deref().unwrap_or("-"),
-                window.title.as_deref().unwrap_or("-"),
-                g.x,
-                g.y,
-                g.width,
-                g.height,
-                flags.join(",")
-            )
-        })
+        .map(super::compositor_msg::window_line)
         .collect::<Vec<_>>()
         .join("\n")
 }
